@@ -1,0 +1,184 @@
+"""A hardware-independent network: named populations and the projections between them."""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+
+from .errors import NetworkError
+from .neurons import NEURON_MODELS, FloatLIF, LoihiLIF, SpikeSource
+
+MAX_DELAY = 62  # 6-bit synaptic delay field; the chip's delay_bits may allow less
+
+
+class WeightClipWarning(UserWarning):
+    """Weights were changed to fit the synapse format (clipped or truncated)."""
+
+
+def sign_mode(w: np.ndarray) -> str:
+    """Lava's `determine_sign_mode`: all >= 0 excitatory, all <= 0 inhibitory, else mixed."""
+    if w.size == 0 or w.min() >= 0:
+        return "excitatory"
+    if w.max() <= 0:
+        return "inhibitory"
+    return "mixed"
+
+
+def effective_weights(w: np.ndarray, num_weight_bits: int, mode: str | None = None) -> np.ndarray:
+    """The weights Lava's bit-accurate Dense uses: clip to 8 bits, drop 8 - bits (+1 if mixed) LSBs.
+
+    Excitatory [0, 255], inhibitory [-255, 0] (on the magnitude), mixed [-256, 255]; the
+    truncation is an arithmetic shift (floor; on the magnitude for inhibitory matrices).
+    """
+    mode = mode or sign_mode(w)
+    w = np.asarray(w, dtype=np.int64)
+    mixed = mode == "mixed"
+    mag = -w if mode == "inhibitory" else w
+    mag = np.clip(mag, -256 if mixed else 0, 255)
+    k = 8 - num_weight_bits + int(mixed)
+    mag = (mag >> k) << k
+    return -mag if mode == "inhibitory" else mag
+
+
+@dataclass
+class Projection:
+    """Synapses from population `pre` to population `post` (Lava Dense / DelayDense).
+
+        a_post[t + 1 + delay] += (W @ s_pre[t]) << weight_exp        (fixed point)
+        a_post[t + 1 + delay] +=  W @ s_pre[t]                        (float)
+
+    W has shape (n_post, n_pre), dense or scipy.sparse; absent (sparse) or zero entries are
+    no synapse. A spike reaches its target one step later (as Lava's Dense), plus `delay`
+    steps (0..62, a scalar or one per synapse, shaped as W). In fixed point the shift
+    applies to the sum of each step's spikes (floor for a negative weight_exp), exactly as
+    Lava does, and W is first clipped and truncated to `num_weight_bits` (see
+    `effective_weights`); a warning says how many weights that changed and by how much.
+    """
+
+    pre: str
+    post: str
+    weights: np.ndarray | sp.spmatrix
+    weight_exp: int = 0
+    num_weight_bits: int = 8
+    delay: int | np.ndarray = 0
+    name: str = ""
+
+    def __post_init__(self):
+        self.name = self.name or f"{self.pre}->{self.post}"
+        if not isinstance(self.weight_exp, (int, np.integer)) or not -8 <= self.weight_exp <= 7:
+            raise NetworkError(f"projection {self.name!r}: weight_exp must be an integer in [-8, 7], got {self.weight_exp!r}")
+        if not isinstance(self.num_weight_bits, (int, np.integer)) or not 1 <= self.num_weight_bits <= 8:
+            raise NetworkError(f"projection {self.name!r}: num_weight_bits must be in [1, 8], got {self.num_weight_bits!r}")
+        w = self.weights
+        if sp.issparse(w):
+            data = w.tocsr().data
+        else:
+            w = np.asarray(w)
+            if w.ndim != 2:
+                raise NetworkError(f"projection {self.name!r}: weights must be 2-D (n_post, n_pre), got shape {w.shape}")
+            data = w
+        if data.dtype.kind not in "iufb":
+            raise NetworkError(f"projection {self.name!r}: weights must be numeric, got dtype {data.dtype}")
+        if data.dtype.kind == "f" and not np.all(np.isfinite(data)):
+            bad = np.argwhere(~np.isfinite(w.toarray() if sp.issparse(w) else w))[:3]
+            raise NetworkError(f"projection {self.name!r}: weights contain NaN or inf at (post, pre) {bad.tolist()}")
+        self.weights = w
+        d = np.asarray(self.delay)
+        if d.dtype.kind not in "iu" and not (d.dtype.kind == "f" and np.all(d == np.round(d))):
+            raise NetworkError(f"projection {self.name!r}: delay must be integer steps, got {d.dtype}")
+        if d.ndim and d.shape != w.shape:
+            raise NetworkError(f"projection {self.name!r}: delay has shape {d.shape}, weights {w.shape}: "
+                               "give one delay or one per synapse")
+        if np.any(d < 0) or np.any(d > MAX_DELAY):
+            raise NetworkError(f"projection {self.name!r}: delays must lie in [0, {MAX_DELAY}], "
+                               f"got range [{d.min()}, {d.max()}]")
+        self.delay = d.astype(np.int64)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.weights.shape
+
+    def synapses(self, fixed_point: bool):
+        """(post, pre, weight, delay) of every synapse, in (post, pre) order, zeros dropped.
+
+        In fixed point the weights are Lava's effective weights and must be integers.
+        """
+        w = self.weights
+        if sp.issparse(w):
+            coo = w.tocoo()
+            post, pre, val = coo.row.astype(np.int64), coo.col.astype(np.int64), coo.data
+            order = np.lexsort((pre, post))
+            post, pre, val = post[order], pre[order], val[order]
+            full_sign_source = val if val.size == np.prod(w.shape) else np.append(val, 0)
+        else:
+            post, pre = np.nonzero(w)
+            val = w[post, pre]
+            full_sign_source = w
+        if fixed_point:
+            if val.dtype.kind == "f" and np.any(val != np.round(val)):
+                raise NetworkError(f"projection {self.name!r}: fixed-point weights must be integers; "
+                                   "quantize first (neurochip.mapping.quantize) or use FloatLIF populations")
+            mode = sign_mode(np.asarray(full_sign_source))
+            eff = effective_weights(val, self.num_weight_bits, mode)
+            changed = eff != val
+            if np.any(changed):
+                diff = np.abs(eff - val)[changed]
+                warnings.warn(f"projection {self.name!r}: {changed.sum()} of {val.size} weights changed to fit "
+                              f"{self.num_weight_bits}-bit {mode} synapses (max change {diff.max()}, mean {diff.mean():.3g})",
+                              WeightClipWarning, stacklevel=3)
+            val = eff
+            keep = val != 0
+        else:
+            val = val.astype(np.float64)
+            keep = np.ones(val.size, dtype=bool)
+        d = self.delay
+        dly = d[post, pre] if d.ndim else np.full(post.size, int(d), dtype=np.int64)
+        return post[keep], pre[keep], val[keep], dly[keep].astype(np.int64)
+
+
+@dataclass
+class Network:
+    """Populations (by name) and projections. Fixed point and float LIF do not mix."""
+
+    populations: dict = field(default_factory=dict)
+    projections: list = field(default_factory=list)
+
+    def add(self, pop):
+        if not isinstance(pop, NEURON_MODELS):
+            raise NetworkError(f"unknown population type {type(pop).__name__}; use one of "
+                               f"{[m.__name__ for m in NEURON_MODELS]}")
+        if pop.name in self.populations:
+            raise NetworkError(f"population name {pop.name!r} is used twice")
+        self.populations[pop.name] = pop
+        return pop
+
+    def connect(self, pre: str, post: str, weights, **kw) -> Projection:
+        for end, name in (("pre", pre), ("post", post)):
+            if name not in self.populations:
+                raise NetworkError(f"projection {pre}->{post}: {end} population {name!r} does not exist; "
+                                   f"populations are {list(self.populations)}")
+        if isinstance(self.populations[post], SpikeSource):
+            raise NetworkError(f"projection {pre}->{post}: {post!r} is a SpikeSource and takes no synapses")
+        proj = Projection(pre, post, weights, **kw)
+        want = (self.populations[post].n, self.populations[pre].n)
+        if proj.shape != want:
+            raise NetworkError(f"projection {proj.name!r}: weights have shape {proj.shape}, expected "
+                               f"(n_post, n_pre) = {want}")
+        self.projections.append(proj)
+        return proj
+
+    @property
+    def fixed_point(self) -> bool:
+        kinds = {type(p) for p in self.populations.values() if not isinstance(p, SpikeSource)}
+        if kinds == {LoihiLIF, FloatLIF}:
+            raise NetworkError("the network mixes LoihiLIF (fixed point) and FloatLIF populations; use one kind")
+        return FloatLIF not in kinds
+
+    def neurons(self) -> list[str]:
+        """Names of the populations that live on cores (all but spike sources)."""
+        return [k for k, p in self.populations.items() if not isinstance(p, SpikeSource)]
+
+    def sources(self) -> list[str]:
+        return [k for k, p in self.populations.items() if isinstance(p, SpikeSource)]

@@ -1,0 +1,166 @@
+"""Neuron populations: what a population computes, apart from how the kernels run it.
+
+Fields are named as the symbols in the equations of each docstring. Time steps t = 0, 1, ...;
+a[t] is the synaptic input that arrives at step t (see `Projection` for when it arrives).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import NetworkError
+
+# Loihi fixed-point widths (Lava PyLifModelBitAcc).
+UV_BITS = 24            # u and v registers
+DECAY_BITS = 12         # du, dv are 12-bit fractions of 2**12
+ACT_SHIFT = 6           # synaptic input is MSB-aligned: a << 6
+VTH_SHIFT = 6           # threshold is MSB-aligned: vth << 6
+VTH_BITS = 17           # unsigned threshold mantissa
+BIAS_MANT_BITS = 13     # signed bias mantissa
+U_MAX = 2 ** (UV_BITS - 1)   # u wraps once when > U_MAX or <= -U_MAX
+V_LIMIT = U_MAX - 1          # v is clipped to [-V_LIMIT, V_LIMIT]
+
+
+def _check_range(pop: str, name: str, value, lo, hi):
+    arr = np.asarray(value)
+    if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
+        raise NetworkError(f"population {pop!r}: {name} contains NaN or inf")
+    bad = (arr < lo) | (arr > hi)
+    if np.any(bad):
+        where = np.flatnonzero(np.broadcast_to(bad, arr.shape))[:5] if arr.ndim else []
+        raise NetworkError(f"population {pop!r}: {name} must lie in [{lo}, {hi}], got "
+                           f"{arr[bad].ravel()[:5].tolist()}" + (f" at neurons {where.tolist()}" if len(where) else ""))
+
+
+def _check_int(pop: str, name: str, value):
+    arr = np.asarray(value)
+    if arr.dtype.kind == "f":
+        if not np.all(np.isfinite(arr)):
+            raise NetworkError(f"population {pop!r}: {name} contains NaN or inf")
+        if np.any(arr != np.round(arr)):
+            raise NetworkError(f"population {pop!r}: {name} must be integer for the fixed-point LIF, "
+                               f"got non-integer values such as {arr[arr != np.round(arr)].ravel()[:3].tolist()}")
+    elif arr.dtype.kind not in "iub":
+        raise NetworkError(f"population {pop!r}: {name} must be numeric, got dtype {arr.dtype}")
+
+
+def _per_neuron(pop: str, name: str, value, n: int, dtype) -> np.ndarray:
+    arr = np.asarray(value)
+    if arr.ndim == 0:
+        return np.full(n, arr, dtype=dtype)
+    if arr.shape != (n,):
+        raise NetworkError(f"population {pop!r}: {name} has shape {arr.shape}, expected a scalar or ({n},)")
+    return arr.astype(dtype)
+
+
+@dataclass
+class SpikeSource:
+    """Input spike source: `n` channels whose spikes are given to `Simulator.run(inputs=...)`.
+
+    s_i[t] in {0, 1}, supplied by the host; it sits off-chip and enters the mesh at tile (0, 0).
+    """
+
+    n: int
+    name: str = "input"
+
+    def __post_init__(self):
+        if not isinstance(self.n, (int, np.integer)) or self.n < 1:
+            raise NetworkError(f"population {self.name!r}: n must be a positive integer, got {self.n!r}")
+
+
+@dataclass
+class LoihiLIF:
+    """Current-based LIF in Loihi fixed point, bit-exact with Lava's `PyLifModelBitAcc`.
+
+        u[t] = wrap24( trunc0(u[t-1] * (4096 - (du + 1)) / 2**12) + (a[t] << 6) )
+        v[t] = clip( trunc0(v[t-1] * (4096 - dv) / 2**12) + u[t] + (bias_mant << bias_exp),
+                     -(2**23 - 1), 2**23 - 1 )
+        s[t] = v[t] > (vth << 6);   v[t] = 0 where s[t]      (u is not reset)
+
+    trunc0 truncates toward zero; products are int64; the sum u + a << 6 is int32 (wraps
+    as Lava's numpy does); wrap24 wraps once: u > 2**23 -> u - 2**24, u <= -2**23 -> u + 2**24.
+    Note the hidden +1 on du: du = 0 still decays by 1/4096, du = -1 means no decay.
+    A negative bias_exp shifts right (floor), as Lava does.
+
+    du in [-1, 4095], dv in [0, 4096], vth in [0, 2**17 - 1], bias_mant in [-4096, 4095],
+    bias_exp in [-7, 7]; bias_mant, bias_exp, u0 and v0 are scalars or one value a neuron.
+    """
+
+    n: int
+    du: int
+    dv: int
+    vth: int
+    bias_mant: int | np.ndarray = 0
+    bias_exp: int | np.ndarray = 0
+    u0: int | np.ndarray = 0
+    v0: int | np.ndarray = 0
+    name: str = "lif"
+
+    fixed_point = True
+
+    def __post_init__(self):
+        SpikeSource.__post_init__(self)
+        for f in ("du", "dv", "vth", "bias_mant", "bias_exp", "u0", "v0"):
+            _check_int(self.name, f, getattr(self, f))
+        for f in ("du", "dv", "vth"):
+            if np.ndim(getattr(self, f)) != 0:
+                raise NetworkError(f"population {self.name!r}: {f} is one value for the population "
+                                   f"(as in Lava's LIF), got shape {np.shape(getattr(self, f))}")
+        _check_range(self.name, "du", self.du, -1, 2**DECAY_BITS - 1)
+        _check_range(self.name, "dv", self.dv, 0, 2**DECAY_BITS)
+        _check_range(self.name, "vth", self.vth, 0, 2**VTH_BITS - 1)
+        _check_range(self.name, "bias_mant", self.bias_mant, -(2 ** (BIAS_MANT_BITS - 1)), 2 ** (BIAS_MANT_BITS - 1) - 1)
+        _check_range(self.name, "bias_exp", self.bias_exp, -7, 7)
+        _check_range(self.name, "u0", self.u0, -U_MAX + 1, U_MAX)
+        _check_range(self.name, "v0", self.v0, -V_LIMIT, V_LIMIT)
+        self.bias_mant = _per_neuron(self.name, "bias_mant", self.bias_mant, self.n, np.int64)
+        self.bias_exp = _per_neuron(self.name, "bias_exp", self.bias_exp, self.n, np.int64)
+        self.u0 = _per_neuron(self.name, "u0", self.u0, self.n, np.int64)
+        self.v0 = _per_neuron(self.name, "v0", self.v0, self.n, np.int64)
+
+    @property
+    def bias(self) -> np.ndarray:
+        """Effective bias bias_mant << bias_exp (right shift, floor, for negative exponents)."""
+        return np.where(self.bias_exp >= 0, self.bias_mant << np.maximum(self.bias_exp, 0),
+                        self.bias_mant >> np.maximum(-self.bias_exp, 0))
+
+
+@dataclass
+class FloatLIF:
+    """The same LIF in floating point, as Lava's `PyLifModelFloat`.
+
+        u[t] = u[t-1] * (1 - du) + a[t]
+        v[t] = v[t-1] * (1 - dv) + u[t] + bias
+        s[t] = v[t] > vth;   v[t] = 0 where s[t]
+
+    du, dv in [0, 1]; weights are used as given (no weight_exp, no bit truncation).
+    """
+
+    n: int
+    du: float
+    dv: float
+    vth: float
+    bias: float | np.ndarray = 0.0
+    u0: float | np.ndarray = 0.0
+    v0: float | np.ndarray = 0.0
+    name: str = "lif"
+
+    fixed_point = False
+
+    def __post_init__(self):
+        SpikeSource.__post_init__(self)
+        for f in ("du", "dv", "vth"):
+            if np.ndim(getattr(self, f)) != 0:
+                raise NetworkError(f"population {self.name!r}: {f} is one value for the population, "
+                                   f"got shape {np.shape(getattr(self, f))}")
+        _check_range(self.name, "du", self.du, 0.0, 1.0)
+        _check_range(self.name, "dv", self.dv, 0.0, 1.0)
+        for f in ("vth", "bias", "u0", "v0"):
+            _check_range(self.name, f, getattr(self, f), -np.inf, np.inf)
+        self.bias = _per_neuron(self.name, "bias", self.bias, self.n, np.float64)
+        self.u0 = _per_neuron(self.name, "u0", self.u0, self.n, np.float64)
+        self.v0 = _per_neuron(self.name, "v0", self.v0, self.n, np.float64)
+
+
+NEURON_MODELS = (SpikeSource, LoihiLIF, FloatLIF)

@@ -1,0 +1,231 @@
+"""Compile a placed network into the flat arrays the kernels run.
+
+Indexing: chip neurons get global ids 0..N-1 (populations in order); host input channels
+are senders N..N+M-1. One *input axon* exists per (sender, destination core) pair: it is
+both the sender's out-axon entry (one packet) and the destination's fan-in axon, and it
+owns the list (CSR) of the synapses it drives on that core.
+
+Synapses of projections with weight_exp >= 0 carry w << weight_exp and add straight into
+the dendritic ring buffer. Projections with weight_exp < 0 must shift the *sum* of a
+step's spikes (Lava floors the sum, not each weight), so their synapses add into a
+per-(projection, neuron, delay) scratch row that is shifted and flushed after delivery.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import FitError
+from .network import Network
+from .neurons import DECAY_BITS, VTH_SHIFT, FloatLIF, LoihiLIF
+from .placement import Placement
+from .spec import ChipSpec
+
+
+@dataclass
+class Program:
+    """Everything a run needs, as flat numpy arrays (see module docstring)."""
+
+    fixed_point: bool
+    pop_slices: dict          # population name -> slice of global neuron ids
+    src_slices: dict          # spike-source name -> slice of input channels
+    n_neurons: int
+    n_inputs: int
+    # neurons
+    nrn_row: np.ndarray       # counter row (compact core index) of each neuron
+    du_fac: np.ndarray        # fixed: 4096 - (du + 1); float: 1 - du
+    dv_fac: np.ndarray        # fixed: 4096 - dv;       float: 1 - dv
+    bias: np.ndarray          # fixed: bias_mant << bias_exp
+    vth: np.ndarray           # fixed: vth << 6
+    u0: np.ndarray
+    v0: np.ndarray
+    # routing: sender -> input axons
+    out_ptr: np.ndarray
+    out_axon: np.ndarray
+    out_ew: np.ndarray
+    out_ns: np.ndarray
+    sender_row: np.ndarray    # counter row of each sender (host row for inputs)
+    axon_row: np.ndarray      # counter row of each axon's destination core
+    # synapses: input axon -> compartments
+    syn_ptr: np.ndarray
+    syn_tgt: np.ndarray
+    syn_w: np.ndarray
+    syn_dly: np.ndarray
+    sc_ptr: np.ndarray
+    sc_row: np.ndarray
+    sc_w: np.ndarray
+    sc_dly: np.ndarray
+    sc_comp: np.ndarray       # scratch row -> compartment
+    sc_shift: np.ndarray      # scratch row -> right shift (-weight_exp)
+    max_delay: int
+    # cores
+    core_ids: np.ndarray      # counter row -> chip core index (host row excluded)
+    latency_ns: np.ndarray    # per event kind
+    barrier_ns: float
+    usage: dict               # per-core resource use, per limit name
+    state_bytes: np.ndarray   # bytes of state held per core row
+
+    @property
+    def n_rows(self) -> int:
+        """Counter rows: the cores in use, then the host."""
+        return len(self.core_ids) + 1
+
+    @property
+    def n_synapses(self) -> int:
+        return len(self.syn_tgt) + len(self.sc_row)
+
+
+def _csr(keys: np.ndarray, n: int) -> np.ndarray:
+    ptr = np.zeros(n + 1, dtype=np.int64)
+    np.add.at(ptr, keys + 1, 1)
+    return np.cumsum(ptr)
+
+
+def compile_network(net: Network, chip: ChipSpec, placement: Placement | None = None) -> Program:
+    fixed = net.fixed_point
+    placement = placement or Placement.sequential(net, chip)
+    placement.validate(net, chip)
+
+    pop_slices, start = {}, 0
+    for name in net.neurons():
+        pop_slices[name] = slice(start, start + net.populations[name].n)
+        start += net.populations[name].n
+    N = start
+    src_slices, start = {}, 0
+    for name in net.sources():
+        src_slices[name] = slice(start, start + net.populations[name].n)
+        start += net.populations[name].n
+    M = start
+
+    nrn_core = np.concatenate([np.asarray(placement.cores[k], dtype=np.int64) for k in net.neurons()]) \
+        if N else np.zeros(0, np.int64)
+    core_ids = np.unique(nrn_core)
+    row_of_core = np.full(chip.n_cores, -1, dtype=np.int64)
+    row_of_core[core_ids] = np.arange(len(core_ids))
+    host_row = len(core_ids)
+    nrn_row = row_of_core[nrn_core]
+
+    ival, fval = np.int64, np.float64
+    dt = ival if fixed else fval
+    du_fac, dv_fac, bias, vth, u0, v0 = (np.zeros(N, dt) for _ in range(6))
+    for name, sl in pop_slices.items():
+        p = net.populations[name]
+        if isinstance(p, LoihiLIF):
+            du_fac[sl] = 2**DECAY_BITS - (int(p.du) + 1)
+            dv_fac[sl] = 2**DECAY_BITS - int(p.dv)
+            bias[sl] = p.bias
+            vth[sl] = int(p.vth) << VTH_SHIFT
+        elif isinstance(p, FloatLIF):
+            du_fac[sl] = 1 - float(p.du)
+            dv_fac[sl] = 1 - float(p.dv)
+            bias[sl] = p.bias
+            vth[sl] = float(p.vth)
+        u0[sl], v0[sl] = p.u0, p.v0
+
+    # Every synapse as (sender, target compartment, weight, delay, scratch row or -1).
+    parts, sc_comp, sc_shift = [], [], []
+    for proj in net.projections:
+        post, pre, w, dly = proj.synapses(fixed)
+        pre_is_src = proj.pre in src_slices
+        sender = pre + (N + src_slices[proj.pre].start if pre_is_src else pop_slices[proj.pre].start)
+        tgt = post + pop_slices[proj.post].start
+        if fixed and proj.weight_exp < 0:
+            # one scratch row per (projection, post neuron) that has synapses
+            uniq, row = np.unique(tgt, return_inverse=True)
+            row = row + len(sc_comp)
+            sc_comp.extend(uniq.tolist())
+            sc_shift.extend([-proj.weight_exp] * len(uniq))
+        else:
+            row = np.full(len(tgt), -1, dtype=np.int64)
+            if fixed:
+                w = w << proj.weight_exp
+        bits = np.full(len(tgt), _synapse_bits(proj, w, chip, fixed), dtype=np.int64)
+        parts.append((sender, tgt, w.astype(dt), dly, row, bits))
+    if parts:
+        sender, tgt, w, dly, row, syn_bits = (np.concatenate(x) for x in zip(*parts))
+    else:
+        sender, tgt, dly, row, syn_bits = (np.zeros(0, np.int64) for _ in range(5))
+        w = np.zeros(0, dt)
+
+    # Input axons: one per (sender, destination core).
+    dst_core = nrn_core[tgt]
+    key = sender * chip.n_cores + dst_core
+    akeys, syn_axon = np.unique(key, return_inverse=True)
+    A = len(akeys)
+    ax_sender, ax_core = akeys // chip.n_cores, akeys % chip.n_cores
+    direct = row < 0
+    order = np.lexsort((tgt[direct], syn_axon[direct]))
+    syn_ptr = _csr(syn_axon[direct], A)
+    sc = ~direct
+    sc_order = np.lexsort((tgt[sc], syn_axon[sc]))
+    sc_ptr = _csr(syn_axon[sc], A)
+
+    # Out-axon lists of senders (axons are sorted by sender already).
+    out_ptr = _csr(ax_sender, N + M)
+    src_xy = np.zeros((N + M, 2), dtype=np.int64)  # host enters at tile (0, 0)
+    if N:
+        src_xy[:N] = np.array([chip.core_xy(c) for c in range(chip.n_cores)])[nrn_core]
+    core_xy = np.array([chip.core_xy(c) for c in range(chip.n_cores)], dtype=np.int64)
+    dxy = np.abs(core_xy[ax_core] - src_xy[ax_sender])
+    sender_row = np.concatenate([nrn_row, np.full(M, host_row, dtype=np.int64)])
+
+    usage = _usage(len(core_ids), row_of_core, nrn_row, ax_sender, ax_core, N, tgt, syn_bits)
+    _check_fit(chip, core_ids, usage, net, pop_slices, nrn_core)
+    tiles_used = len(np.unique(core_ids // chip.cores_per_tile))
+
+    return Program(
+        fixed_point=fixed, pop_slices=pop_slices, src_slices=src_slices, n_neurons=N, n_inputs=M,
+        nrn_row=nrn_row, du_fac=du_fac, dv_fac=dv_fac, bias=bias, vth=vth, u0=u0, v0=v0,
+        out_ptr=out_ptr, out_axon=np.arange(A, dtype=np.int64), out_ew=dxy[:, 0].copy(),
+        out_ns=dxy[:, 1].copy(), sender_row=sender_row, axon_row=row_of_core[ax_core],
+        syn_ptr=syn_ptr, syn_tgt=tgt[direct][order], syn_w=w[direct][order], syn_dly=dly[direct][order],
+        sc_ptr=sc_ptr, sc_row=row[sc][sc_order], sc_w=w[sc][sc_order].astype(ival), sc_dly=dly[sc][sc_order],
+        sc_comp=np.asarray(sc_comp, dtype=np.int64), sc_shift=np.asarray(sc_shift, dtype=np.int64),
+        max_delay=int(dly.max()) if len(dly) else 0,
+        core_ids=core_ids, latency_ns=chip.profile.vector("latency_ns"),
+        barrier_ns=chip.barrier(tiles_used) * 1e9, usage=usage,
+        state_bytes=_state_bytes(usage, fixed),
+    )
+
+
+def _synapse_bits(proj, w: np.ndarray, chip: ChipSpec, fixed: bool) -> int:
+    """Bits one synapse of `proj` takes: weight (+ sign if mixed), delay if any, target index."""
+    from .network import sign_mode
+
+    wb = (proj.num_weight_bits + (sign_mode(w) == "mixed")) if fixed else chip.core.weight_bits + 1
+    return wb + (chip.core.delay_bits if np.any(proj.delay) else 0) + chip.core.index_bits
+
+
+def _usage(R, row_of_core, nrn_row, ax_sender, ax_core, N, tgt, syn_bits) -> dict:
+    chip_sender = ax_sender < N
+    return {
+        "compartments": np.bincount(nrn_row, minlength=R),
+        "input_axons": np.bincount(row_of_core[ax_core], minlength=R),
+        "output_axons": np.bincount(nrn_row[ax_sender[chip_sender]], minlength=R),
+        "synapse_memory_bits": np.bincount(nrn_row[tgt], weights=syn_bits, minlength=R).astype(np.int64),
+        "synapses": np.bincount(nrn_row[tgt], minlength=R),
+    }
+
+
+def _check_fit(chip, core_ids, usage, net, pop_slices, nrn_core):
+    for limit in ("compartments", "input_axons", "output_axons", "synapse_memory_bits"):
+        cap = getattr(chip.core, limit)
+        over = np.flatnonzero(usage[limit] > cap)
+        if len(over):
+            r = over[0]
+            core = int(core_ids[r])
+            pops = [k for k, sl in pop_slices.items() if np.any(nrn_core[sl] == core)]
+            raise FitError(
+                f"core {core} of {chip.name} breaks the {limit} limit: {int(usage[limit][r])} > {cap} "
+                f"(populations on it: {pops}). Spread them over more cores, e.g. "
+                f"Placement.sequential(net, chip, per_core=...) with fewer neurons a core, or "
+                f"neurochip.mapping's partitioner.")
+
+
+def _state_bytes(usage: dict, fixed: bool) -> np.ndarray:
+    """Bytes held per core: u and v (3 bytes each in fixed point, 4 in float), synapse memory."""
+    per_neuron = 6 if fixed else 8
+    b = usage["compartments"] * per_neuron + (usage["synapse_memory_bits"] + 7) // 8
+    return np.append(b, 0).astype(np.int64)
+

@@ -1,0 +1,163 @@
+"""The simulator: compile once, run many steps inside compiled code, read counters."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import kernels
+from .errors import NetworkError
+from .events import EVENTS, N_EVENTS
+from .network import Network
+from .placement import Placement
+from .program import Program, compile_network
+from .spec import ChipSpec, loihi1
+
+RECORDABLE = ("spikes", "u", "v", "core_time")
+
+
+@dataclass
+class RunResult:
+    """What one `Simulator.run` returns; every array covers the steps of that run.
+
+    spikes[pop]   (steps, n) bool, for recorded populations
+    u[pop], v[pop] (steps, n) state after each step's update (v after reset)
+    spike_counts[pop] (n,) spikes per neuron, always
+    counters      (rows, len(EVENTS)) int64: one row per core in use, then the host;
+                  row names in `rows`, column names in `EVENTS`
+    step_latency_ns (steps,) slowest core + barrier for each step (NaN if unknown)
+    core_busy_ns  (cores,) summed per-core time
+    core_time_ns  (steps, cores) per-step per-core time, if 'core_time' was recorded
+    state_bytes   (rows,) bytes of state held per core
+    """
+
+    steps: int
+    spikes: dict = field(default_factory=dict)
+    u: dict = field(default_factory=dict)
+    v: dict = field(default_factory=dict)
+    spike_counts: dict = field(default_factory=dict)
+    counters: np.ndarray | None = None
+    rows: list = field(default_factory=list)
+    step_latency_ns: np.ndarray | None = None
+    core_busy_ns: np.ndarray | None = None
+    core_time_ns: np.ndarray | None = None
+    state_bytes: np.ndarray | None = None
+
+    def total(self, kind: str) -> int:
+        """Sum of one event kind over all rows (cores and host)."""
+        return int(self.counters[:, EVENTS.index(kind)].sum())
+
+    def totals(self) -> dict:
+        return {k: int(c) for k, c in zip(EVENTS, self.counters.sum(axis=0))}
+
+
+class Simulator:
+    """A network compiled onto a chip, with its state. `run` continues from where the last
+    run stopped; `reset` goes back to the initial state.
+
+    >>> sim = Simulator(net, chip=loihi1())
+    >>> res = sim.run(100, inputs={"in": spikes}, record=["spikes", "v"])
+    """
+
+    def __init__(self, net: Network, chip: ChipSpec | None = None, placement: Placement | None = None):
+        self.net = net
+        self.chip = chip or loihi1()
+        self.program: Program = compile_network(net, self.chip, placement)
+        self._neuron_fn = kernels.lif_fixed if self.program.fixed_point else kernels.lif_float
+        self.reset()
+
+    def reset(self) -> None:
+        p = self.program
+        self.t = 0
+        self.u = p.u0.copy()
+        self.v = p.v0.copy()
+        self.dend = np.zeros((p.max_delay + 2, p.n_neurons), dtype=p.u0.dtype)
+        self.scratch = np.zeros((p.max_delay + 1, len(p.sc_comp)), dtype=np.int64)
+
+    def _inputs(self, steps: int, inputs) -> tuple[np.ndarray, np.ndarray]:
+        p = self.program
+        if inputs is None:
+            inputs = {}
+        elif not isinstance(inputs, dict):
+            if len(p.src_slices) != 1:
+                raise NetworkError(f"inputs: give a dict {{source name: (steps, n) array}}; sources are {list(p.src_slices)}")
+            inputs = {next(iter(p.src_slices)): inputs}
+        unknown = set(inputs) - set(p.src_slices)
+        if unknown:
+            raise NetworkError(f"inputs: {sorted(unknown)} are not spike sources; sources are {list(p.src_slices)}")
+        dense = np.zeros((steps, p.n_inputs), dtype=bool)
+        for name, arr in inputs.items():
+            sl = p.src_slices[name]
+            a = np.asarray(arr)
+            if a.shape != (steps, sl.stop - sl.start):
+                raise NetworkError(f"inputs[{name!r}] has shape {a.shape}, expected (steps, n) = "
+                                   f"({steps}, {sl.stop - sl.start})")
+            if a.dtype.kind == "f" and not np.all(np.isfinite(a)):
+                raise NetworkError(f"inputs[{name!r}] contains NaN or inf")
+            if not np.all((a == 0) | (a == 1)):
+                raise NetworkError(f"inputs[{name!r}] must hold spikes (0/1 or bool)")
+            dense[:, sl] = a.astype(bool)
+        t_idx, ch = np.nonzero(dense)
+        ptr = np.zeros(steps + 1, dtype=np.int64)
+        np.add.at(ptr, t_idx + 1, 1)
+        return np.cumsum(ptr), ch.astype(np.int64)
+
+    def run(self, steps: int, inputs=None, record=("spikes",), populations=None) -> RunResult:
+        """Run `steps` steps. `record` is any of 'spikes', 'u', 'v', 'core_time';
+        `populations` limits spike/u/v recording to those names (default: all)."""
+        if not isinstance(steps, (int, np.integer)) or steps < 0:
+            raise NetworkError(f"steps must be a non-negative integer, got {steps!r}")
+        bad = set(record) - set(RECORDABLE)
+        if bad:
+            raise NetworkError(f"record: unknown {sorted(bad)}; choose from {RECORDABLE}")
+        p = self.program
+        pops = list(p.pop_slices) if populations is None else list(populations)
+        for name in pops:
+            if name not in p.pop_slices:
+                raise NetworkError(f"populations: {name!r} is not a neuron population; have {list(p.pop_slices)}")
+        in_ptr, in_idx = self._inputs(steps, inputs)
+
+        rec_col = np.full(p.n_neurons, -1, dtype=np.int64)
+        col = 0
+        for name in pops:
+            sl = p.pop_slices[name]
+            rec_col[sl] = np.arange(col, col + sl.stop - sl.start)
+            col += sl.stop - sl.start
+        rows = lambda what: steps if what in record else 0  # noqa: E731
+        rec_spk = np.zeros((rows("spikes"), col), dtype=np.bool_)
+        rec_u = np.zeros((rows("u"), col), dtype=self.u.dtype)
+        rec_v = np.zeros((rows("v"), col), dtype=self.v.dtype)
+        n_cores = len(p.core_ids)
+        rec_core_time = np.zeros((rows("core_time"), n_cores))
+        counters = np.zeros((p.n_rows, N_EVENTS), dtype=np.int64)
+        core_busy = np.zeros(n_cores)
+        step_lat = np.zeros(steps)
+        spike_count = np.zeros(p.n_neurons, dtype=np.int64)
+        sc_dirty = np.zeros((max(1, self.scratch.size), 2), dtype=np.int64)  # touched scratch cells
+
+        kernels.run(self._neuron_fn, steps, self.t, self.u, self.v, self.dend, self.scratch, sc_dirty,
+                    p.nrn_row, p.du_fac, p.dv_fac, p.bias, p.vth,
+                    in_ptr, in_idx, p.n_neurons,
+                    p.out_ptr, p.out_axon, p.out_ew, p.out_ns, p.sender_row, p.axon_row,
+                    p.syn_ptr, p.syn_tgt, p.syn_w, p.syn_dly, p.sc_ptr, p.sc_row, p.sc_w, p.sc_dly,
+                    p.sc_comp, p.sc_shift, p.latency_ns, p.barrier_ns,
+                    counters, core_busy, step_lat, rec_col, rec_spk, rec_u, rec_v, rec_core_time,
+                    spike_count)
+        self.t += steps
+
+        res = RunResult(steps=steps, counters=counters,
+                        rows=[f"core {c}" for c in p.core_ids] + ["host"],
+                        step_latency_ns=step_lat, core_busy_ns=core_busy,
+                        core_time_ns=rec_core_time if "core_time" in record else None,
+                        state_bytes=p.state_bytes)
+        for name, sl in p.pop_slices.items():
+            res.spike_counts[name] = spike_count[sl]
+            if name in pops:
+                cols = rec_col[sl]
+                if "spikes" in record:
+                    res.spikes[name] = rec_spk[:, cols]
+                if "u" in record:
+                    res.u[name] = rec_u[:, cols]
+                if "v" in record:
+                    res.v[name] = rec_v[:, cols]
+        return res

@@ -1,0 +1,1 @@
+"""On-chip plasticity rules and the baselines they are measured against (imported as neurochip.rules)."""
