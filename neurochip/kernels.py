@@ -12,7 +12,10 @@ import numpy as np
 from .events import (AXONS_IN, DENDRITE_ACCUMS, HOPS_EW, HOPS_NS, N_EVENTS, PACKETS, SPIKES_OUT,
                      SYN_OPS, UPDATES_ACTIVE, UPDATES_INACTIVE)
 from .neurons import ACT_SHIFT, DECAY_BITS, U_MAX, V_LIMIT
-from .numba_config import njit
+from numba import types
+from numba.extending import overload
+
+from .numba_config import OPTIONS, njit
 
 _WRAP24 = 2 * U_MAX
 _TWO32 = 1 << 32
@@ -29,65 +32,93 @@ def wrap_int32(x):
 def decay_trunc0(x, factor):
     """trunc0(x * factor / 2**12): the product in int64, truncated toward zero."""
     p = x * factor
-    if p < 0:
-        return -((-p) >> DECAY_BITS)
-    return p >> DECAY_BITS
+    m = abs(p) >> DECAY_BITS
+    return -m if p < 0 else m
+
+
+# Neuron-update kernels update a whole array of compartments and write one flag byte per
+# compartment: INPUT (non-zero dendritic input), ACTIVE (input, state or bias non-zero),
+# SPIKED. Written branch-free so that the loop vectorises.
+INPUT, ACTIVE, SPIKED = 1, 2, 4
 
 
 @njit
-def lif_fixed(u, v, a, du_fac, dv_fac, bias, vth):
-    """One Loihi fixed-point LIF update; returns (u, v, spiked). See neurons.LoihiLIF."""
-    u = wrap_int32(decay_trunc0(u, du_fac) + (a << ACT_SHIFT))
-    if u > U_MAX:
-        u -= _WRAP24
-    elif u <= -U_MAX:
-        u += _WRAP24
-    v = wrap_int32(decay_trunc0(v, dv_fac) + u + bias)
-    if v > V_LIMIT:
-        v = V_LIMIT
-    elif v < -V_LIMIT:
-        v = -V_LIMIT
-    if v > vth:
-        return u, 0, True
-    return u, v, False
-
-
-@njit
-def lif_float(u, v, a, du_fac, dv_fac, bias, vth):
-    """One float LIF update, in Lava's order of operations; returns (u, v, spiked)."""
-    u = u * du_fac + a
-    v = v * dv_fac + u + bias
-    if v > vth:
-        return u, 0.0, True
-    return u, v, False
-
-
-@njit
-def update_neurons(neuron_fn, slot, dend, u, v, nrn_row, du_fac, dv_fac, bias, vth, spikes, cnt):
-    """Update every compartment from its accumulator slot; returns the number of spikes
-    written to `spikes` (neuron ids, ascending)."""
-    n_spk = 0
+def lif_fixed_update(slot, dend, u, v, du_fac, dv_fac, bias, vth, flags):
+    """Loihi fixed-point LIF (see neurons.LoihiLIF) on every compartment."""
     for i in range(u.shape[0]):
         a = dend[slot, i]
         dend[slot, i] = 0
-        r = nrn_row[i]
-        if a != 0:
-            cnt[r, DENDRITE_ACCUMS] += 1
-        if a != 0 or u[i] != 0 or v[i] != 0 or bias[i] != 0:
-            cnt[r, UPDATES_ACTIVE] += 1
-        else:
-            cnt[r, UPDATES_INACTIVE] += 1
-        ui, vi, s = neuron_fn(u[i], v[i], a, du_fac[i], dv_fac[i], bias[i], vth[i])
-        u[i] = ui
-        v[i] = vi
-        if s:
-            spikes[n_spk] = i
-            n_spk += 1
+        uo = u[i]
+        vo = v[i]
+        busy = (a != 0) | (uo != 0) | (vo != 0) | (bias[i] != 0)
+        x = wrap_int32(decay_trunc0(uo, du_fac[i]) + (a << ACT_SHIFT))
+        x = x - _WRAP24 if x > U_MAX else x
+        x = x + _WRAP24 if x <= -U_MAX else x
+        y = wrap_int32(decay_trunc0(vo, dv_fac[i]) + x + bias[i])
+        y = min(max(y, -V_LIMIT), V_LIMIT)
+        s = y > vth[i]
+        u[i] = x
+        v[i] = 0 if s else y
+        flags[i] = np.uint8((a != 0) * INPUT + busy * ACTIVE + s * SPIKED)
+
+
+@njit
+def lif_float_update(slot, dend, u, v, du_fac, dv_fac, bias, vth, flags):
+    """Float LIF (see neurons.FloatLIF), in Lava's order of operations."""
+    for i in range(u.shape[0]):
+        a = dend[slot, i]
+        dend[slot, i] = 0
+        busy = (a != 0) | (u[i] != 0) | (v[i] != 0) | (bias[i] != 0)
+        x = u[i] * du_fac[i] + a
+        y = v[i] * dv_fac[i] + x + bias[i]
+        s = y > vth[i]
+        u[i] = x
+        v[i] = 0.0 if s else y
+        flags[i] = np.uint8((a != 0) * INPUT + busy * ACTIVE + s * SPIKED)
+
+
+def lif_update(slot, dend, u, v, du_fac, dv_fac, bias, vth, flags):
+    """Fixed or float LIF update, chosen by the state's dtype at compile time."""
+    fn = lif_fixed_update if np.issubdtype(u.dtype, np.integer) else lif_float_update
+    fn(slot, dend, u, v, du_fac, dv_fac, bias, vth, flags)
+
+
+@overload(lif_update, jit_options=OPTIONS)
+def _lif_update_typed(slot, dend, u, v, du_fac, dv_fac, bias, vth, flags):
+    # Type dispatch inside compiled code (first-class function arguments break the cache).
+    if isinstance(u.dtype, types.Integer):
+        return lif_fixed_update.py_func
+    return lif_float_update.py_func
+
+
+@njit
+def collect_spikes(flags, nrn_row, spikes, cnt):
+    """Count updates per core from the flags and list the spiking neurons (ascending);
+    returns the number of spikes."""
+    n_spk = 0
+    N = flags.shape[0]
+    i = 0
+    while i < N:
+        r = nrn_row[i]  # a run of neurons on one core: count in registers, store once
+        start = i
+        n_in = 0
+        n_active = 0
+        while i < N and nrn_row[i] == r:
+            f = flags[i]
+            n_in += f & INPUT
+            n_active += (f & ACTIVE) >> 1
+            if f & SPIKED:
+                spikes[n_spk] = i
+                n_spk += 1
+            i += 1
+        cnt[r, DENDRITE_ACCUMS] += n_in
+        cnt[r, UPDATES_ACTIVE] += n_active
+        cnt[r, UPDATES_INACTIVE] += (i - start) - n_active
     return n_spk
 
 
 @njit
-def route_and_deliver(senders, n_send, tnext, dend, scratch, sc_dirty, n_dirty,
+def route_and_deliver(senders, n_send, tnext, dend, scratch, sc_mark, sc_dirty, n_dirty,
                       out_ptr, out_axon, out_ew, out_ns, sender_row, axon_row,
                       syn_ptr, syn_tgt, syn_w, syn_dly, sc_ptr, sc_row, sc_w, sc_dly, cnt):
     """Send each sender's packets and walk the synapses of every arriving axon.
@@ -113,7 +144,8 @@ def route_and_deliver(senders, n_send, tnext, dend, scratch, sc_dirty, n_dirty,
             for j in range(sc_ptr[ax], sc_ptr[ax + 1]):
                 dl = sc_dly[j]
                 row = sc_row[j]
-                if scratch[dl, row] == 0:
+                if not sc_mark[dl, row]:  # not by value: sums can cancel back to 0
+                    sc_mark[dl, row] = True
                     sc_dirty[n_dirty, 0] = dl
                     sc_dirty[n_dirty, 1] = row
                     n_dirty += 1
@@ -122,7 +154,7 @@ def route_and_deliver(senders, n_send, tnext, dend, scratch, sc_dirty, n_dirty,
 
 
 @njit
-def flush_scratch(tnext, dend, scratch, sc_dirty, n_dirty, sc_comp, sc_shift):
+def flush_scratch(tnext, dend, scratch, sc_mark, sc_dirty, n_dirty, sc_comp, sc_shift):
     """Shift each touched scratch sum right (floor) and add it to its compartment's slot."""
     R = dend.shape[0]
     for k in range(n_dirty):
@@ -130,6 +162,7 @@ def flush_scratch(tnext, dend, scratch, sc_dirty, n_dirty, sc_comp, sc_shift):
         row = sc_dirty[k, 1]
         dend[(tnext + dl) % R, sc_comp[row]] += scratch[dl, row] >> sc_shift[row]
         scratch[dl, row] = 0
+        sc_mark[dl, row] = False
     return 0
 
 
@@ -158,7 +191,7 @@ def step_latency(cnt_step, cnt_total, latency_ns, barrier_ns, core_busy, core_ti
 
 
 @njit
-def run(neuron_fn, steps, t0, u, v, dend, scratch, sc_dirty,
+def run(steps, t0, u, v, dend, scratch, sc_dirty,
         nrn_row, du_fac, dv_fac, bias, vth,
         in_ptr, in_idx, n_neurons,
         out_ptr, out_axon, out_ew, out_ns, sender_row, axon_row,
@@ -167,7 +200,7 @@ def run(neuron_fn, steps, t0, u, v, dend, scratch, sc_dirty,
         cnt_total, core_busy, step_lat, rec_col, rec_spk, rec_u, rec_v, rec_core_time, spike_count):
     """Run `steps` steps from absolute step t0; state arrays are updated in place.
 
-    neuron_fn is `lif_fixed` or `lif_float` (Numba specialises the loop for each).
+    Integer u/v run the fixed-point LIF, float u/v the float LIF.
 
     Inputs: the host channels spiking at step t are in_idx[in_ptr[t]:in_ptr[t+1]].
     Recording: neuron i goes to column rec_col[i] (-1: not recorded) of rec_spk/rec_u/rec_v,
@@ -176,12 +209,14 @@ def run(neuron_fn, steps, t0, u, v, dend, scratch, sc_dirty,
     N = n_neurons
     senders = np.empty(N + in_idx.shape[0] + 1, dtype=np.int64)
     cnt_step = np.zeros_like(cnt_total)
+    sc_mark = np.zeros(scratch.shape, dtype=np.bool_)
     core_time = np.zeros(cnt_total.shape[0] - 1)
+    flags = np.zeros(N, dtype=np.uint8)
     R = dend.shape[0]
     for t in range(steps):
         tabs = t0 + t
-        n_send = update_neurons(neuron_fn, tabs % R, dend, u, v, nrn_row, du_fac, dv_fac, bias, vth,
-                                senders, cnt_step)
+        lif_update(tabs % R, dend, u, v, du_fac, dv_fac, bias, vth, flags)
+        n_send = collect_spikes(flags, nrn_row, senders, cnt_step)
         for k in range(n_send):
             spike_count[senders[k]] += 1
         if rec_spk.shape[0] > 0:
@@ -200,11 +235,11 @@ def run(neuron_fn, steps, t0, u, v, dend, scratch, sc_dirty,
         for j in range(in_ptr[t], in_ptr[t + 1]):
             senders[n_send] = N + in_idx[j]
             n_send += 1
-        n_dirty = route_and_deliver(senders, n_send, tabs + 1, dend, scratch, sc_dirty, 0,
+        n_dirty = route_and_deliver(senders, n_send, tabs + 1, dend, scratch, sc_mark, sc_dirty, 0,
                                     out_ptr, out_axon, out_ew, out_ns, sender_row, axon_row,
                                     syn_ptr, syn_tgt, syn_w, syn_dly, sc_ptr, sc_row, sc_w, sc_dly,
                                     cnt_step)
-        flush_scratch(tabs + 1, dend, scratch, sc_dirty, n_dirty, sc_comp, sc_shift)
+        flush_scratch(tabs + 1, dend, scratch, sc_mark, sc_dirty, n_dirty, sc_comp, sc_shift)
         step_lat[t] = step_latency(cnt_step, cnt_total, latency_ns, barrier_ns, core_busy, core_time)
         if rec_core_time.shape[0] > 0:
             rec_core_time[t, :] = core_time

@@ -63,7 +63,6 @@ class Simulator:
         self.net = net
         self.chip = chip or loihi1()
         self.program: Program = compile_network(net, self.chip, placement)
-        self._neuron_fn = kernels.lif_fixed if self.program.fixed_point else kernels.lif_float
         self.reset()
 
     def reset(self) -> None:
@@ -135,7 +134,7 @@ class Simulator:
         spike_count = np.zeros(p.n_neurons, dtype=np.int64)
         sc_dirty = np.zeros((max(1, self.scratch.size), 2), dtype=np.int64)  # touched scratch cells
 
-        kernels.run(self._neuron_fn, steps, self.t, self.u, self.v, self.dend, self.scratch, sc_dirty,
+        kernels.run(steps, self.t, self.u, self.v, self.dend, self.scratch, sc_dirty,
                     p.nrn_row, p.du_fac, p.dv_fac, p.bias, p.vth,
                     in_ptr, in_idx, p.n_neurons,
                     p.out_ptr, p.out_axon, p.out_ew, p.out_ns, p.sender_row, p.axon_row,
