@@ -91,29 +91,36 @@ def _lif_update_typed(slot, dend, u, v, du_fac, dv_fac, bias, vth, flags):
     return lif_float_update.py_func
 
 
+_SPIKED_IN_WORD = 0x0404040404040404  # the SPIKED bit of 8 flag bytes read as one uint64
+
+
 @njit
-def collect_spikes(flags, nrn_row, spikes, cnt):
+def collect_spikes(flags, words, run_ptr, run_row, spikes, cnt):
     """Count updates per core from the flags and list the spiking neurons (ascending);
-    returns the number of spikes."""
-    n_spk = 0
-    N = flags.shape[0]
-    i = 0
-    while i < N:
-        r = nrn_row[i]  # a run of neurons on one core: count in registers, store once
-        start = i
+    returns the number of spikes.
+
+    Neurons k in [run_ptr[j], run_ptr[j+1]) sit on core row run_row[j] (runs of one core).
+    `words` is `flags` viewed as uint64 (flags padded to a multiple of 8 with zeros), so
+    that 8 silent neurons are skipped with one test.
+    """
+    for j in range(run_row.shape[0]):
         n_in = 0
         n_active = 0
-        while i < N and nrn_row[i] == r:
-            f = flags[i]
+        for i in range(run_ptr[j], run_ptr[j + 1]):
+            f = np.int64(flags[i])
             n_in += f & INPUT
             n_active += (f & ACTIVE) >> 1
-            if f & SPIKED:
-                spikes[n_spk] = i
-                n_spk += 1
-            i += 1
+        r = run_row[j]
         cnt[r, DENDRITE_ACCUMS] += n_in
         cnt[r, UPDATES_ACTIVE] += n_active
-        cnt[r, UPDATES_INACTIVE] += (i - start) - n_active
+        cnt[r, UPDATES_INACTIVE] += (run_ptr[j + 1] - run_ptr[j]) - n_active
+    n_spk = 0
+    for w in range(words.shape[0]):
+        if words[w] & _SPIKED_IN_WORD:
+            for i in range(8 * w, 8 * w + 8):
+                if flags[i] & SPIKED:
+                    spikes[n_spk] = i
+                    n_spk += 1
     return n_spk
 
 
@@ -192,7 +199,7 @@ def step_latency(cnt_step, cnt_total, latency_ns, barrier_ns, core_busy, core_ti
 
 @njit
 def run(steps, t0, u, v, dend, scratch, sc_dirty,
-        nrn_row, du_fac, dv_fac, bias, vth,
+        run_ptr, run_row, du_fac, dv_fac, bias, vth,
         in_ptr, in_idx, n_neurons,
         out_ptr, out_axon, out_ew, out_ns, sender_row, axon_row,
         syn_ptr, syn_tgt, syn_w, syn_dly, sc_ptr, sc_row, sc_w, sc_dly, sc_comp, sc_shift,
@@ -211,12 +218,13 @@ def run(steps, t0, u, v, dend, scratch, sc_dirty,
     cnt_step = np.zeros_like(cnt_total)
     sc_mark = np.zeros(scratch.shape, dtype=np.bool_)
     core_time = np.zeros(cnt_total.shape[0] - 1)
-    flags = np.zeros(N, dtype=np.uint8)
+    flags = np.zeros(8 * ((N + 7) // 8), dtype=np.uint8)
+    words = flags.view(np.uint64)
     R = dend.shape[0]
     for t in range(steps):
         tabs = t0 + t
         lif_update(tabs % R, dend, u, v, du_fac, dv_fac, bias, vth, flags)
-        n_send = collect_spikes(flags, nrn_row, senders, cnt_step)
+        n_send = collect_spikes(flags, words, run_ptr, run_row, senders, cnt_step)
         for k in range(n_send):
             spike_count[senders[k]] += 1
         if rec_spk.shape[0] > 0:

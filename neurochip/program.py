@@ -34,6 +34,8 @@ class Program:
     n_inputs: int
     # neurons
     nrn_row: np.ndarray       # counter row (compact core index) of each neuron
+    run_ptr: np.ndarray       # neurons [run_ptr[j], run_ptr[j+1]) all sit on core row run_row[j]
+    run_row: np.ndarray
     du_fac: np.ndarray        # fixed: 4096 - (du + 1); float: 1 - du
     dv_fac: np.ndarray        # fixed: 4096 - dv;       float: 1 - dv
     bias: np.ndarray          # fixed: bias_mant << bias_exp
@@ -105,6 +107,8 @@ def compile_network(net: Network, chip: ChipSpec, placement: Placement | None = 
     row_of_core[core_ids] = np.arange(len(core_ids))
     host_row = len(core_ids)
     nrn_row = row_of_core[nrn_core]
+    run_ptr = np.append(np.flatnonzero(np.diff(nrn_row, prepend=-1)), N).astype(np.int64) if N \
+        else np.zeros(1, np.int64)
 
     ival, fval = np.int64, np.float64
     dt = ival if fixed else fval
@@ -176,7 +180,7 @@ def compile_network(net: Network, chip: ChipSpec, placement: Placement | None = 
 
     return Program(
         fixed_point=fixed, pop_slices=pop_slices, src_slices=src_slices, n_neurons=N, n_inputs=M,
-        nrn_row=nrn_row, du_fac=du_fac, dv_fac=dv_fac, bias=bias, vth=vth, u0=u0, v0=v0,
+        nrn_row=nrn_row, run_ptr=run_ptr, run_row=nrn_row[run_ptr[:-1]], du_fac=du_fac, dv_fac=dv_fac, bias=bias, vth=vth, u0=u0, v0=v0,
         out_ptr=out_ptr, out_axon=np.arange(A, dtype=np.int64), out_ew=dxy[:, 0].copy(),
         out_ns=dxy[:, 1].copy(), sender_row=sender_row, axon_row=row_of_core[ax_core],
         syn_ptr=syn_ptr, syn_tgt=tgt[direct][order], syn_w=w[direct][order], syn_dly=dly[direct][order],

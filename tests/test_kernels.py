@@ -56,10 +56,12 @@ def test_lif_float_update_matches_lava_transcription(data):
 def test_collect_spikes_matches_naive(flags, data):
     n = len(flags)
     rows = np.array(data.draw(st.lists(st.integers(0, 3), min_size=n, max_size=n)), dtype=np.int64)
-    flags = np.array(flags, dtype=np.uint8)
+    padded = np.zeros(8 * ((n + 7) // 8), np.uint8)
+    padded[:n] = flags
+    run_ptr = np.append(np.flatnonzero(np.diff(rows, prepend=-1)), n)
     spikes, cnt = np.zeros(n, np.int64), np.zeros((5, N_EVENTS), np.int64)
-    k = kernels.collect_spikes(flags, rows, spikes, cnt)
-    want_spikes, want = naive_kernels.collect_spikes(flags, rows, 5)
+    k = kernels.collect_spikes(padded, padded.view(np.uint64), run_ptr, rows[run_ptr[:-1]], spikes, cnt)
+    want_spikes, want = naive_kernels.collect_spikes(np.array(flags), rows, 5)
     assert spikes[:k].tolist() == want_spikes
     for r, kinds in want.items():
         for kind, value in kinds.items():
