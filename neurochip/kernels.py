@@ -36,14 +36,14 @@ def decay_trunc0(x, factor):
     return -m if p < 0 else m
 
 
-# Neuron-update kernels update a whole array of compartments and write one flag byte per
-# compartment: INPUT (non-zero dendritic input), ACTIVE (input, state or bias non-zero),
+# Neuron-update kernels update a whole array of compartments (sub[i] = 1: subtractive
+# reset v -= vth, else v = 0) and write one flag byte per compartment: INPUT (non-zero dendritic input), ACTIVE (input, state or bias non-zero),
 # SPIKED. Written branch-free so that the loop vectorises.
 INPUT, ACTIVE, SPIKED = 1, 2, 4
 
 
 @njit
-def lif_fixed_update(slot, dend, u, v, du_fac, dv_fac, bias, vth, flags):
+def lif_fixed_update(slot, dend, u, v, du_fac, dv_fac, bias, vth, sub, flags):
     """Loihi fixed-point LIF (see neurons.LoihiLIF) on every compartment."""
     for i in range(u.shape[0]):
         a = dend[slot, i]
@@ -58,12 +58,12 @@ def lif_fixed_update(slot, dend, u, v, du_fac, dv_fac, bias, vth, flags):
         y = min(max(y, -V_LIMIT), V_LIMIT)
         s = y > vth[i]
         u[i] = x
-        v[i] = 0 if s else y
+        v[i] = (y - vth[i] if sub[i] else 0) if s else y
         flags[i] = np.uint8((a != 0) * INPUT + busy * ACTIVE + s * SPIKED)
 
 
 @njit
-def lif_float_update(slot, dend, u, v, du_fac, dv_fac, bias, vth, flags):
+def lif_float_update(slot, dend, u, v, du_fac, dv_fac, bias, vth, sub, flags):
     """Float LIF (see neurons.FloatLIF), in Lava's order of operations."""
     for i in range(u.shape[0]):
         a = dend[slot, i]
@@ -73,18 +73,18 @@ def lif_float_update(slot, dend, u, v, du_fac, dv_fac, bias, vth, flags):
         y = v[i] * dv_fac[i] + x + bias[i]
         s = y > vth[i]
         u[i] = x
-        v[i] = 0.0 if s else y
+        v[i] = (y - vth[i] if sub[i] else 0.0) if s else y
         flags[i] = np.uint8((a != 0) * INPUT + busy * ACTIVE + s * SPIKED)
 
 
-def lif_update(slot, dend, u, v, du_fac, dv_fac, bias, vth, flags):
+def lif_update(slot, dend, u, v, du_fac, dv_fac, bias, vth, sub, flags):
     """Fixed or float LIF update, chosen by the state's dtype at compile time."""
     fn = lif_fixed_update if np.issubdtype(u.dtype, np.integer) else lif_float_update
-    fn(slot, dend, u, v, du_fac, dv_fac, bias, vth, flags)
+    fn(slot, dend, u, v, du_fac, dv_fac, bias, vth, sub, flags)
 
 
 @overload(lif_update, jit_options=OPTIONS)
-def _lif_update_typed(slot, dend, u, v, du_fac, dv_fac, bias, vth, flags):
+def _lif_update_typed(slot, dend, u, v, du_fac, dv_fac, bias, vth, sub, flags):
     # Type dispatch inside compiled code (first-class function arguments break the cache).
     if isinstance(u.dtype, types.Integer):
         return lif_fixed_update.py_func
@@ -199,7 +199,7 @@ def step_latency(cnt_step, cnt_total, latency_ns, barrier_ns, core_busy, core_ti
 
 @njit
 def run(steps, t0, u, v, dend, scratch, sc_dirty,
-        run_ptr, run_row, du_fac, dv_fac, bias, vth,
+        run_ptr, run_row, du_fac, dv_fac, bias, vth, sub,
         in_ptr, in_idx, n_neurons,
         out_ptr, out_axon, out_ew, out_ns, sender_row, axon_row,
         syn_ptr, syn_tgt, syn_w, syn_dly, sc_ptr, sc_row, sc_w, sc_dly, sc_comp, sc_shift,
@@ -223,7 +223,7 @@ def run(steps, t0, u, v, dend, scratch, sc_dirty,
     R = dend.shape[0]
     for t in range(steps):
         tabs = t0 + t
-        lif_update(tabs % R, dend, u, v, du_fac, dv_fac, bias, vth, flags)
+        lif_update(tabs % R, dend, u, v, du_fac, dv_fac, bias, vth, sub, flags)
         n_send = collect_spikes(flags, words, run_ptr, run_row, senders, cnt_step)
         for k in range(n_send):
             spike_count[senders[k]] += 1

@@ -45,6 +45,11 @@ def _check_int(pop: str, name: str, value):
         raise NetworkError(f"population {pop!r}: {name} must be numeric, got dtype {arr.dtype}")
 
 
+def _check_reset(pop: str, reset):
+    if reset not in ("zero", "subtract"):
+        raise NetworkError(f"population {pop!r}: reset must be 'zero' or 'subtract', got {reset!r}")
+
+
 def _per_neuron(pop: str, name: str, value, n: int, dtype) -> np.ndarray:
     arr = np.asarray(value)
     if arr.ndim == 0:
@@ -77,6 +82,7 @@ class LoihiLIF:
         v[t] = clip( trunc0(v[t-1] * (4096 - dv) / 2**12) + u[t] + (bias_mant << bias_exp),
                      -(2**23 - 1), 2**23 - 1 )
         s[t] = v[t] > (vth << 6);   v[t] = 0 where s[t]      (u is not reset)
+        (reset="subtract": v[t] = v[t] - (vth << 6) where s[t] instead; not in Lava)
 
     trunc0 truncates toward zero; products are int64; the sum u + a << 6 is int32 (wraps
     as Lava's numpy does); wrap24 wraps once: u > 2**23 -> u - 2**24, u <= -2**23 -> u + 2**24.
@@ -85,6 +91,7 @@ class LoihiLIF:
 
     du in [-1, 4095], dv in [0, 4096], vth in [0, 2**17 - 1], bias_mant in [-4096, 4095],
     bias_exp in [-7, 7]; bias_mant, bias_exp, u0 and v0 are scalars or one value a neuron.
+    An integrate-and-fire neuron is du = 4095 (no current memory), dv = 0 (no leak).
     """
 
     n: int
@@ -96,11 +103,13 @@ class LoihiLIF:
     u0: int | np.ndarray = 0
     v0: int | np.ndarray = 0
     name: str = "lif"
+    reset: str = "zero"
 
     fixed_point = True
 
     def __post_init__(self):
         SpikeSource.__post_init__(self)
+        _check_reset(self.name, self.reset)
         for f in ("du", "dv", "vth", "bias_mant", "bias_exp", "u0", "v0"):
             _check_int(self.name, f, getattr(self, f))
         for f in ("du", "dv", "vth"):
@@ -132,7 +141,7 @@ class FloatLIF:
 
         u[t] = u[t-1] * (1 - du) + a[t]
         v[t] = v[t-1] * (1 - dv) + u[t] + bias
-        s[t] = v[t] > vth;   v[t] = 0 where s[t]
+        s[t] = v[t] > vth;   v[t] = 0 where s[t]   (reset="subtract": v[t] -= vth)
 
     du, dv in [0, 1]; weights are used as given (no weight_exp, no bit truncation).
     """
@@ -145,11 +154,13 @@ class FloatLIF:
     u0: float | np.ndarray = 0.0
     v0: float | np.ndarray = 0.0
     name: str = "lif"
+    reset: str = "zero"
 
     fixed_point = False
 
     def __post_init__(self):
         SpikeSource.__post_init__(self)
+        _check_reset(self.name, self.reset)
         for f in ("du", "dv", "vth"):
             if np.ndim(getattr(self, f)) != 0:
                 raise NetworkError(f"population {self.name!r}: {f} is one value for the population, "

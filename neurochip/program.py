@@ -40,6 +40,7 @@ class Program:
     dv_fac: np.ndarray        # fixed: 4096 - dv;       float: 1 - dv
     bias: np.ndarray          # fixed: bias_mant << bias_exp
     vth: np.ndarray           # fixed: vth << 6
+    sub: np.ndarray           # 1: subtractive reset, 0: reset to zero
     u0: np.ndarray
     v0: np.ndarray
     # routing: sender -> input axons
@@ -113,6 +114,7 @@ def compile_network(net: Network, chip: ChipSpec, placement: Placement | None = 
     ival, fval = np.int64, np.float64
     dt = ival if fixed else fval
     du_fac, dv_fac, bias, vth, u0, v0 = (np.zeros(N, dt) for _ in range(6))
+    sub = np.zeros(N, np.int64)
     for name, sl in pop_slices.items():
         p = net.populations[name]
         if isinstance(p, LoihiLIF):
@@ -126,6 +128,7 @@ def compile_network(net: Network, chip: ChipSpec, placement: Placement | None = 
             bias[sl] = p.bias
             vth[sl] = float(p.vth)
         u0[sl], v0[sl] = p.u0, p.v0
+        sub[sl] = p.reset == "subtract"
 
     # Every synapse as (sender, target compartment, weight, delay, scratch row or -1).
     parts, sc_comp, sc_shift = [], [], []
@@ -180,7 +183,7 @@ def compile_network(net: Network, chip: ChipSpec, placement: Placement | None = 
 
     return Program(
         fixed_point=fixed, pop_slices=pop_slices, src_slices=src_slices, n_neurons=N, n_inputs=M,
-        nrn_row=nrn_row, run_ptr=run_ptr, run_row=nrn_row[run_ptr[:-1]], du_fac=du_fac, dv_fac=dv_fac, bias=bias, vth=vth, u0=u0, v0=v0,
+        nrn_row=nrn_row, run_ptr=run_ptr, run_row=nrn_row[run_ptr[:-1]], du_fac=du_fac, dv_fac=dv_fac, bias=bias, vth=vth, sub=sub, u0=u0, v0=v0,
         out_ptr=out_ptr, out_axon=np.arange(A, dtype=np.int64), out_ew=dxy[:, 0].copy(),
         out_ns=dxy[:, 1].copy(), sender_row=sender_row, axon_row=row_of_core[ax_core],
         syn_ptr=syn_ptr, syn_tgt=tgt[direct][order], syn_w=w[direct][order], syn_dly=dly[direct][order],

@@ -135,7 +135,7 @@ class Simulator:
         sc_dirty = np.zeros((max(1, self.scratch.size), 2), dtype=np.int64)  # touched scratch cells
 
         kernels.run(steps, self.t, self.u, self.v, self.dend, self.scratch, sc_dirty,
-                    p.run_ptr, p.run_row, p.du_fac, p.dv_fac, p.bias, p.vth,
+                    p.run_ptr, p.run_row, p.du_fac, p.dv_fac, p.bias, p.vth, p.sub,
                     in_ptr, in_idx, p.n_neurons,
                     p.out_ptr, p.out_axon, p.out_ew, p.out_ns, p.sender_row, p.axon_row,
                     p.syn_ptr, p.syn_tgt, p.syn_w, p.syn_dly, p.sc_ptr, p.sc_row, p.sc_w, p.sc_dly,

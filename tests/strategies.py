@@ -9,7 +9,7 @@ EDGE_DV = st.one_of(st.sampled_from([0, 4096]), st.integers(0, 4096))
 
 
 @st.composite
-def networks(draw, fixed=True, max_pops=4, max_n=64, max_delay=5, steps=(20, 60)):
+def networks(draw, fixed=True, max_pops=4, max_n=64, max_delay=5, steps=(20, 60), resets=("zero",)):
     """(net, inputs, steps): 1-2 spike sources and 1-`max_pops` LIF populations with random
     feed-forward and recurrent projections, edge-case parameters and states."""
     seed = draw(st.integers(0, 2**32 - 1))
@@ -33,11 +33,13 @@ def networks(draw, fixed=True, max_pops=4, max_n=64, max_delay=5, steps=(20, 60)
             pop = nc.LoihiLIF(n, du=draw(EDGE_DU), dv=draw(EDGE_DV),
                               vth=draw(st.one_of(st.integers(0, 200), st.integers(0, 2**17 - 1))),
                               bias_mant=rng.integers(-4096, 4096, n) * draw(st.sampled_from([0, 1])),
-                              bias_exp=rng.integers(-2, 4, n), u0=u0, v0=v0, name=f"lif{k}")
+                              bias_exp=rng.integers(-2, 4, n), u0=u0, v0=v0, name=f"lif{k}",
+                              reset=draw(st.sampled_from(resets)))
         else:
             pop = nc.FloatLIF(n, du=draw(st.floats(0, 1)), dv=draw(st.floats(0, 1)),
                               vth=draw(st.floats(0.1, 50)), bias=rng.normal(0, 0.5, n) * draw(st.sampled_from([0, 1])),
-                              u0=rng.normal(0, 1, n), v0=rng.normal(0, 1, n), name=f"lif{k}")
+                              u0=rng.normal(0, 1, n), v0=rng.normal(0, 1, n), name=f"lif{k}",
+                              reset=draw(st.sampled_from(resets)))
         net.add(pop)
     names = list(net.populations)
     lifs = net.neurons()

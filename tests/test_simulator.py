@@ -33,8 +33,11 @@ def run_sim(net, inputs, steps, placement=None, record=("spikes", "u", "v")):
         return sim, sim.run(steps, inputs=inputs, record=list(record))
 
 
+BOTH_RESETS = ("zero", "subtract")
+
+
 @SETTINGS
-@given(networks(fixed=True))
+@given(networks(fixed=True, resets=BOTH_RESETS))
 def test_fixed_point_matches_reference(case):
     net, inputs, steps = case
     _, res = run_sim(net, inputs, steps)
@@ -48,7 +51,7 @@ def test_fixed_point_matches_reference(case):
 
 
 @SETTINGS
-@given(networks(fixed=False))
+@given(networks(fixed=False, resets=BOTH_RESETS))
 def test_float_matches_reference(case):
     net, inputs, steps = case
     _, res = run_sim(net, inputs, steps)
