@@ -1,0 +1,475 @@
+"""NIR graphs (files or in-memory) into a float neurochip `Network`.
+
+NIR is continuous-time and carries no dt, so `dt` is an explicit argument, as is the reset
+convention (`reset="zero" | "subtract"`; NIR files do not record it reliably).
+
+Discretisation (`discretization="euler"`, the default, as NIR's reference implementations
+and snnTorch's exporter assume; `"exact"` uses 1 - exp(-dt/tau) instead of dt/tau):
+
+| NIR node  | continuous time                                   | FloatLIF (per neuron, v' = (v - v_reset)/(v_th - v_reset)) |
+|-----------|---------------------------------------------------|-----------------------------------------------|
+| LIF       | tau v' = (v_leak - v) + R I                        | du = 1, dv = dt/tau, gain = dt/tau R, bias = dt/tau (v_leak - v_reset) |
+| CubaLIF   | tau_syn I' = -I + w_in x; tau_mem v' = v_leak - v + R I | du = dt/tau_syn, dv = dt/tau_mem, gain = dv R du w_in |
+| IF        | v' = R I (integrates R I once per step)            | du = 1, dv = 0, gain = R                      |
+| LI, CubaLI, I | as above without a threshold                   | vth = +max (never spikes)                     |
+| Threshold | spikes where x > threshold                         | du = dv = 1                                   |
+
+Thresholds become 1 and resets 0 by rescaling each neuron (the dynamics are linear), so
+populations with per-neuron thresholds still share one vth. Linear nodes (Affine, Linear,
+Scale, Conv1d, Conv2d with PyTorch's stride/padding/'same'/'valid'/dilation/groups,
+SumPool2d, AvgPool2d, Flatten, Delay) between two neuron nodes are composed into one
+projection; nested subgraphs are flattened ("sub.node").
+
+Timing (`timing=`):
+- "lava": every projection adds one step, as Lava's Dense does (and Delay nodes add more).
+  This is what the NIR paper's Lava runs and neurochip's Lava export compute.
+- "framework": feed-forward edges take no time within a step, as in snnTorch, Norse,
+  Sinabs and Rockpool; recurrent (back) edges take one step. neurochip reproduces this by
+  giving population p a lag (its depth) and each projection delay = lag[post] - lag[pre] - 1
+  (+ 1 on back edges): the population's chip step t + lag[p] is the framework's step t.
+  A back edge to an earlier layer cannot be reproduced and raises an error.
+Biases (Affine/Conv) are added to the neuron bias where that is exact (du = 1, timing
+"lava"); otherwise they arrive from an always-on input channel "bias" (see `Imported.inputs_for`).
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+
+from neurochip.errors import NetworkError
+from neurochip.network import Network
+from neurochip.neurons import FloatLIF, SpikeSource
+
+from . import unroll
+
+NEURON_TYPES = ("LIF", "CubaLIF", "IF", "LI", "CubaLI", "I", "Threshold")
+LINEAR_TYPES = ("Affine", "Linear", "Scale", "Conv1d", "Conv2d", "SumPool2d", "AvgPool2d", "Flatten", "Delay",
+                "Identity")
+NEVER = np.finfo(np.float64).max  # threshold of non-spiking nodes
+BIAS = "bias"
+
+
+class NIRImportError(NetworkError):
+    """A NIR graph cannot be imported; the message names the node, its type and the edge."""
+
+
+@dataclass
+class Imported:
+    """The result of `from_nir`: a float network plus what is needed to drive and read it."""
+
+    net: Network
+    inputs: dict                  # NIR input node -> SpikeSource population
+    outputs: dict                 # NIR output node -> population feeding it
+    lag: dict                     # population -> chip steps behind the source timeline
+    nodes: dict = field(default_factory=dict)   # population -> NIR node name
+    shapes: dict = field(default_factory=dict)  # population -> NIR shape
+
+    def inputs_for(self, x: dict | np.ndarray, steps: int | None = None) -> dict:
+        """Spike inputs for `Simulator.run`: the given inputs (steps, n), zero-padded by the
+        largest lag so every layer sees the whole input, plus the always-on bias channel."""
+        if not isinstance(x, dict):
+            if len(self.inputs) != 1:
+                raise NetworkError(f"give inputs as a dict over {list(self.inputs.values())}")
+            x = {next(iter(self.inputs.values())): x}
+        t = max(np.asarray(a).shape[0] for a in x.values()) if steps is None else steps
+        pad = max(self.lag.values(), default=0)
+        out = {}
+        for k, a in x.items():
+            a = np.asarray(a)
+            out[k] = np.vstack([a.reshape(a.shape[0], -1), np.zeros((pad + t - a.shape[0],) + (int(np.prod(a.shape[1:])),), a.dtype)])
+        if BIAS in self.net.populations:
+            out[BIAS] = np.vstack([np.ones((t, 1), bool), np.zeros((pad, 1), bool)])
+        return out
+
+    def align(self, raster: np.ndarray, pop: str, steps: int) -> np.ndarray:
+        """A recorded (chip steps, n) array of `pop` cut to the source's timeline (steps, n)."""
+        return raster[self.lag[pop]: self.lag[pop] + steps]
+
+
+def read_nir(path):
+    """Read a .nir file with NIR's own reader, tolerating what peers' older files do:
+    type mismatches (read without type checks) and an edge naming a missing node when
+    exactly one node of that graph starts with the name (repaired, with a warning)."""
+    import h5py
+    import nir
+    from nir.serialization import hdf2dict
+
+    try:
+        with h5py.File(path, "r") as f:
+            data = hdf2dict(f["node"])
+    except (OSError, KeyError) as e:
+        raise NIRImportError(f"{path}: not a readable NIR file ({e})") from None
+    _repair_edges(data, str(path))
+    data["type_check"] = False
+    try:
+        return nir.dict2NIRNode(data)
+    except Exception as e:  # NIR raises ValueError/AssertionError/KeyError on malformed graphs
+        raise NIRImportError(f"{path}: malformed NIR graph: {e}") from None
+
+
+def _repair_edges(graph: dict, where: str) -> None:
+    nodes = graph.get("nodes", {})
+    for sub in nodes.values():
+        if isinstance(sub, dict) and sub.get("type") == "NIRGraph":
+            _repair_edges(sub, where)
+    edges = []
+    for a, b in graph.get("edges", []):
+        a, b = (x.decode() if isinstance(x, bytes) else str(x) for x in (a, b))
+        fixed = []
+        for end in (a, b):
+            head = end.split(".")[0]
+            if end not in nodes and head not in nodes:
+                cands = [n for n in nodes if n.startswith(end) or n.startswith(head)]
+                if len(cands) != 1:
+                    raise NIRImportError(f"{where}: edge ({a!r}, {b!r}) names node {end!r}, which does not exist "
+                                         f"(nodes: {sorted(nodes)})")
+                warnings.warn(f"{where}: edge ({a!r}, {b!r}) names missing node {end!r}; using {cands[0]!r}")
+                end = cands[0]
+            fixed.append(end)
+        edges.append(tuple(fixed))
+    graph["edges"] = edges
+
+
+def _flatten(graph, prefix=""):
+    """Inline nested subgraphs: nodes 'sub.name'; a subgraph's Input/Output become Identity."""
+    import nir
+
+    nodes, edges = {}, []
+    for name, node in graph.nodes.items():
+        full = prefix + name
+        if isinstance(node, nir.NIRGraph):
+            sub_nodes, sub_edges = _flatten(node, full + ".")
+            for k, v in sub_nodes.items():
+                if type(v).__name__ in ("Input", "Output") and k.count(".") == full.count(".") + 1:
+                    v = ("Identity", v)
+                nodes[k] = v
+            edges += sub_edges
+        else:
+            nodes[full] = node
+    for a, b in graph.edges:
+        edges.append((_endpoint(graph, prefix, a, "Output"), _endpoint(graph, prefix, b, "Input")))
+    return nodes, edges
+
+
+def _endpoint(graph, prefix, name, kind):
+    import nir
+
+    head = name.split(".")[0]
+    node = graph.nodes.get(head)
+    if isinstance(node, nir.NIRGraph) and name == head:
+        ports = [k for k, v in node.nodes.items() if type(v).__name__ == kind]
+        if len(ports) != 1:
+            raise NIRImportError(f"subgraph {prefix + head!r} has {len(ports)} {kind} nodes; edges must name one")
+        return f"{prefix}{head}.{ports[0]}"
+    return prefix + name
+
+
+def _kind(node) -> str:
+    return node[0] if isinstance(node, tuple) else type(node).__name__
+
+
+def _arr(x, n=None):
+    a = np.asarray(x, dtype=np.float64)
+    return a if n is None else np.broadcast_to(a.ravel() if a.size == n else a, (n,)).astype(np.float64)
+
+
+def _neuron_shape(node) -> tuple:
+    for f in ("v_threshold", "tau", "tau_mem", "r", "threshold"):
+        if hasattr(node, f) and np.ndim(getattr(node, f)):
+            return tuple(np.shape(getattr(node, f)))
+    return ()
+
+
+def _decay(tau, dt, how):
+    tau = np.asarray(tau, dtype=np.float64)
+    if np.any(tau <= 0):
+        raise ValueError("time constants must be positive")
+    return dt / tau if how == "euler" else 1.0 - np.exp(-dt / tau)
+
+
+def _one(name, field_name, arr):
+    a = np.unique(np.round(arr, 12))
+    if a.size != 1:
+        raise NIRImportError(f"node {name!r}: {field_name} differs between neurons ({a[:4]}...); "
+                             "neurochip LIF populations share one time constant")
+    return float(a[0])
+
+
+def _neuron_params(name, node, n, dt, how):
+    """(FloatLIF kwargs, per-neuron input gain) for a neuron node, normalised to vth 1, reset 0."""
+    kind = _kind(node)
+    if kind == "Threshold":
+        th = _arr(node.threshold, n)
+        return dict(du=1.0, dv=1.0, vth=1.0), 1.0 / np.where(th > 0, th, 1.0)
+    r = _arr(getattr(node, "r", 1.0), n)
+    spiking = kind in ("LIF", "CubaLIF", "IF")
+    if spiking:
+        vth = _arr(node.v_threshold, n)
+        v_reset = _arr(node.v_reset if getattr(node, "v_reset", None) is not None else 0.0, n)
+        span = vth - v_reset
+        if np.any(span <= 0):
+            raise NIRImportError(f"node {name!r} ({kind}): v_threshold must exceed v_reset")
+        scale = 1.0 / span
+    else:
+        v_reset, scale = np.zeros(n), np.ones(n)
+    v_leak = _arr(getattr(node, "v_leak", 0.0), n)
+    if kind in ("IF", "I"):
+        du, dv, gain, bias = 1.0, 0.0, r * scale, np.zeros(n)
+    else:
+        tau_mem = node.tau_mem if kind.startswith("Cuba") else node.tau
+        a = _decay(_arr(tau_mem, n), dt, how)
+        dv = _one(name, "tau_mem" if kind.startswith("Cuba") else "tau", a)
+        bias = a * (v_leak - v_reset) * scale
+        if kind.startswith("Cuba"):
+            b = _decay(_arr(node.tau_syn, n), dt, how)
+            du = _one(name, "tau_syn", b)
+            gain = a * r * scale * b * _arr(getattr(node, "w_in", 1.0), n)
+        else:
+            du, gain = 1.0, a * r * scale
+    params = dict(du=du, dv=dv, vth=1.0 if spiking else NEVER, bias=bias, v0=-v_reset * scale)
+    return params, gain
+
+
+def _linear(name, node, in_shape, dt):
+    """(M, bias or None, per-output delay steps or None, out_shape) of one linear node."""
+    kind = _kind(node)
+    n_in = int(np.prod(in_shape))
+    if kind in ("Identity", "Flatten"):
+        if kind == "Flatten":
+            start, end = int(node.start_dim), int(node.end_dim)
+            dims = list(in_shape)  # NIR shapes carry no batch dim; start_dim counts it
+            s = max(start - 1, 0) if start > 0 else start + len(dims)
+            e = end + len(dims) if end < 0 else end - 1
+            out = tuple(dims[:s]) + (int(np.prod(dims[s:e + 1])),) + tuple(dims[e + 1:])
+        else:
+            out = tuple(in_shape)
+        return sp.identity(n_in, format="csr"), None, None, out
+    if kind in ("Affine", "Linear"):
+        w = np.asarray(node.weight, dtype=np.float64)
+        if w.ndim != 2 or w.shape[1] != n_in:
+            raise NIRImportError(f"node {name!r} ({kind}): weight shape {w.shape} does not take {n_in} inputs")
+        b = _arr(node.bias) if kind == "Affine" else None
+        return sp.csr_matrix(w), b, None, (w.shape[0],)
+    if kind == "Scale":
+        return sp.diags(_arr(node.scale, n_in)).tocsr(), None, None, tuple(in_shape)
+    if kind in ("Conv1d", "Conv2d"):
+        M, out = unroll.conv(node.weight, in_shape, node.stride, node.padding, node.dilation, node.groups)
+        b = unroll.bias_vector(node.bias, out) if node.bias is not None and np.ndim(node.bias) else None
+        return M, b, None, out
+    if kind in ("SumPool2d", "AvgPool2d"):
+        M, out = unroll.pool2d(in_shape, node.kernel_size, node.stride, node.padding, kind == "AvgPool2d")
+        return M, None, None, out
+    if kind == "Delay":
+        steps = _arr(node.delay, n_in) / dt
+        if np.any(np.abs(steps - np.round(steps)) > 1e-6):
+            raise NIRImportError(f"node {name!r} (Delay): delays {node.delay} are not whole steps of dt = {dt}")
+        return sp.identity(n_in, format="csr"), None, np.round(steps).astype(np.int64), tuple(in_shape)
+    raise NIRImportError(f"node {name!r}: type {kind} is not supported; supported: {NEURON_TYPES + LINEAR_TYPES}")
+
+
+def from_nir(graph, dt: float, reset: str, discretization: str = "euler", timing: str = "lava") -> Imported:
+    """Import a NIR graph (a path or a `nir.NIRGraph`) as a float `Network` (see module doc)."""
+    if reset not in ("zero", "subtract"):
+        raise NIRImportError(f"reset must be 'zero' or 'subtract', got {reset!r} (NIR files do not say which)")
+    if discretization not in ("euler", "exact"):
+        raise NIRImportError(f"discretization must be 'euler' or 'exact', got {discretization!r}")
+    if timing not in ("lava", "framework"):
+        raise NIRImportError(f"timing must be 'lava' or 'framework', got {timing!r}")
+    if not dt or dt <= 0:
+        raise NIRImportError(f"dt must be a positive number of seconds, got {dt!r}")
+    if not hasattr(graph, "nodes"):
+        graph = read_nir(graph)
+    nodes, edges = _flatten(graph)
+    for a, b in edges:
+        for end in (a, b):
+            if end not in nodes:
+                raise NIRImportError(f"edge ({a!r}, {b!r}) names node {end!r}, which does not exist")
+    preds = {k: [] for k in nodes}
+    for a, b in edges:
+        preds[b].append(a)
+    kinds = {k: _kind(v) for k, v in nodes.items()}
+    for k, kind in kinds.items():
+        if kind not in NEURON_TYPES + LINEAR_TYPES + ("Input", "Output"):
+            raise NIRImportError(f"node {k!r}: type {kind} is not supported; supported: "
+                                 f"{NEURON_TYPES + LINEAR_TYPES + ('Input', 'Output')}")
+
+    # shapes: inputs and neuron nodes know theirs; linear nodes follow their predecessor
+    shapes = {}
+    for k, v in nodes.items():
+        if kinds[k] == "Input":
+            shapes[k] = tuple(int(s) for s in np.atleast_1d(v.input_type["input"]))
+        elif kinds[k] in NEURON_TYPES and _neuron_shape(v):
+            shapes[k] = _neuron_shape(v)
+    lin = {}
+    for _ in range(len(nodes) + 1):
+        for k in nodes:
+            if k in lin or kinds[k] not in LINEAR_TYPES + ("Output",) and k in shapes:
+                continue
+            known = [shapes[p] for p in preds[k] if p in shapes]
+            if not known:
+                continue
+            if kinds[k] == "Output":
+                shapes[k] = known[0]
+            elif kinds[k] in NEURON_TYPES:
+                shapes[k] = known[0]
+            else:
+                try:
+                    lin[k] = _linear(k, nodes[k], known[0], dt)
+                except ValueError as e:
+                    raise NIRImportError(f"node {k!r} ({kinds[k]}): {e}") from None
+                shapes[k] = lin[k][3]
+    missing = [k for k in nodes if k not in shapes]
+    if missing:
+        raise NIRImportError(f"cannot infer the shape of nodes {missing}: they are not reachable from an Input")
+
+    # compose linear chains: for each node, its (source, M, delays) paths and the bias it adds
+    memo = {}
+
+    def incoming(k):
+        if k in memo:
+            return memo[k]
+        paths, pre_bias = [], 0.0
+        for p in preds[k]:
+            if kinds[p] in NEURON_TYPES or kinds[p] == "Input":
+                n = int(np.prod(shapes[p]))
+                paths.append((p, sp.identity(n, format="csr"), None))
+            else:
+                sub_paths, sub_bias = incoming(p)
+                paths += sub_paths
+                pre_bias = pre_bias + sub_bias
+        n_in = lin[k][0].shape[1] if k in lin else int(np.prod(shapes[k]))
+        for src, P, _ in paths:
+            if P.shape[0] != n_in:
+                raise NIRImportError(f"node {k!r} ({kinds[k]}) takes {n_in} inputs but the edge from {src!r} "
+                                     f"brings {P.shape[0]}")
+        bias = np.zeros(n_in) + pre_bias
+        if k in lin:
+            M, b, d, _ = lin[k]
+            paths = [(src, (M @ P).tocsr(), _carry_delay(k, M, (M @ P).tocsr(), D, d)) for src, P, D in paths]
+            bias = M @ bias + (b if b is not None else 0.0)
+        memo[k] = (paths, bias)
+        return memo[k]
+
+    net = Network()
+    pop_of, inputs, outputs = {}, {}, {}
+    for k, v in nodes.items():
+        if kinds[k] == "Input" and not isinstance(v, tuple):
+            pop_of[k] = net.add(SpikeSource(int(np.prod(shapes[k])), name=k)).name
+            inputs[k] = k
+    params, gains = {}, {}
+    for k, v in nodes.items():
+        if kinds[k] in NEURON_TYPES:
+            n = int(np.prod(shapes[k]))
+            try:
+                params[k], gains[k] = _neuron_params(k, v, n, dt, discretization)
+            except ValueError as e:
+                raise NIRImportError(f"node {k!r} ({kinds[k]}): {e}") from None
+            pop_of[k] = k
+
+    # lags: longest feed-forward depth from the inputs ("framework" timing)
+    back = _back_edges(list(pop_of), {k: [s for s, _, _ in incoming(k)[0]] for k in params})
+    lag = {k: 0 for k in pop_of}
+    if timing == "framework":
+        for _ in range(len(pop_of)):
+            for k in params:
+                for src in {s for s, _, _ in incoming(k)[0]}:
+                    if (src, k) not in back:
+                        lag[k] = max(lag[k], lag[src] + 1)
+    bias_weights = {}
+    for k in params:
+        p = params[k]
+        paths, bias = incoming(k)
+        gain = gains[k]
+        if np.any(bias):
+            if p["du"] == 1.0 and timing == "lava":
+                p["bias"] = p["bias"] + gain * bias
+            else:
+                bias_weights[k] = gain * bias
+        net.add(FloatLIF(int(np.prod(shapes[k])), reset=reset if p["vth"] != NEVER else "zero", name=k, **p))
+    if bias_weights:
+        net.add(SpikeSource(1, name=BIAS))
+    for k in params:
+        merged = {}  # paths without delays from one source add up into one projection
+        for src, P, D in incoming(k)[0]:
+            key = (src, None) if D is None else (src, len(merged))
+            merged[key] = (merged[key][0] + P, None) if key in merged else (P, D)
+        for (src, _), (P, D) in merged.items():
+            W = (sp.diags(gains[k]) @ P).tocsr()
+            extra = (lag[k] - lag[src] - 1 + ((src, k) in back)) if timing == "framework" else 0
+            if extra < 0:
+                raise NIRImportError(f"edge {src!r} -> {k!r} feeds back to an earlier layer; the framework's "
+                                     "zero-delay timing cannot be reproduced (use timing='lava')")
+            delay = extra if D is None else _dense_delay(W, D) + extra
+            net.connect(src, k, W.toarray() if W.shape[0] * W.shape[1] <= 4_000_000 else W, delay=delay,
+                        name=f"{src}->{k}" if D is None else f"{src}->{k}/{len(net.projections)}")
+        if k in bias_weights:
+            net.connect(BIAS, k, bias_weights[k][:, None], delay=max(lag[k] - 1, 0), name=f"{BIAS}->{k}")
+    for k, v in nodes.items():
+        if kinds[k] == "Output" and not isinstance(v, tuple):
+            srcs = {s for s, _, _ in incoming(k)[0]}
+            if len(srcs) != 1:
+                raise NIRImportError(f"output {k!r} must be fed by one neuron node, got {sorted(srcs)}")
+            outputs[k] = srcs.pop()
+    if not inputs:
+        raise NIRImportError("the graph has no Input node")
+    return Imported(net, inputs, outputs, {k: lag[k] for k in params},
+                    nodes={k: k for k in params}, shapes={k: shapes[k] for k in params})
+
+
+def _is_elementwise(M) -> bool:
+    return M.shape[0] == M.shape[1] and (M - sp.diags(M.diagonal())).nnz == 0
+
+
+def _carry_delay(name, M, Q, D, d):
+    """Per-synapse delays (a sparse matrix shaped like Q) after linear map M, or None.
+
+    Delays pass through elementwise maps; through any other map they must be uniform.
+    A Delay node adds d[row] to every synapse reaching output row."""
+    if D is None and d is None:
+        return None
+    out = sp.csr_matrix((np.zeros(Q.nnz), Q.indices.copy(), Q.indptr.copy()), Q.shape)
+    if D is not None:
+        values = np.unique(D.data)
+        if values.size <= 1:
+            out.data[:] = values[0] if values.size else 0
+        elif _is_elementwise(M):
+            out = (sp.diags((M.diagonal() != 0).astype(float)) @ D).tocsr()
+        else:
+            raise NIRImportError(f"node {name!r} mixes inputs that arrive with different delays: "
+                                 "per-synapse delays would be ambiguous")
+    if d is not None:
+        rows = np.repeat(np.arange(out.shape[0]), np.diff(out.indptr))
+        out.data = out.data + d[rows]
+    return out
+
+
+def _dense_delay(W, D):
+    out = np.zeros(W.shape, dtype=np.int64)
+    D = D.tocoo()
+    out[D.row, D.col] = np.round(D.data).astype(np.int64)
+    return out
+
+
+def _back_edges(pops, srcs):
+    """Edges that close a cycle in a depth-first walk from the sources (recurrent edges)."""
+    back, state = set(), {}
+
+    def visit(k):
+        state[k] = 1
+        for nxt in [p for p in pops if k in srcs.get(p, [])]:
+            if state.get(nxt) == 1:
+                back.add((k, nxt))
+            elif nxt not in state:
+                visit(nxt)
+        state[k] = 2
+
+    for k in pops:
+        if k not in srcs and k not in state:
+            visit(k)
+    for k in pops:
+        if k not in state:
+            visit(k)
+    return back
