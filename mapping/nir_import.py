@@ -369,15 +369,16 @@ def from_nir(graph, dt: float, reset: str, discretization: str = "euler", timing
                 raise NIRImportError(f"node {k!r} ({kinds[k]}): {e}") from None
             pop_of[k] = k
 
-    # lags: longest feed-forward depth from the inputs ("framework" timing)
+    # depth: longest feed-forward path from the inputs; the lag under "framework" timing
     back = _back_edges(list(pop_of), {k: [s for s, _, _ in incoming(k)[0]] for k in params})
-    lag = {k: 0 for k in pop_of}
-    if timing == "framework":
-        for _ in range(len(pop_of)):
-            for k in params:
-                for src in {s for s, _, _ in incoming(k)[0]}:
-                    if (src, k) not in back:
-                        lag[k] = max(lag[k], lag[src] + 1)
+    depth = {k: 0 for k in pop_of}
+    for _ in range(len(pop_of)):
+        for k in params:
+            for src in {s for s, _, _ in incoming(k)[0]}:
+                if (src, k) not in back:
+                    depth[k] = max(depth[k], depth[src] + 1)
+    lag = depth if timing == "framework" else {k: 0 for k in pop_of}
+    params = dict(sorted(params.items(), key=lambda kv: depth[kv[0]]))  # layers in order: cores fill in order
     bias_weights = {}
     for k in params:
         p = params[k]

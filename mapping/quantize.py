@@ -1,0 +1,149 @@
+"""Float networks to Loihi fixed point, with a report of what the rounding cost.
+
+Each population p gets a scale s_p (fixed-point units of u and v per float unit):
+    vth_mant = s_p vth / 2**6,   bias_mant << bias_exp = s_p bias,   u0, v0 = s_p u0, s_p v0
+and each projection into p its own weight exponent, so its weights use the 8-bit range:
+    w_mant << (weight_exp + 6) = s_p w        (mixed-sign matrices keep even mantissas,
+                                               as Lava's 8-bit mixed Dense drops the LSB)
+By default s_p puts the threshold at vth_mant = 2**16 (half the 17-bit range, leaving
+head room below the 24-bit v), or lower if the largest incoming weight would not fit;
+pass `vth={pop: mantissa}` to choose. Non-spiking
+populations are scaled from their largest incoming weight instead.
+Decays: du = round(du_f 4096) - 1 (Loihi's hidden +1), dv = round(dv_f 4096) by default;
+`decays="nir_paper"` uses int(x 4095) for both, the convention of the NIR paper's Lava runs.
+`method="percentile"` sets each projection's range from the given percentile of |w| and
+lets the rest saturate (counted in the report).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+
+from neurochip.errors import NetworkError
+from neurochip.network import Network, Projection, sign_mode
+from neurochip.neurons import BIAS_MANT_BITS, VTH_BITS, FloatLIF, LoihiLIF, SpikeSource
+
+DEFAULT_VTH = 2**16
+NEVER_VTH = 2**VTH_BITS - 1
+BIAS_MAX = 2 ** (BIAS_MANT_BITS - 1) - 1
+W_MAX_UNITS = 254 * 2 ** (7 + 6)  # largest weight in u units: mantissa 254, weight_exp 7, << 6
+
+
+@dataclass
+class LayerReport:
+    name: str
+    scale: float                 # float value of one weight LSB
+    weight_exp: int
+    num_weight_bits: int
+    rel_error: float             # ||W_q - W|| / ||W|| (Frobenius)
+    saturated: int               # weights clipped to the range
+    n_weights: int
+
+
+@dataclass
+class PopulationReport:
+    name: str
+    scale: float                 # s_p: fixed-point units per float unit of v
+    vth: int
+    du: int
+    dv: int
+    bias_exp: int
+    bias_saturated: int
+
+
+@dataclass
+class QuantReport:
+    layers: list = field(default_factory=list)
+    populations: list = field(default_factory=list)
+
+    def table(self) -> str:
+        rows = ["| projection | LSB value | weight_exp | bits | rel. error | saturated |", "|---|---|---|---|---|---|"]
+        rows += [f"| {r.name} | {r.scale:.4g} | {r.weight_exp} | {r.num_weight_bits} | {r.rel_error:.3%} | "
+                 f"{r.saturated} of {r.n_weights} |" for r in self.layers]
+        return "\n".join(rows)
+
+
+def _round(x, rounding):
+    return np.floor(x + 1e-9) if rounding == "floor" else np.round(x)
+
+
+def _decay(x: float, kind: str, decays: str) -> int:
+    if decays == "nir_paper":
+        return int(x * 4095)
+    return int(np.clip(round(x * 4096) - (kind == "du"), -1 if kind == "du" else 0, 4095 if kind == "du" else 4096))
+
+
+def quantize(net: Network, *, method: str = "max", percentile: float = 99.9, vth=None, num_weight_bits: int = 8,
+             rounding: str = "round", decays: str = "loihi") -> tuple[Network, QuantReport]:
+    """A fixed-point copy of a float network and the quantization report (see module doc)."""
+    if method not in ("max", "percentile"):
+        raise NetworkError(f"quantize: method must be 'max' or 'percentile', got {method!r}")
+    if rounding not in ("round", "floor") or decays not in ("loihi", "nir_paper"):
+        raise NetworkError("quantize: rounding is 'round' or 'floor'; decays is 'loihi' or 'nir_paper'")
+    if net.fixed_point and any(isinstance(p, LoihiLIF) for p in net.populations.values()):
+        raise NetworkError("quantize: the network is already in fixed point")
+    vth = vth or {}
+    report = QuantReport()
+    incoming = {k: [p for p in net.projections if p.post == k] for k in net.neurons()}
+
+    def w_of(proj):
+        return proj.weights.toarray() if sp.issparse(proj.weights) else np.asarray(proj.weights, dtype=np.float64)
+
+    scales = {}
+    out = Network()
+    for name, pop in net.populations.items():
+        if isinstance(pop, SpikeSource):
+            out.add(SpikeSource(pop.n, name=name))
+            continue
+        if not isinstance(pop, FloatLIF):
+            raise NetworkError(f"quantize: population {name!r} is {type(pop).__name__}, expected FloatLIF")
+        spiking = pop.vth < np.finfo(np.float64).max / 2
+        if name in vth or (isinstance(vth, int) and spiking):
+            v_mant = vth[name] if isinstance(vth, dict) else vth
+            s = v_mant * 64 / pop.vth
+        elif spiking:  # vth at 2**16 unless the largest weight would not fit at weight_exp 7
+            wmax = max((np.abs(w_of(p)).max() for p in incoming[name]), default=0.0)
+            s = min(DEFAULT_VTH * 64 / pop.vth, W_MAX_UNITS / wmax if wmax > 0 else np.inf)
+            v_mant = int(round(s * pop.vth / 64))
+        else:
+            wmax = max((np.abs(w_of(p)).max() for p in incoming[name]), default=1.0) or 1.0
+            s, v_mant = 255 * 64 / wmax, NEVER_VTH
+        if not np.isfinite(s) or s <= 0:
+            raise NetworkError(f"quantize: population {name!r} has threshold {pop.vth}; it must be positive")
+        scales[name] = s
+        b = s * pop.bias
+        bmax = np.abs(b).max() if b.size else 0
+        bexp = int(np.clip(np.ceil(np.log2(bmax / BIAS_MAX)) if bmax > BIAS_MAX else 0, 0, 7))
+        bm = _round(b / 2**bexp, rounding)
+        sat = int(np.sum(np.abs(bm) > BIAS_MAX))
+        du, dv = _decay(pop.du, "du", decays), _decay(pop.dv, "dv", decays)
+        out.add(LoihiLIF(pop.n, du=du, dv=dv, vth=int(min(v_mant, NEVER_VTH)), name=name, reset=pop.reset,
+                         bias_mant=np.clip(bm, -BIAS_MAX - 1, BIAS_MAX).astype(np.int64), bias_exp=bexp,
+                         u0=np.clip(_round(s * pop.u0, rounding), -(2**23) + 1, 2**23).astype(np.int64),
+                         v0=np.clip(_round(s * pop.v0, rounding), -(2**23) + 1, 2**23 - 1).astype(np.int64)))
+        report.populations.append(PopulationReport(name, s, int(min(v_mant, NEVER_VTH)), du, dv, bexp, sat))
+
+    for proj in net.projections:
+        s = scales[proj.post]
+        w = w_of(proj)
+        ws = w * s / 64.0
+        nz = np.abs(ws[ws != 0])
+        top = (np.percentile(nz, percentile) if method == "percentile" else nz.max()) if nz.size else 1.0
+        mode = sign_mode(w)
+        mixed = mode == "mixed"
+        step = 2 ** (8 - num_weight_bits + mixed)          # mantissas are multiples of this
+        limit = 256 - step                                  # largest representable magnitude
+        wexp = int(np.clip(np.ceil(np.log2(top / limit)) if top > 0 else 0, -8, 7))
+        mant = _round(ws / 2**wexp / step, rounding) * step
+        lo, hi = (-256, 256 - step) if mixed else ((0, limit) if mode == "excitatory" else (-limit, 0))
+        sat = int(np.sum((mant < lo) | (mant > hi)))
+        mant = np.clip(mant, lo, hi).astype(np.int64)
+        lsb = 2**wexp * 64 / s
+        err = np.linalg.norm(mant * lsb - w) / (np.linalg.norm(w) or 1.0)
+        out.projections.append(Projection(proj.pre, proj.post, sp.csr_matrix(mant) if sp.issparse(proj.weights) else mant,
+                                          weight_exp=wexp, num_weight_bits=num_weight_bits, delay=proj.delay,
+                                          name=proj.name))
+        report.layers.append(LayerReport(proj.name, lsb, wexp, num_weight_bits, float(err), sat, int(np.count_nonzero(w))))
+    return out, report
