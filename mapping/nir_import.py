@@ -64,8 +64,11 @@ class Imported:
     inputs: dict                  # NIR input node -> SpikeSource population
     outputs: dict                 # NIR output node -> population feeding it
     lag: dict                     # population -> chip steps behind the source timeline
-    nodes: dict = field(default_factory=dict)   # population -> NIR node name
+    dt: float = 1.0
+    discretization: str = "euler"
+    units: dict = field(default_factory=dict)   # population -> NIR kind and the units undone by scaling
     shapes: dict = field(default_factory=dict)  # population -> NIR shape
+    timing_delay: dict = field(default_factory=dict)  # projection -> steps added for "framework" timing
 
     def inputs_for(self, x: dict | np.ndarray, steps: int | None = None) -> dict:
         """Spike inputs for `Simulator.run`: the given inputs (steps, n), zero-padded by the
@@ -199,11 +202,13 @@ def _one(name, field_name, arr):
 
 
 def _neuron_params(name, node, n, dt, how):
-    """(FloatLIF kwargs, per-neuron input gain) for a neuron node, normalised to vth 1, reset 0."""
+    """(FloatLIF kwargs, per-neuron input gain, units) for a neuron node, normalised to vth 1,
+    reset 0; `units` keeps what the export needs to undo the normalisation."""
     kind = _kind(node)
     if kind == "Threshold":
         th = _arr(node.threshold, n)
-        return dict(du=1.0, dv=1.0, vth=1.0), 1.0 / np.where(th > 0, th, 1.0)
+        scale = 1.0 / np.where(th > 0, th, 1.0)
+        return dict(du=1.0, dv=1.0, vth=1.0), scale, dict(kind=kind, scale=scale, v_reset=np.zeros(n))
     r = _arr(getattr(node, "r", 1.0), n)
     spiking = kind in ("LIF", "CubaLIF", "IF")
     if spiking:
@@ -230,7 +235,8 @@ def _neuron_params(name, node, n, dt, how):
         else:
             du, gain = 1.0, a * r * scale
     params = dict(du=du, dv=dv, vth=1.0 if spiking else NEVER, bias=bias, v0=-v_reset * scale)
-    return params, gain
+    units = dict(kind=kind, scale=scale, v_reset=v_reset, r=r, w_in=_arr(getattr(node, "w_in", 1.0), n))
+    return params, gain, units
 
 
 def _linear(name, node, in_shape, dt):
@@ -359,12 +365,12 @@ def from_nir(graph, dt: float, reset: str, discretization: str = "euler", timing
         if kinds[k] == "Input" and not isinstance(v, tuple):
             pop_of[k] = net.add(SpikeSource(int(np.prod(shapes[k])), name=k)).name
             inputs[k] = k
-    params, gains = {}, {}
+    params, gains, units = {}, {}, {}
     for k, v in nodes.items():
         if kinds[k] in NEURON_TYPES:
             n = int(np.prod(shapes[k]))
             try:
-                params[k], gains[k] = _neuron_params(k, v, n, dt, discretization)
+                params[k], gains[k], units[k] = _neuron_params(k, v, n, dt, discretization)
             except ValueError as e:
                 raise NIRImportError(f"node {k!r} ({kinds[k]}): {e}") from None
             pop_of[k] = k
@@ -379,7 +385,7 @@ def from_nir(graph, dt: float, reset: str, discretization: str = "euler", timing
                     depth[k] = max(depth[k], depth[src] + 1)
     lag = depth if timing == "framework" else {k: 0 for k in pop_of}
     params = dict(sorted(params.items(), key=lambda kv: depth[kv[0]]))  # layers in order: cores fill in order
-    bias_weights = {}
+    bias_weights, timing_delay = {}, {}
     for k in params:
         p = params[k]
         paths, bias = incoming(k)
@@ -404,10 +410,12 @@ def from_nir(graph, dt: float, reset: str, discretization: str = "euler", timing
                 raise NIRImportError(f"edge {src!r} -> {k!r} feeds back to an earlier layer; the framework's "
                                      "zero-delay timing cannot be reproduced (use timing='lava')")
             delay = extra if D is None else _dense_delay(W, D) + extra
-            net.connect(src, k, W.toarray() if W.shape[0] * W.shape[1] <= 4_000_000 else W, delay=delay,
-                        name=f"{src}->{k}" if D is None else f"{src}->{k}/{len(net.projections)}")
+            proj = net.connect(src, k, W.toarray() if W.shape[0] * W.shape[1] <= 4_000_000 else W, delay=delay,
+                               name=f"{src}->{k}" if D is None else f"{src}->{k}~{len(net.projections)}")
+            timing_delay[proj.name] = extra
         if k in bias_weights:
-            net.connect(BIAS, k, bias_weights[k][:, None], delay=max(lag[k] - 1, 0), name=f"{BIAS}->{k}")
+            proj = net.connect(BIAS, k, bias_weights[k][:, None], delay=max(lag[k] - 1, 0), name=f"{BIAS}->{k}")
+            timing_delay[proj.name] = max(lag[k] - 1, 0)
     for k, v in nodes.items():
         if kinds[k] == "Output" and not isinstance(v, tuple):
             srcs = {s for s, _, _ in incoming(k)[0]}
@@ -416,8 +424,8 @@ def from_nir(graph, dt: float, reset: str, discretization: str = "euler", timing
             outputs[k] = srcs.pop()
     if not inputs:
         raise NIRImportError("the graph has no Input node")
-    return Imported(net, inputs, outputs, {k: lag[k] for k in params},
-                    nodes={k: k for k in params}, shapes={k: shapes[k] for k in params})
+    return Imported(net, inputs, outputs, {k: lag[k] for k in params}, dt=dt, discretization=discretization,
+                    units=units, shapes={k: shapes[k] for k in params}, timing_delay=timing_delay)
 
 
 def _is_elementwise(M) -> bool:

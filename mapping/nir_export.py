@@ -1,0 +1,129 @@
+"""A neurochip network as a NIR graph: the inverse of `nir_import`.
+
+Every population becomes one neuron node, every projection one Linear node (Affine when a
+bias channel feeds the population), a Delay node where the projection has a delay, and
+spike sources become Input nodes. With the `Imported` record of an earlier import, the
+normalisation of thresholds is undone and the timing delays added for "framework" timing
+are taken out again, so a graph in this canonical form comes back as it went in; a plain
+network is written in its own units (v_reset 0, r = 1 / (dt/tau) so weights are unchanged).
+Fixed-point networks are written through their float equivalent (decays / 4096, weights
+and thresholds in units of the threshold).
+"""
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from neurochip.errors import NetworkError
+from neurochip.network import Network
+from neurochip.neurons import FloatLIF, LoihiLIF, SpikeSource
+
+from .nir_import import BIAS, NEVER, Imported
+
+
+def _tau(a, dt, how):
+    a = np.asarray(a, dtype=np.float64)
+    return dt / a if how == "euler" else -dt / np.log1p(-a)
+
+
+def _float_view(pop):
+    """(du, dv, vth, bias) of a population as the float LIF computes them."""
+    if isinstance(pop, FloatLIF):
+        return pop.du, pop.dv, pop.vth, np.asarray(pop.bias, dtype=np.float64)
+    if isinstance(pop, LoihiLIF):
+        vth = float(int(pop.vth) << 6) or 1.0
+        return (pop.du + 1) / 4096, pop.dv / 4096, 1.0, pop.bias / vth
+    raise NetworkError(f"cannot export population {pop.name!r} of type {type(pop).__name__}")
+
+
+def _weights(proj, pop):
+    w = proj.weights.toarray() if sp.issparse(proj.weights) else np.asarray(proj.weights, dtype=np.float64)
+    if isinstance(pop, LoihiLIF):  # float value of a fixed-point weight, in units of the threshold
+        w = w * 2.0 ** (proj.weight_exp + 6) / (float(int(pop.vth) << 6) or 1.0)
+    return w
+
+
+def to_nir(net: Network, dt: float, imported: Imported | None = None, outputs: dict | None = None):
+    """The NIR graph of `net` (see the module docstring)."""
+    import nir
+
+    how = imported.discretization if imported else "euler"
+    units = imported.units if imported else {}
+    timing = imported.timing_delay if imported else {}
+    outputs = outputs if outputs is not None else (imported.outputs if imported else {})
+    nodes, edges = {}, []
+    for name, pop in net.populations.items():
+        if isinstance(pop, SpikeSource) and name != BIAS:
+            shape = imported.shapes.get(name) if imported and name in imported.shapes else None
+            nodes[name] = nir.Input(np.array(shape or [pop.n]))
+    gains = {}
+    for name in net.neurons():
+        pop = net.populations[name]
+        nodes[name], gains[name] = _neuron_node(nir, pop, dt, how, units.get(name), net)
+    for name in net.neurons():
+        incoming = [p for p in net.projections if p.post == name]
+        biases = [_weights(p, net.populations[name])[:, 0] for p in incoming if p.pre == BIAS]
+        if type(nodes[name]).__name__ in ("IF", "I", "Threshold"):  # no v_leak: the bias rides on the input
+            biases.append(_float_view(net.populations[name])[3])
+        bias = sum(biases) if any(np.any(b) for b in biases) else None
+        first = True
+        for proj in (p for p in incoming if p.pre != BIAS):
+            w = _weights(proj, net.populations[name]) / gains[name][:, None]
+            lin = f"{proj.name}:w".replace("/", "_")  # '/' would nest HDF5 groups
+            if bias is not None and first:
+                nodes[lin] = nir.Affine(weight=w, bias=bias / gains[name])
+            else:
+                nodes[lin] = nir.Linear(weight=w)
+            first = False
+            edges.append((proj.pre, lin))
+            d = np.asarray(proj.delay) - timing.get(proj.name, 0)
+            if np.any(d):
+                if d.ndim and np.unique(d[np.nonzero(_weights(proj, net.populations[name]))]).size > 1:
+                    raise NetworkError(f"projection {proj.name!r} has per-synapse delays; NIR's Delay node is "
+                                       "per channel, so it cannot be written")
+                steps = int(d.max())
+                dly = lin[:-2] + ":d"
+                nodes[dly] = nir.Delay(delay=np.full(net.populations[name].n, steps * dt))
+                edges += [(lin, dly), (dly, name)]
+            else:
+                edges.append((lin, name))
+        if bias is not None and first:
+            raise NetworkError(f"population {name!r} has a bias channel but no other input to carry it")
+    for out, pop in outputs.items():
+        nodes[out] = nir.Output(np.array(imported.shapes[pop] if imported else [net.populations[pop].n]))
+        edges.append((pop, out))
+    return nir.NIRGraph(nodes=nodes, edges=edges, type_check=False)
+
+
+def _neuron_node(nir, pop, dt, how, u, net):
+    """(NIR node, per-neuron input gain) for one population; u is its import record or None."""
+    n = pop.n
+    du, dv, vth, bias = _float_view(pop)
+    scale = u["scale"] if u else np.full(n, 1.0 / vth if vth < NEVER / 2 else 1.0)
+    v_reset = u["v_reset"] if u else np.zeros(n)
+    kind = u["kind"] if u else ("IF" if dv == 0 and du == 1 else "LIF" if du == 1 else "CubaLIF")
+    if vth >= NEVER / 2 and kind in ("LIF", "CubaLIF", "IF"):
+        kind = {"LIF": "LI", "CubaLIF": "CubaLI", "IF": "I"}[kind]
+    v_th = v_reset + vth / scale
+    if kind == "Threshold":
+        return nir.Threshold(threshold=v_th), scale
+    a = dv
+    r = u["r"] if u else np.full(n, 1.0 / a if a else 1.0)
+    w_in = u["w_in"] if u else np.ones(n)
+    if kind in ("IF", "I"):
+        gain = r * scale
+        node = nir.IF(r=r, v_threshold=v_th, v_reset=v_reset) if kind == "IF" else nir.I(r=r)
+        return node, gain
+    tau_mem = np.full(n, _tau(a, dt, how))
+    v_leak = bias / (a * scale) + v_reset
+    if kind in ("CubaLIF", "CubaLI"):
+        tau_syn = np.full(n, _tau(du, dt, how))
+        gain = a * r * scale * du * w_in
+        if kind == "CubaLIF":
+            return nir.CubaLIF(tau_syn=tau_syn, tau_mem=tau_mem, r=r, v_leak=v_leak, v_threshold=v_th,
+                               v_reset=v_reset, w_in=w_in), gain
+        return nir.CubaLI(tau_syn=tau_syn, tau_mem=tau_mem, r=r, v_leak=v_leak, w_in=w_in), gain
+    gain = a * r * scale
+    if kind == "LIF":
+        return nir.LIF(tau=tau_mem, r=r, v_leak=v_leak, v_threshold=v_th, v_reset=v_reset), gain
+    return nir.LI(tau=tau_mem, r=r, v_leak=v_leak), gain
