@@ -110,6 +110,47 @@ def run_lava(steps: int, seed: int = 0) -> dict:
                 extrapolated_wall_seconds_10s=wall / steps * 100_000, extrapolated=True)
 
 
+def run_small(steps: int = 2000, n: int = 64, seed: int = 0) -> dict:
+    """Per-step time of a small network (64 inputs -> 64 LIF) in Lava and in neurochip,
+    where Lava's fixed per-step cost dominates; identical rasters are checked."""
+    from lava.magma.core.run_conditions import RunSteps
+    from lava.magma.core.run_configs import Loihi2SimCfg
+    from lava.proc.dense.process import Dense
+    from lava.proc.io.source import RingBuffer
+    from lava.proc.lif.process import LIF
+    from lava.proc.monitor.process import Monitor
+
+    rng = np.random.default_rng(seed)
+    w = rng.integers(-40, 80, (n, n))
+    x = rng.random((steps, n)) < 0.2
+    net = nc.Network()
+    net.add(nc.SpikeSource(n, name="in"))
+    net.add(nc.LoihiLIF(n, du=410, dv=205, vth=300, name="lif"))
+    net.connect("in", "lif", w)
+    sim = nc.Simulator(net)
+    sim.run(10, inputs={"in": x[:10]})
+    sim.reset()
+    t0 = time.perf_counter()
+    res = sim.run(steps, inputs={"in": x}, record=["spikes"])
+    ours = (time.perf_counter() - t0) / steps
+    src, dense = RingBuffer(data=x.T.astype(int)), Dense(weights=w)
+    lif = LIF(shape=(n,), du=410, dv=205, vth=300)
+    mon = Monitor()
+    src.s_out.connect(dense.s_in)
+    dense.a_out.connect(lif.a_in)
+    mon.probe(lif.s_out, steps)
+    try:
+        t0 = time.perf_counter()
+        lif.run(condition=RunSteps(num_steps=steps), run_cfg=Loihi2SimCfg(select_tag="fixed_pt"))
+        lava = (time.perf_counter() - t0) / steps
+        lava_spikes = mon.get_data()[lif.name]["s_out"].astype(bool)
+    finally:
+        lif.stop()
+    return dict(peer="lava vs neurochip, 64 -> 64 LIF", steps=steps, neurochip_s_per_step=ours,
+                lava_s_per_step=lava, ratio=lava / ours,
+                rasters_identical=bool(np.array_equal(lava_spikes, res.spikes["lif"])))
+
+
 def run_peers(duration_s: float) -> list:
     driver = HERE / "peers" / "run_peers.py"
     if not driver.exists():
@@ -133,6 +174,8 @@ def main(argv=None) -> int:
     print(json.dumps(results[0]), flush=True)
     if args.lava_steps:
         results.append(run_lava(args.lava_steps))
+        print(json.dumps(results[-1]), flush=True)
+        results.append(run_small())
         print(json.dumps(results[-1]), flush=True)
     if not args.no_peers:
         for r in run_peers(args.duration):

@@ -134,6 +134,7 @@ def route_and_deliver(senders, n_send, tnext, dend, scratch, sc_mark, sc_dirty, 
     scratch[delay, row], remembered in sc_dirty for the flush. Returns n_dirty.
     """
     R = dend.shape[0]
+    base = tnext % R
     for k in range(n_send):
         s = senders[k]
         r = sender_row[s]
@@ -147,7 +148,9 @@ def route_and_deliver(senders, n_send, tnext, dend, scratch, sc_mark, sc_dirty, 
             cnt[d, AXONS_IN] += 1
             cnt[d, SYN_OPS] += (syn_ptr[ax + 1] - syn_ptr[ax]) + (sc_ptr[ax + 1] - sc_ptr[ax])
             for j in range(syn_ptr[ax], syn_ptr[ax + 1]):
-                dend[(tnext + syn_dly[j]) % R, syn_tgt[j]] += syn_w[j]
+                slot = base + syn_dly[j]  # no % per synapse: delays are < R
+                slot = slot - R if slot >= R else slot
+                dend[slot, syn_tgt[j]] += syn_w[j]
             for j in range(sc_ptr[ax], sc_ptr[ax + 1]):
                 dl = sc_dly[j]
                 row = sc_row[j]
