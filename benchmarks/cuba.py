@@ -111,7 +111,7 @@ def run_lava(steps: int, seed: int = 0) -> dict:
 
 
 def run_small(steps: int = 2000, n: int = 64, seed: int = 0) -> dict:
-    """Per-step time of a small network (64 inputs -> 64 LIF) in Lava and in neurochip,
+    """Per-step time of a small network (n inputs -> n LIF) in Lava and in neurochip,
     where Lava's fixed per-step cost dominates; identical rasters are checked."""
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2SimCfg
@@ -146,7 +146,7 @@ def run_small(steps: int = 2000, n: int = 64, seed: int = 0) -> dict:
         lava_spikes = mon.get_data()[lif.name]["s_out"].astype(bool)
     finally:
         lif.stop()
-    return dict(peer="lava vs neurochip, 64 -> 64 LIF", steps=steps, neurochip_s_per_step=ours,
+    return dict(peer=f"lava vs neurochip, {n} -> {n} LIF", steps=steps, neurochip_s_per_step=ours,
                 lava_s_per_step=lava, ratio=lava / ours,
                 rasters_identical=bool(np.array_equal(lava_spikes, res.spikes["lif"])))
 
@@ -175,8 +175,9 @@ def main(argv=None) -> int:
     if args.lava_steps:
         results.append(run_lava(args.lava_steps))
         print(json.dumps(results[-1]), flush=True)
-        results.append(run_small())
-        print(json.dumps(results[-1]), flush=True)
+        for n in (1, 64):
+            results.append(run_small(n=n))
+            print(json.dumps(results[-1]), flush=True)
     if not args.no_peers:
         for r in run_peers(args.duration):
             results.append(r)
