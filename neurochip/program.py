@@ -85,52 +85,38 @@ def _csr(keys: np.ndarray, n: int) -> np.ndarray:
     return np.cumsum(ptr)
 
 
-def compile_network(net: Network, chip: ChipSpec, placement: Placement | None = None) -> Program:
+def index(net: Network) -> tuple[dict, dict, int, int]:
+    """(population slices of neuron ids, source slices of input channels, N, M)."""
+    pop_slices, src_slices = {}, {}
+    for names, slices in ((net.neurons(), pop_slices), (net.sources(), src_slices)):
+        start = 0
+        for name in names:
+            slices[name] = slice(start, start + net.populations[name].n)
+            start += net.populations[name].n
+    return pop_slices, src_slices, sum(net.populations[k].n for k in net.neurons()), \
+        sum(net.populations[k].n for k in net.sources())
+
+
+@dataclass
+class Synapses:
+    """Every synapse of a network, flat: sender (neuron id, or N + input channel), target
+    neuron, weight (shifted by weight_exp >= 0), delay, scratch row (-1: direct), and the
+    bits it takes in synaptic memory; scratch rows map to a compartment and a right shift."""
+
+    sender: np.ndarray
+    tgt: np.ndarray
+    w: np.ndarray
+    dly: np.ndarray
+    row: np.ndarray
+    bits: np.ndarray
+    sc_comp: np.ndarray
+    sc_shift: np.ndarray
+
+
+def synapses(net: Network, chip: ChipSpec) -> Synapses:
     fixed = net.fixed_point
-    placement = placement or Placement.sequential(net, chip)
-    placement.validate(net, chip)
-
-    pop_slices, start = {}, 0
-    for name in net.neurons():
-        pop_slices[name] = slice(start, start + net.populations[name].n)
-        start += net.populations[name].n
-    N = start
-    src_slices, start = {}, 0
-    for name in net.sources():
-        src_slices[name] = slice(start, start + net.populations[name].n)
-        start += net.populations[name].n
-    M = start
-
-    nrn_core = np.concatenate([np.asarray(placement.cores[k], dtype=np.int64) for k in net.neurons()]) \
-        if N else np.zeros(0, np.int64)
-    core_ids = np.unique(nrn_core)
-    row_of_core = np.full(chip.n_cores, -1, dtype=np.int64)
-    row_of_core[core_ids] = np.arange(len(core_ids))
-    host_row = len(core_ids)
-    nrn_row = row_of_core[nrn_core]
-    run_ptr = np.append(np.flatnonzero(np.diff(nrn_row, prepend=-1)), N).astype(np.int64) if N \
-        else np.zeros(1, np.int64)
-
-    ival, fval = np.int64, np.float64
-    dt = ival if fixed else fval
-    du_fac, dv_fac, bias, vth, u0, v0 = (np.zeros(N, dt) for _ in range(6))
-    sub = np.zeros(N, np.int64)
-    for name, sl in pop_slices.items():
-        p = net.populations[name]
-        if isinstance(p, LoihiLIF):
-            du_fac[sl] = 2**DECAY_BITS - (int(p.du) + 1)
-            dv_fac[sl] = 2**DECAY_BITS - int(p.dv)
-            bias[sl] = p.bias
-            vth[sl] = int(p.vth) << VTH_SHIFT
-        elif isinstance(p, FloatLIF):
-            du_fac[sl] = 1 - float(p.du)
-            dv_fac[sl] = 1 - float(p.dv)
-            bias[sl] = p.bias
-            vth[sl] = float(p.vth)
-        u0[sl], v0[sl] = p.u0, p.v0
-        sub[sl] = p.reset == "subtract"
-
-    # Every synapse as (sender, target compartment, weight, delay, scratch row or -1).
+    pop_slices, src_slices, N, _ = index(net)
+    dt = np.int64 if fixed else np.float64
     parts, sc_comp, sc_shift = [], [], []
     for proj in net.projections:
         post, pre, w, dly = proj.synapses(fixed)
@@ -150,10 +136,48 @@ def compile_network(net: Network, chip: ChipSpec, placement: Placement | None = 
         bits = np.full(len(tgt), _synapse_bits(proj, w, chip, fixed), dtype=np.int64)
         parts.append((sender, tgt, w.astype(dt), dly, row, bits))
     if parts:
-        sender, tgt, w, dly, row, syn_bits = (np.concatenate(x) for x in zip(*parts))
+        cols = [np.concatenate(x) for x in zip(*parts)]
     else:
-        sender, tgt, dly, row, syn_bits = (np.zeros(0, np.int64) for _ in range(5))
-        w = np.zeros(0, dt)
+        cols = [np.zeros(0, np.int64)] * 2 + [np.zeros(0, dt)] + [np.zeros(0, np.int64)] * 3
+    return Synapses(*cols, np.asarray(sc_comp, dtype=np.int64), np.asarray(sc_shift, dtype=np.int64))
+
+
+def compile_network(net: Network, chip: ChipSpec, placement: Placement | None = None) -> Program:
+    fixed = net.fixed_point
+    placement = placement or Placement.sequential(net, chip)
+    placement.validate(net, chip)
+    pop_slices, src_slices, N, M = index(net)
+
+    nrn_core = np.concatenate([np.asarray(placement.cores[k], dtype=np.int64) for k in net.neurons()]) \
+        if N else np.zeros(0, np.int64)
+    core_ids = np.unique(nrn_core)
+    row_of_core = np.full(chip.n_cores, -1, dtype=np.int64)
+    row_of_core[core_ids] = np.arange(len(core_ids))
+    host_row = len(core_ids)
+    nrn_row = row_of_core[nrn_core]
+    run_ptr = np.append(np.flatnonzero(np.diff(nrn_row, prepend=-1)), N).astype(np.int64) if N \
+        else np.zeros(1, np.int64)
+
+    dt = np.int64 if fixed else np.float64
+    du_fac, dv_fac, bias, vth, u0, v0 = (np.zeros(N, dt) for _ in range(6))
+    sub = np.zeros(N, np.int64)
+    for name, sl in pop_slices.items():
+        p = net.populations[name]
+        if isinstance(p, LoihiLIF):
+            du_fac[sl] = 2**DECAY_BITS - (int(p.du) + 1)
+            dv_fac[sl] = 2**DECAY_BITS - int(p.dv)
+            bias[sl] = p.bias
+            vth[sl] = int(p.vth) << VTH_SHIFT
+        elif isinstance(p, FloatLIF):
+            du_fac[sl] = 1 - float(p.du)
+            dv_fac[sl] = 1 - float(p.dv)
+            bias[sl] = p.bias
+            vth[sl] = float(p.vth)
+        u0[sl], v0[sl] = p.u0, p.v0
+        sub[sl] = p.reset == "subtract"
+
+    syn = synapses(net, chip)
+    sender, tgt, w, dly, row, syn_bits = syn.sender, syn.tgt, syn.w, syn.dly, syn.row, syn.bits
 
     # Input axons: one per (sender, destination core).
     dst_core = nrn_core[tgt]
@@ -187,8 +211,8 @@ def compile_network(net: Network, chip: ChipSpec, placement: Placement | None = 
         out_ptr=out_ptr, out_axon=np.arange(A, dtype=np.int64), out_ew=dxy[:, 0].copy(),
         out_ns=dxy[:, 1].copy(), sender_row=sender_row, axon_row=row_of_core[ax_core],
         syn_ptr=syn_ptr, syn_tgt=tgt[direct][order], syn_w=w[direct][order], syn_dly=dly[direct][order],
-        sc_ptr=sc_ptr, sc_row=row[sc][sc_order], sc_w=w[sc][sc_order].astype(ival), sc_dly=dly[sc][sc_order],
-        sc_comp=np.asarray(sc_comp, dtype=np.int64), sc_shift=np.asarray(sc_shift, dtype=np.int64),
+        sc_ptr=sc_ptr, sc_row=row[sc][sc_order], sc_w=w[sc][sc_order].astype(np.int64), sc_dly=dly[sc][sc_order],
+        sc_comp=syn.sc_comp, sc_shift=syn.sc_shift,
         max_delay=int(dly.max()) if len(dly) else 0,
         core_ids=core_ids, latency_ns=chip.profile.vector("latency_ns"),
         barrier_ns=chip.barrier(tiles_used) * 1e9, usage=usage,

@@ -9,6 +9,7 @@ import pytest
 
 import neurochip as nc
 from neurochip.mapping.nir_import import NIRImportError, from_nir
+from neurochip.mapping.partition import partition, place
 from neurochip.mapping.quantize import quantize
 from tests.reference.framework import simulate as framework_simulate
 
@@ -25,18 +26,12 @@ def golden():
     return GOLDEN
 
 
-def fit_sequential(net, chip):
-    """The simplest placement that fits: fewer neurons a core until every limit holds."""
-    per_core = chip.core.compartments
-    while True:
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", nc.WeightClipWarning)
-                return nc.Simulator(net, chip, nc.Placement.sequential(net, chip, per_core=per_core, own_cores=True))
-        except nc.FitError:
-            if per_core == 1:
-                raise
-            per_core //= 2
+def mapped(net, chip):
+    """The network partitioned (pymetis) and placed on the chip's mesh."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", nc.WeightClipWarning)
+        placement = place(partition(net, chip, "metis"), net, chip)
+        return nc.Simulator(net, chip, placement)
 
 
 def test_lif_norse_with_nir_paper_quantization_reproduces_lava_exactly(golden):
@@ -71,7 +66,7 @@ def test_golden_graphs_import_map_onto_loihi1_and_run(golden, name):
         warnings.simplefilter("ignore", UserWarning)  # the subgraph file's edge repair is warned about
         imp = from_nir(golden / name, dt=dt, reset="subtract" if "subtract" in name else "zero", timing="framework")
     q, _ = quantize(imp.net)
-    sim = fit_sequential(q, nc.loihi1())
+    sim = mapped(q, nc.loihi1())
     steps = 20
     rng = np.random.default_rng(0)
     x = {imp.inputs[k]: rng.random((steps, q.populations[imp.inputs[k]].n)) < 0.2 for k in imp.inputs}
