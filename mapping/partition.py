@@ -7,8 +7,11 @@ so it is checked on the finished assignment (`neurochip.Simulator` refuses a mis
 
 - "greedy": cores filled in neuron order, a new core when the next neuron breaks a limit.
 - "metis": pymetis cuts the neuron graph (edge weight: expected spikes per step through the
-  synapses, from `rates` of a calibration run, or uniform) into parts; each part is then
-  filled greedily, so the result always fits.
+  synapses, from `rates` of a calibration run, or uniform) into as many parts as the greedy
+  fill needs cores; each part is then filled greedily, so the result always fits. An edge
+  cut is not a packet count (a spike costs one packet per destination core, however many
+  synapses it has there): where the greedy fill sends fewer packets, as for dense
+  layer-by-layer networks, it is returned instead.
 - "random": neurons shuffled, then filled greedily (a baseline for tests and benchmarks).
 `place` then permutes cores over the mesh to cut hop-weighted traffic (greedy + swaps).
 """
@@ -118,11 +121,29 @@ def partition(net: Network, chip: ChipSpec, method: str = "greedy", rates: dict 
         raise FitError(f"neuron {bad - pop_slices[pop].start} of population {pop!r} alone breaks the {limit} "
                        f"limit of a {chip.name} core: {have} > {cap}. Reduce its fan-in (fewer or sparser "
                        f"incoming synapses, fewer weight bits) or use a chip with larger cores.")
+    if method == "metis":  # the edge cut only approximates packets: keep the greedy fill if it sends fewer
+        greedy = partition(net, chip, "greedy", rates, seed)
+        if _packets(syn, core_of, rate, N) > _packets(syn, _flat(greedy, pop_slices), rate, N):
+            return greedy
     n_used = int(core_of.max()) + 1 if N else 0
     if n_used > chip.n_cores:
         raise FitError(f"the network needs {n_used} cores under the compartments/input_axons/synapse_memory_bits "
                        f"limits; {chip.name} has {chip.n_cores}. Use a chip with more tiles or fewer/smaller layers.")
     return _cores(net, pop_slices, core_of)
+
+
+def _flat(placement, pop_slices):
+    return np.concatenate([np.asarray(placement.cores[k]) for k in pop_slices])
+
+
+def _packets(syn, core_of, rate, N):
+    """Expected inter-core packets per step: one per (neuron, other core it has synapses on)."""
+    chip_syn = syn.sender < N
+    n_cores = core_of.max() + 1
+    pairs = np.unique(syn.sender[chip_syn] * n_cores + core_of[syn.tgt[chip_syn]])
+    src, dst = pairs // n_cores, pairs % n_cores
+    away = core_of[src] != dst
+    return float(rate[src[away]].sum())
 
 
 def _output_axons(syn, core_of, N):
@@ -186,7 +207,7 @@ def place(placement: Placement, net: Network, chip: ChipSpec, method: str = "gre
         slots = rng.permutation(chip.n_cores)[:n]
     elif method == "greedy+swap":
         slots = _greedy_slots(T + T.T, host, xy, n)
-        slots = _swap(T, host, xy, slots, sweeps)
+        slots = _swap(T, host, xy, slots, sweeps, rng)
     else:
         raise ValueError(f"place method must be 'greedy+swap' or 'random', got {method!r}")
     new_core = dict(zip(ids.tolist(), slots.tolist()))
@@ -215,14 +236,17 @@ def _greedy_slots(S, host, xy, n):
     return slots
 
 
-def _swap(T, host, xy, slots, sweeps):
-    """Pairwise swaps of cores (and moves into free slots) while they cut the hop cost."""
+def _swap(T, host, xy, slots, sweeps, rng, max_targets=32):
+    """Pairwise swaps of cores (and moves into free slots) while they cut the hop cost;
+    beyond 64 cores each core tries `max_targets` random slots a sweep."""
     all_slots = np.arange(len(xy))
     best = _hop_cost(T, host, slots, xy)
     for _ in range(sweeps):
         improved = False
         for a in range(len(slots)):
             others = np.setdiff1d(all_slots, [slots[a]])
+            if len(slots) > 64:
+                others = rng.choice(others, size=min(len(others), max_targets), replace=False)
             for target in others:
                 trial = slots.copy()
                 b = np.flatnonzero(slots == target)
