@@ -30,6 +30,17 @@ Timing (`timing=`):
   A back edge to an earlier layer cannot be reproduced and raises an error.
 Biases (Affine/Conv) are added to the neuron bias where that is exact (du = 1, timing
 "lava"); otherwise they arrive from an always-on input channel "bias" (see `Imported.inputs_for`).
+
+Reset timing (`reset_delay=`): snnTorch (`reset_delay=True`, its default, not recorded in
+the file) resets one step late: mem[t] = beta mem[t-1] + x[t] - thr s[t-1]. For a
+subtractive reset that equals subtracting thr / beta right at the spike (beta = 1 - dv), so
+the import sets `v_sub` so; a late reset to zero equals an immediate one. Frameworks and
+reset conventions, reproduced by:
+- snnTorch: timing="framework", reset_delay=True, reset as its `reset_mechanism`
+  ("subtract" is its default; it writes v_reset = 0 either way), dt = 1e-4 (hard-coded in
+  its exporter: tau = dt / (1 - beta), r = tau / dt).
+- Norse, Sinabs, Rockpool: timing="framework" (Sinabs' IF has no time constant: any dt).
+- Lava (and the NIR paper's Lava runs): timing="lava", reset="zero".
 """
 from __future__ import annotations
 
@@ -276,7 +287,8 @@ def _linear(name, node, in_shape, dt):
     raise NIRImportError(f"node {name!r}: type {kind} is not supported; supported: {NEURON_TYPES + LINEAR_TYPES}")
 
 
-def from_nir(graph, dt: float, reset: str, discretization: str = "euler", timing: str = "lava") -> Imported:
+def from_nir(graph, dt: float, reset: str, discretization: str = "euler", timing: str = "lava",
+             reset_delay: bool = False) -> Imported:
     """Import a NIR graph (a path or a `nir.NIRGraph`) as a float `Network` (see module doc)."""
     if reset not in ("zero", "subtract"):
         raise NIRImportError(f"reset must be 'zero' or 'subtract', got {reset!r} (NIR files do not say which)")
@@ -373,6 +385,8 @@ def from_nir(graph, dt: float, reset: str, discretization: str = "euler", timing
                 params[k], gains[k], units[k] = _neuron_params(k, v, n, dt, discretization)
             except ValueError as e:
                 raise NIRImportError(f"node {k!r} ({kinds[k]}): {e}") from None
+            if reset_delay and reset == "subtract" and params[k]["vth"] == 1.0:
+                params[k]["v_sub"] = 1.0 / (1.0 - params[k]["dv"])  # the late reset, moved forward
             pop_of[k] = k
 
     # depth: longest feed-forward path from the inputs; the lag under "framework" timing

@@ -119,7 +119,8 @@ def quantize(net: Network, *, method: str = "max", percentile: float = 99.9, vth
         bm = _round(b / 2**bexp, rounding)
         sat = int(np.sum(np.abs(bm) > BIAS_MAX))
         du, dv = _decay(pop.du, "du", decays), _decay(pop.dv, "dv", decays)
-        out.add(LoihiLIF(pop.n, du=du, dv=dv, vth=int(min(v_mant, NEVER_VTH)), name=name, reset=pop.reset,
+        v_sub = int(np.clip(round(s * pop.v_sub / 64), 1, NEVER_VTH)) if pop.reset == "subtract" else None
+        out.add(LoihiLIF(pop.n, du=du, dv=dv, vth=int(min(v_mant, NEVER_VTH)), name=name, reset=pop.reset, v_sub=v_sub,
                          bias_mant=np.clip(bm, -BIAS_MAX - 1, BIAS_MAX).astype(np.int64), bias_exp=bexp,
                          u0=np.clip(_round(s * pop.u0, rounding), -(2**23) + 1, 2**23).astype(np.int64),
                          v0=np.clip(_round(s * pop.v0, rounding), -(2**23) + 1, 2**23 - 1).astype(np.int64)))

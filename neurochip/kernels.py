@@ -36,8 +36,8 @@ def decay_trunc0(x, factor):
     return -m if p < 0 else m
 
 
-# Neuron-update kernels update a whole array of compartments (sub[i] = 1: subtractive
-# reset v -= vth, else v = 0) and write one flag byte per compartment: INPUT (non-zero dendritic input), ACTIVE (input, state or bias non-zero),
+# Neuron-update kernels update a whole array of compartments (sub[i] > 0: subtractive
+# reset v -= sub[i], else v = 0) and write one flag byte per compartment: INPUT (non-zero dendritic input), ACTIVE (input, state or bias non-zero),
 # SPIKED. Written branch-free so that the loop vectorises.
 INPUT, ACTIVE, SPIKED = 1, 2, 4
 
@@ -58,7 +58,7 @@ def lif_fixed_update(slot, dend, u, v, du_fac, dv_fac, bias, vth, sub, flags):
         y = min(max(y, -V_LIMIT), V_LIMIT)
         s = y > vth[i]
         u[i] = x
-        v[i] = (y - vth[i] if sub[i] else 0) if s else y
+        v[i] = (y - sub[i] if sub[i] > 0 else 0) if s else y
         flags[i] = np.uint8((a != 0) * INPUT + busy * ACTIVE + s * SPIKED)
 
 
@@ -73,7 +73,7 @@ def lif_float_update(slot, dend, u, v, du_fac, dv_fac, bias, vth, sub, flags):
         y = v[i] * dv_fac[i] + x + bias[i]
         s = y > vth[i]
         u[i] = x
-        v[i] = (y - vth[i] if sub[i] else 0.0) if s else y
+        v[i] = (y - sub[i] if sub[i] > 0 else 0.0) if s else y
         flags[i] = np.uint8((a != 0) * INPUT + busy * ACTIVE + s * SPIKED)
 
 

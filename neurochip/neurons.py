@@ -82,7 +82,8 @@ class LoihiLIF:
         v[t] = clip( trunc0(v[t-1] * (4096 - dv) / 2**12) + u[t] + (bias_mant << bias_exp),
                      -(2**23 - 1), 2**23 - 1 )
         s[t] = v[t] > (vth << 6);   v[t] = 0 where s[t]      (u is not reset)
-        (reset="subtract": v[t] = v[t] - (vth << 6) where s[t] instead; not in Lava)
+        (reset="subtract": v[t] = v[t] - (v_sub << 6) where s[t] instead, v_sub defaulting
+        to max(vth, 1); not in Lava)
 
     trunc0 truncates toward zero; products are int64; the sum u + a << 6 is int32 (wraps
     as Lava's numpy does); wrap24 wraps once: u > 2**23 -> u - 2**24, u <= -2**23 -> u + 2**24.
@@ -104,6 +105,7 @@ class LoihiLIF:
     v0: int | np.ndarray = 0
     name: str = "lif"
     reset: str = "zero"
+    v_sub: int | None = None
 
     fixed_point = True
 
@@ -119,6 +121,8 @@ class LoihiLIF:
         _check_range(self.name, "du", self.du, -1, 2**DECAY_BITS - 1)
         _check_range(self.name, "dv", self.dv, 0, 2**DECAY_BITS)
         _check_range(self.name, "vth", self.vth, 0, 2**VTH_BITS - 1)
+        self.v_sub = int(max(self.vth, 1) if self.v_sub is None else self.v_sub)
+        _check_range(self.name, "v_sub", self.v_sub, 1, 2**VTH_BITS - 1)
         _check_range(self.name, "bias_mant", self.bias_mant, -(2 ** (BIAS_MANT_BITS - 1)), 2 ** (BIAS_MANT_BITS - 1) - 1)
         _check_range(self.name, "bias_exp", self.bias_exp, -7, 7)
         _check_range(self.name, "u0", self.u0, -U_MAX + 1, U_MAX)
@@ -141,7 +145,7 @@ class FloatLIF:
 
         u[t] = u[t-1] * (1 - du) + a[t]
         v[t] = v[t-1] * (1 - dv) + u[t] + bias
-        s[t] = v[t] > vth;   v[t] = 0 where s[t]   (reset="subtract": v[t] -= vth)
+        s[t] = v[t] > vth;   v[t] = 0 where s[t]   (reset="subtract": v[t] -= v_sub, default vth)
 
     du, dv in [0, 1]; weights are used as given (no weight_exp, no bit truncation).
     """
@@ -155,6 +159,7 @@ class FloatLIF:
     v0: float | np.ndarray = 0.0
     name: str = "lif"
     reset: str = "zero"
+    v_sub: float | None = None
 
     fixed_point = False
 
@@ -169,6 +174,10 @@ class FloatLIF:
         _check_range(self.name, "dv", self.dv, 0.0, 1.0)
         for f in ("vth", "bias", "u0", "v0"):
             _check_range(self.name, f, getattr(self, f), -np.inf, np.inf)
+        self.v_sub = float(self.vth if self.v_sub is None else self.v_sub)
+        if self.reset == "subtract" and not self.v_sub > 0:
+            raise NetworkError(f"population {self.name!r}: v_sub (the amount a spike subtracts) must be > 0, "
+                               f"got {self.v_sub}")
         self.bias = _per_neuron(self.name, "bias", self.bias, self.n, np.float64)
         self.u0 = _per_neuron(self.name, "u0", self.u0, self.n, np.float64)
         self.v0 = _per_neuron(self.name, "v0", self.v0, self.n, np.float64)

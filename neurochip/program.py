@@ -40,7 +40,7 @@ class Program:
     dv_fac: np.ndarray        # fixed: 4096 - dv;       float: 1 - dv
     bias: np.ndarray          # fixed: bias_mant << bias_exp
     vth: np.ndarray           # fixed: vth << 6
-    sub: np.ndarray           # 1: subtractive reset, 0: reset to zero
+    sub: np.ndarray           # amount a spike subtracts from v (subtractive reset); 0: reset to zero
     u0: np.ndarray
     v0: np.ndarray
     # routing: sender -> input axons
@@ -160,7 +160,7 @@ def compile_network(net: Network, chip: ChipSpec, placement: Placement | None = 
 
     dt = np.int64 if fixed else np.float64
     du_fac, dv_fac, bias, vth, u0, v0 = (np.zeros(N, dt) for _ in range(6))
-    sub = np.zeros(N, np.int64)
+    sub = np.zeros(N, dt)
     for name, sl in pop_slices.items():
         p = net.populations[name]
         if isinstance(p, LoihiLIF):
@@ -174,7 +174,8 @@ def compile_network(net: Network, chip: ChipSpec, placement: Placement | None = 
             bias[sl] = p.bias
             vth[sl] = float(p.vth)
         u0[sl], v0[sl] = p.u0, p.v0
-        sub[sl] = p.reset == "subtract"
+        if p.reset == "subtract":
+            sub[sl] = (int(p.v_sub) << VTH_SHIFT) if isinstance(p, LoihiLIF) else p.v_sub
 
     syn = synapses(net, chip)
     sender, tgt, w, dly, row, syn_bits = syn.sender, syn.tgt, syn.w, syn.dly, syn.row, syn.bits

@@ -22,7 +22,8 @@ def test_lif_fixed_update_matches_lava_transcription(du, dv, vth, reset, data):
     ints = lambda s: np.array(data.draw(st.lists(s, min_size=n, max_size=n)), dtype=np.int64)  # noqa: E731
     pop = nc.LoihiLIF(n, du=du, dv=dv, vth=vth, bias_mant=ints(st.integers(-4096, 4095)),
                       bias_exp=ints(st.integers(-7, 7)), u0=ints(INT24).clip(-(2**23) + 1, 2**23),
-                      v0=ints(INT24).clip(-(2**23) + 1, 2**23 - 1), reset=reset)
+                      v0=ints(INT24).clip(-(2**23) + 1, 2**23 - 1), reset=reset,
+                      v_sub=data.draw(st.integers(1, 2**17 - 1)))
     # synaptic input as Lava's int32 channel carries it, including values whose << 6 wraps
     a = ints(st.one_of(st.integers(-(2**15), 2**15), st.integers(-(2**31), 2**31 - 1)))
     u_ref, v_ref, s_ref = lava_like._lif_fixed(pop, pop.u0.astype(np.int32), pop.v0.astype(np.int32), a)
@@ -30,7 +31,7 @@ def test_lif_fixed_update_matches_lava_transcription(du, dv, vth, reset, data):
     dend = a[None, :].copy()
     flags = np.zeros(n, np.uint8)
     kernels.lif_fixed_update(0, dend, u, v, np.full(n, 4096 - (du + 1)), np.full(n, 4096 - dv), pop.bias,
-                             np.full(n, vth << 6), np.full(n, reset == "subtract"), flags)
+                             np.full(n, vth << 6), np.full(n, (pop.v_sub << 6) * (reset == "subtract")), flags)
     assert np.array_equal(u, u_ref) and np.array_equal(v, v_ref)
     assert np.array_equal((flags & kernels.SPIKED) > 0, s_ref)
     assert not dend.any(), "the accumulator slot is cleared once read"
@@ -43,12 +44,12 @@ def test_lif_float_update_matches_lava_transcription(data):
     fl = lambda: np.array(data.draw(st.lists(st.floats(-100, 100), min_size=n, max_size=n)))  # noqa: E731
     pop = nc.FloatLIF(n, du=data.draw(st.floats(0, 1)), dv=data.draw(st.floats(0, 1)),
                       vth=data.draw(st.floats(-10, 10)), bias=fl(), u0=fl(), v0=fl(),
-                      reset=data.draw(st.sampled_from(["zero", "subtract"])))
+                      reset=data.draw(st.sampled_from(["zero", "subtract"])), v_sub=data.draw(st.floats(0.1, 20)))
     a = fl()
     u_ref, v_ref, s_ref = lava_like._lif_float(pop, pop.u0.copy(), pop.v0.copy(), a)
     u, v, flags = pop.u0.copy(), pop.v0.copy(), np.zeros(n, np.uint8)
     kernels.lif_float_update(0, a[None, :].copy(), u, v, np.full(n, 1 - pop.du), np.full(n, 1 - pop.dv),
-                             pop.bias, np.full(n, float(pop.vth)), np.full(n, pop.reset == "subtract"), flags)
+                             pop.bias, np.full(n, float(pop.vth)), np.full(n, pop.v_sub * (pop.reset == "subtract")), flags)
     assert np.array_equal(u, u_ref) and np.array_equal(v, v_ref)  # same operations, same order
     assert np.array_equal((flags & kernels.SPIKED) > 0, s_ref)
 

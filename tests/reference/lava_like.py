@@ -34,7 +34,7 @@ def _lif_fixed(pop, u, v, a_in):
     dv = np.int32(np.sign(dv) * np.right_shift(np.abs(dv), 12))
     v = np.clip(dv + u + eff_bias, -(2**23) + 1, 2**23 - 1).astype(np.int32)
     s = v > (int(pop.vth) << 6)
-    v[s] = v[s] - (int(pop.vth) << 6) if pop.reset == "subtract" else 0
+    v[s] = v[s] - (int(pop.v_sub) << 6) if pop.reset == "subtract" else 0
     return u, v, s
 
 
@@ -44,7 +44,7 @@ def _lif_float(pop, u, v, a_in):
     v = v * (1 - pop.dv) + u + pop.bias
     s = v > pop.vth
     v = v.copy()
-    v[s] = v[s] - pop.vth if pop.reset == "subtract" else 0
+    v[s] = v[s] - pop.v_sub if pop.reset == "subtract" else 0
     return u, v, s
 
 
