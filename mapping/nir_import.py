@@ -39,6 +39,8 @@ reset conventions, reproduced by:
 - snnTorch: timing="framework", reset_delay=True, reset as its `reset_mechanism`
   ("subtract" is its default; it writes v_reset = 0 either way), dt = 1e-4 (hard-coded in
   its exporter: tau = dt / (1 - beta), r = tau / dt).
+  Its RLeaky/RSynaptic "zero" reset also drops the input of the step after a spike
+  (a one-step refractory period NIR cannot express): not reproduced; use "subtract" there.
 - Norse, Sinabs, Rockpool: timing="framework" (Sinabs' IF has no time constant: any dt).
 - Lava (and the NIR paper's Lava runs): timing="lava", reset="zero".
 """
