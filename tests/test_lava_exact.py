@@ -3,13 +3,13 @@ step and identical u, v. Lava starts one OS process per Process; `LavaNetwork.ru
 them in `finally`, and every test has a timeout."""
 import os
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 
 import neurochip as nc
+from tests.shared import golden
 from tests.strategies import networks
 
 try:
@@ -23,7 +23,6 @@ except ImportError:
 from neurochip.mapping.lava_export import to_lava  # noqa: E402
 
 pytestmark = pytest.mark.lava
-GOLDEN = Path(__file__).resolve().parents[2] / "shared" / "golden" / "nir_paper_01_lif"
 EXAMPLES = 100 if os.environ.get("CI") else 12
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -68,11 +67,7 @@ def test_float_matches_lava_floating_pt(case):
 
 @pytest.mark.timeout(120)
 def test_nir_paper_golden_through_lava():
-    if not GOLDEN.is_dir():
-        if os.environ.get("CI"):
-            pytest.fail(f"{GOLDEN} is missing; CI must have ../shared beside the repo")
-        pytest.skip(f"golden data not found at {GOLDEN}")
-    d = np.loadtxt(GOLDEN / "lif_lava_cpu_fixed.csv", delimiter=",")
+    d = np.loadtxt(golden("nir_paper_01_lif") / "lif_lava_cpu_fixed.csv", delimiter=",")
     net = nc.Network()
     net.add(nc.SpikeSource(1, name="in"))
     net.add(nc.LoihiLIF(1, du=4095, dv=163, vth=25, name="lif"))

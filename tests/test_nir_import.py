@@ -1,7 +1,5 @@
 """NIR import: golden graphs, timing conventions, quantization, errors."""
-import os
 import warnings
-from pathlib import Path
 
 import nir
 import numpy as np
@@ -11,19 +9,14 @@ import neurochip as nc
 from neurochip.mapping.nir_import import NIRImportError, from_nir
 from neurochip.mapping.partition import partition, place
 from neurochip.mapping.quantize import quantize
+from tests import shared
 from tests.reference.framework import simulate as framework_simulate
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-GOLDEN = SHARED / "golden"
 
 
 @pytest.fixture(scope="module")
 def golden():
-    if not GOLDEN.is_dir():
-        if os.environ.get("CI"):
-            pytest.fail(f"{GOLDEN} is missing; CI must have ../shared beside the repo")
-        pytest.skip(f"golden data not found at {GOLDEN} (../shared beside the repo)")
-    return GOLDEN
+    return shared.golden()
 
 
 def mapped(net, chip):

@@ -2,28 +2,20 @@
 and itself under different splits over cores."""
 import os
 import warnings
-from pathlib import Path
 
 import numpy as np
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import neurochip as nc
 from tests.reference.lava_like import count_events, simulate
+from tests.shared import golden
 from tests.strategies import networks
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-GOLDEN = SHARED / "golden" / "nir_paper_01_lif"
 SETTINGS = settings(max_examples=60 if os.environ.get("CI") else 25, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
-def need_shared():
-    if not GOLDEN.is_dir():
-        if os.environ.get("CI"):
-            pytest.fail(f"{GOLDEN} is missing; CI must have ../shared beside the repo")
-        pytest.skip(f"golden data not found at {GOLDEN} (../shared beside the repo)")
 
 
 def run_sim(net, inputs, steps, placement=None, record=("spikes", "u", "v")):
@@ -72,8 +64,7 @@ def golden_net():
 
 
 def test_nir_paper_lif_matches_lava_cpu_exactly():
-    need_shared()
-    d = np.loadtxt(GOLDEN / "lif_lava_cpu_fixed.csv", delimiter=",")
+    d = np.loadtxt(golden("nir_paper_01_lif") / "lif_lava_cpu_fixed.csv", delimiter=",")
     _, res = run_sim(golden_net(), {"in": d[:, :1]}, len(d))
     assert np.array_equal(res.v["lif"][:, 0], d[:, 1])
     assert np.array_equal(res.spikes["lif"][:, 0], d[:, 2].astype(bool))
@@ -81,8 +72,7 @@ def test_nir_paper_lif_matches_lava_cpu_exactly():
 
 
 def test_nir_paper_lif_matches_loihi2_silicon_spikes():
-    need_shared()
-    d = np.loadtxt(GOLDEN / "lif_lava_loihi_fixed.csv", delimiter=",")
+    d = np.loadtxt(golden("nir_paper_01_lif") / "lif_lava_loihi_fixed.csv", delimiter=",")
     _, res = run_sim(golden_net(), {"in": d[:, :1]}, len(d))
     s = d[:, 2].astype(bool)
     assert np.array_equal(res.spikes["lif"][:, 0], s)
