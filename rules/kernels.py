@@ -1,0 +1,427 @@
+"""Numba kernels of the learning engine: one call runs one sample (T steps, every layer).
+
+Layout (shared by every kernel; built by `rules.learner`):
+- `sizes` = [n0, n1, ..., nL, C]; matrix m (0-based) joins layer m to layer m + 1.
+- `W` is flat; matrix m is stored pre-major from `woff[m]`: W[woff[m] + j * n_post + i] is
+  the synapse from pre neuron j to post neuron i (an axon's synapse list, as on the chip).
+- Neuron state of layer m + 1 lives in flat arrays from `noff[m]`; the last layer is the
+  memoryless readout o = W s (it never spikes).
+- `fixed` = 1: weights are integer mantissas, the membrane v is integer (Loihi, du = 4095,
+  subtractive reset; see `rules.learner.Format`), `theta_q[m]` = vth << 6 and `wexp[m]`
+  the weight exponent; the learning phase sees v / theta_q (threshold 1) in float.
+  `fixed` = 0: float64 throughout with threshold theta_q[m] (= theta).
+- Counters `cnt[m, k]` per matrix m and event kind k (`rules.rule.LEARN_EVENTS`).
+Stochastic rounding draws from a splitmix64 stream whose state is `rng[0]` (passed in).
+"""
+import numpy as np
+
+from neurochip.numba_config import njit
+
+# counter columns, as rules.rule.LEARN_EVENTS
+SYN_OPS, NEURON_UPDATES, SPIKES, TRACE_UPDATES, SURROGATE_EVALS, ERROR_OPS, WEIGHT_READS, \
+    WEIGHT_WRITES, STATE_WRITE_BYTES, STATE_READ_BYTES = range(10)
+V_LIMIT = 2**23 - 1
+
+
+@njit
+def uniform(rng):
+    """splitmix64: the next float in [0, 1) from the state rng[0]."""
+    rng[0] += np.uint64(0x9E3779B97F4A7C15)
+    z = rng[0]
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    z = z ^ (z >> np.uint64(31))
+    return (z >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+
+
+@njit
+def sigmoid_grad(x, alpha):
+    p = 1.0 / (1.0 + np.exp(-alpha * x))
+    return alpha * p * (1.0 - p)
+
+
+@njit
+def loss_grad(o, y, gamma, out):
+    """dL/do of L = (1 - gamma) CE(o, y) + gamma MSE(o, onehot(y)); returns L."""
+    C = o.shape[0]
+    m = o.max()
+    z = 0.0
+    for k in range(C):
+        z += np.exp(o[k] - m)
+    loss = 0.0
+    for k in range(C):
+        t = 1.0 if k == y else 0.0
+        p = np.exp(o[k] - m) / z
+        out[k] = (1.0 - gamma) * (p - t) + gamma * 2.0 * (o[k] - t) / C
+        loss += gamma * (o[k] - t) ** 2 / C
+    return loss + (1.0 - gamma) * (np.log(z) + m - o[y])
+
+
+@njit
+def integrate(W, base, n_pre, n_post, s_pre, out, fixed, wexp, cnt_row):
+    """out = W^T s_pre over the active pre neurons (event-driven); fixed: Lava's weight_exp shift
+    on the sum, then << 6."""
+    for i in range(n_post):
+        out[i] = 0.0
+    for j in range(n_pre):
+        a = s_pre[j]
+        if a != 0.0:
+            row = base + j * n_post
+            for i in range(n_post):
+                out[i] += a * W[row + i]
+            cnt_row[SYN_OPS] += n_post
+    if fixed:
+        scale = 2.0**wexp
+        for i in range(n_post):
+            out[i] = np.floor(out[i] * scale) * 64.0 if wexp < 0 else out[i] * scale * 64.0
+
+
+@njit
+def lif(v, vpre, s, I, lam_f, dv, thr, fixed, cnt_row):
+    """One step of soft-reset LIF: vpre = lam v + I; s = vpre > thr; v = vpre - thr s.
+    Fixed: vpre = clip(trunc0(v (4096 - dv) / 4096) + I), Loihi's integer rule."""
+    n = v.shape[0]
+    for i in range(n):
+        if fixed:
+            x = np.trunc(v[i] * (4096 - dv) / 4096.0) + I[i]
+            x = min(max(x, -V_LIMIT), V_LIMIT)
+        else:
+            x = lam_f * v[i] + I[i]
+        vpre[i] = x
+        if x > thr[i]:
+            s[i] = 1.0
+            v[i] = x - thr[i]
+            cnt_row[SPIKES] += 1
+        else:
+            s[i] = 0.0
+            v[i] = x
+    cnt_row[NEURON_UPDATES] += n
+
+
+@njit
+def wunit(fixed, wexp, theta_post):
+    """The float weight of one integer weight unit (1 in float mode)."""
+    return 64.0 * 2.0**wexp / theta_post if fixed else 1.0
+
+
+@njit
+def write_weights(W, base, n, delta, fixed, lsb, wmin, wmax, rng, cnt_row):
+    """W += delta over n synapses; fixed: stochastic rounding to the weight LSB, then clip."""
+    for k in range(n):
+        d = delta[k]
+        if d == 0.0:
+            continue
+        if fixed:
+            q = d / lsb
+            f = np.floor(q)
+            if uniform(rng) < q - f:
+                f += 1.0
+            w = W[base + k] + f * lsb
+            W[base + k] = min(max(w, wmin), wmax)
+        else:
+            W[base + k] += d
+        cnt_row[WEIGHT_WRITES] += 1
+
+
+@njit
+def forward(x, sizes, woff, noff, W, fixed, wexp, lam, dv, theta, spiking_out, timing, v, vpre, s, I, cnt, o_out):
+    """Inference over one sample; o_out[t] holds the readout of step t and the sum is returned.
+    spiking_out = 0: the last layer is the memoryless readout o = W s (OTTT, BPTT);
+    1: it spikes too and o counts its spikes (timing = 1: each weighted (T - t) / T)."""
+    M = sizes.shape[0] - 1
+    T = x.shape[0]
+    C = sizes[M]
+    total = np.zeros(C)
+    v[:] = 0.0
+    s[:] = 0.0
+    a = noff[M - 1]
+    for t in range(T):
+        pre = x[t]
+        for m in range(M):
+            a, b = noff[m], noff[m] + sizes[m + 1]
+            integrate(W, woff[m], sizes[m], sizes[m + 1], pre, I[a:b], fixed, wexp[m], cnt[m])
+            if m < M - 1 or spiking_out:
+                leak = 1.0 if timing else lam[m]
+                lif(v[a:b], vpre[a:b], s[a:b], I[a:b], leak, 0 if timing else dv[m], theta[a:b], fixed, cnt[m])
+                pre = s[a:b]
+        for k in range(C):
+            if spiking_out:
+                o_out[t, k] = s[a + k] * ((T - t) / T if timing else 1.0)
+            else:
+                o_out[t, k] = I[a + k] / theta[a + k] if fixed else I[a + k]
+            total[k] += o_out[t, k]
+    return total
+
+
+@njit
+def ottt_sample(x, y, sizes, woff, noff, W, fixed, wexp, lam, dv, theta, alpha, gamma, eta, online,
+                lsb, wmin, wmax, feedback, B, rng, v, vpre, s, I, trace, acc, cnt):
+    """OTTT on one sample (rules.rule.OTTT): traces a <- lam a + s, instantaneous backward pass
+    through W^T (feedback = 0) or fixed random B (feedback = 1); online = 1 writes every step
+    (OTTT_O), else accumulates in `acc` and writes once (OTTT_A). Returns (loss, summed o)."""
+    M = sizes.shape[0] - 1
+    T = x.shape[0]
+    C = sizes[M]
+    nmax = sizes.max()
+    o = np.zeros(C)
+    e = np.zeros(C)
+    g_s = np.zeros(nmax)
+    g_u = np.zeros(nmax)
+    total = np.zeros(C)
+    delta = np.zeros(nmax * nmax)
+    loss = 0.0
+    v[:] = 0.0
+    s[:] = 0.0
+    trace[:] = 0.0
+    if not online:
+        acc[:] = 0.0
+    for t in range(T):
+        # forward; presynaptic traces of every layer (input included) with the layer's leak
+        pre = x[t]
+        for m in range(M):
+            a, b = noff[m], noff[m] + sizes[m + 1]
+            integrate(W, woff[m], sizes[m], sizes[m + 1], pre, I[a:b], fixed, wexp[m], cnt[m])
+            if m < M - 1:
+                lif(v[a:b], vpre[a:b], s[a:b], I[a:b], lam[m], dv[m], theta[a:b], fixed, cnt[m])
+                pre = s[a:b]
+        toff = 0
+        for m in range(M):
+            src = x[t] if m == 0 else s[noff[m - 1]: noff[m - 1] + sizes[m]]
+            lam_tr = 0.0 if m == M - 1 else lam[m]  # the memoryless readout's "trace" is s itself
+            for j in range(sizes[m]):
+                trace[toff + j] = lam_tr * trace[toff + j] + src[j]
+            cnt[m, TRACE_UPDATES] += sizes[m]
+            toff += sizes[m]
+        a = noff[M - 1]
+        for k in range(C):
+            o[k] = I[a + k] / theta[a + k] if fixed else I[a + k]
+            total[k] += o[k]
+        loss += loss_grad(o, y, gamma, e) / T
+        for k in range(C):
+            g_u[k] = e[k] / T
+        cnt[M - 1, ERROR_OPS] += C
+        # backward, top down: the error of layer m's input is computed before W_m is written
+        toff = trace.shape[0]
+        for m in range(M - 1, -1, -1):
+            n_pre, n_post = sizes[m], sizes[m + 1]
+            toff -= n_pre
+            if m > 0:
+                src = B if feedback else W
+                for j in range(n_pre):
+                    acc_j = 0.0
+                    row = woff[m] + j * n_post
+                    for i in range(n_post):
+                        acc_j += src[row + i] * g_u[i]
+                    g_s[j] = acc_j * wunit(fixed, wexp[m], theta[noff[m]])
+                cnt[m, ERROR_OPS] += n_pre * n_post
+                cnt[m, WEIGHT_READS] += n_pre * n_post
+            # weight change of this step: -eta a_j g_u_i (in weight units)
+            scale = eta / wunit(fixed, wexp[m], theta[noff[m]])
+            k = 0
+            for j in range(n_pre):
+                aj = trace[toff + j]
+                for i in range(n_post):
+                    delta[k] = -scale * aj * g_u[i] if aj != 0.0 else 0.0
+                    k += 1
+            if online:
+                write_weights(W, woff[m], n_pre * n_post, delta, fixed, lsb[m], wmin, wmax, rng, cnt[m])
+            else:
+                base = woff[m]
+                for q in range(n_pre * n_post):
+                    acc[base + q] += delta[q]
+            if m > 0:
+                b0 = noff[m - 1]
+                for j in range(n_pre):
+                    uu = vpre[b0 + j] / theta[b0 + j] - 1.0 if fixed else vpre[b0 + j] - theta[b0 + j]
+                    g_u[j] = g_s[j] * sigmoid_grad(uu, alpha)
+                cnt[m - 1, SURROGATE_EVALS] += n_pre
+    if not online:
+        for m in range(M):
+            write_weights(W, woff[m], sizes[m] * sizes[m + 1], acc[woff[m]:], fixed, lsb[m], wmin, wmax, rng, cnt[m])
+    return loss, total
+
+
+@njit
+def bptt_sample(x, y, sizes, woff, noff, W, fixed, wexp, lam, dv, theta, alpha, gamma, eta, full_reset,
+                lsb, wmin, wmax, rng, v, vpre, s, I, u_hist, e_hist, grad, cnt):
+    """BPTT with surrogate gradients on one sample (rules.rule.BPTT): the forward pass stores
+    every hidden membrane potential of every step (u_hist, (T, N)) and the readout error
+    (e_hist), the backward pass reads them back in reverse time; full_reset = 1 also
+    differentiates the reset term. One weight write per synapse. Returns (loss, summed o)."""
+    M = sizes.shape[0] - 1
+    T = x.shape[0]
+    C = sizes[M]
+    N = noff[M - 1]
+    o = np.zeros(C)
+    total = np.zeros(C)
+    loss = 0.0
+    v[:] = 0.0
+    s[:] = 0.0
+    grad[:] = 0.0
+    for t in range(T):
+        pre = x[t]
+        for m in range(M):
+            a, b = noff[m], noff[m] + sizes[m + 1]
+            integrate(W, woff[m], sizes[m], sizes[m + 1], pre, I[a:b], fixed, wexp[m], cnt[m])
+            if m < M - 1:
+                lif(v[a:b], vpre[a:b], s[a:b], I[a:b], lam[m], dv[m], theta[a:b], fixed, cnt[m])
+                pre = s[a:b]
+        for k in range(C):
+            o[k] = I[N + k] / theta[N + k] if fixed else I[N + k]
+            total[k] += o[k]
+        loss += loss_grad(o, y, gamma, e_hist[t]) / T
+        for k in range(C):
+            e_hist[t, k] /= T
+        for i in range(N):  # normalised to threshold 1 in fixed point
+            u_hist[t, i] = vpre[i] / theta[i] - 1.0 if fixed else vpre[i] - theta[i]
+        for m in range(M):
+            cnt[m, STATE_WRITE_BYTES] += 8 * sizes[m + 1]
+    nmax = sizes.max()
+    g_s = np.zeros(nmax)
+    delta = np.zeros(N + C)
+    d_next = np.zeros(N)
+    for t in range(T - 1, -1, -1):
+        for k in range(C):
+            delta[N + k] = e_hist[t, k]
+        for m in range(M - 1, -1, -1):
+            n_pre, n_post, a = sizes[m], sizes[m + 1], noff[m]
+            cnt[m, STATE_READ_BYTES] += 8 * n_post
+            if m == 0:
+                src = x[t]
+            else:
+                src = np.zeros(n_pre)
+                for j in range(n_pre):
+                    src[j] = 1.0 if u_hist[t, noff[m - 1] + j] > 0.0 else 0.0
+            for j in range(n_pre):
+                if src[j] != 0.0:
+                    row = woff[m] + j * n_post
+                    for i in range(n_post):
+                        grad[row + i] += src[j] * delta[a + i]
+            if m == 0:
+                break
+            for j in range(n_pre):
+                acc_j = 0.0
+                row = woff[m] + j * n_post
+                for i in range(n_post):
+                    acc_j += W[row + i] * delta[a + i]
+                g_s[j] = acc_j * wunit(fixed, wexp[m], theta[a])
+            cnt[m, ERROR_OPS] += n_pre * n_post
+            cnt[m, WEIGHT_READS] += n_pre * n_post
+            b0 = noff[m - 1]
+            lam_f = (4096 - dv[m - 1]) / 4096.0 if fixed else lam[m - 1]
+            thr = 1.0 if fixed else theta[b0]
+            for j in range(n_pre):
+                g = g_s[j]
+                if full_reset:
+                    g -= lam_f * thr * d_next[b0 + j]
+                d = g * sigmoid_grad(u_hist[t, b0 + j], alpha) + lam_f * d_next[b0 + j]
+                delta[b0 + j] = d
+                d_next[b0 + j] = d
+            cnt[m - 1, SURROGATE_EVALS] += n_pre
+    for m in range(M):
+        n = sizes[m] * sizes[m + 1]
+        scale = eta / wunit(fixed, wexp[m], theta[noff[m]])
+        for q in range(n):
+            grad[woff[m] + q] *= -scale
+        write_weights(W, woff[m], n, grad[woff[m]:], fixed, lsb[m], wmin, wmax, rng, cnt[m])
+    return loss, total
+
+
+@njit
+def event_sample(x, y, sizes, woff, noff, W, fixed, wexp, lam, dv, theta, alpha, gamma, eta, timing,
+                 s_min, readout_scale, kappa, rate, thr_lo, thr_hi, lsb, wmin, wmax, rng,
+                 v, vpre, s, I, thr, trace, elig, G, c, cnt):
+    """STD-ED (timing = 1) or MPD-ED (timing = 0) on one sample (rules.rule.EventDriven).
+
+    Every layer spikes, with an adaptive threshold thr (a multiple of theta, persistent across
+    samples): thr += kappa (s - rate), clipped to [thr_lo, thr_hi]. At each post spike the
+    synaptic eligibility e_ji += phi a_j of the spiking neuron's row (a: presynaptic traces),
+    phi = sg(u - thr) (MPD-ED) or min(1 / du/dt, 1 / s_min) (STD-ED, du/dt = u[t] - v[t-1]).
+    The readout o_k = sum over k's spikes of 1 (count) or (T - t) / T (timing). At the end
+    the loss error dL/do goes down only through neurons that spiked, delta_j =
+    sum_k W_kj delta_k G_k / n_k (G the summed phi, n the spike count, or T for timing), and
+    W_ji -= eta psi delta_i e_ji with psi = 1 (count) or 1 / T (timing). Returns (loss, o)."""
+    M = sizes.shape[0] - 1
+    T = x.shape[0]
+    C = sizes[M]
+    NN = noff[M - 1] + C
+    v[:] = 0.0
+    s[:] = 0.0
+    trace[:] = 0.0
+    elig[:] = 0.0
+    G[:] = 0.0
+    c[:] = 0.0
+    o = np.zeros(C)
+    vprev = np.zeros(NN)
+    thr_eff = np.zeros(NN)
+    for t in range(T):
+        pre = x[t]
+        toff = 0
+        for m in range(M):
+            a, b = noff[m], noff[m] + sizes[m + 1]
+            n_pre = sizes[m]
+            for j in range(n_pre):  # presynaptic trace of this matrix, leak of the post layer
+                trace[toff + j] = (1.0 if timing else (4096 - dv[m]) / 4096.0 if fixed else lam[m]) \
+                    * trace[toff + j] + pre[j]
+            cnt[m, TRACE_UPDATES] += n_pre
+            integrate(W, woff[m], n_pre, sizes[m + 1], pre, I[a:b], fixed, wexp[m], cnt[m])
+            for i in range(a, b):
+                vprev[i] = v[i]
+                thr_eff[i] = np.floor(thr[i] * theta[i]) if fixed else thr[i] * theta[i]
+            lif(v[a:b], vpre[a:b], s[a:b], I[a:b], 1.0 if timing else lam[m], 0 if timing else dv[m],
+                thr_eff[a:b], fixed, cnt[m])
+            n_post = sizes[m + 1]
+            for i in range(n_post):
+                q = a + i
+                if s[q] != 0.0:
+                    if timing:
+                        slope = (vpre[q] - vprev[q]) / theta[q]
+                        phi = 1.0 / max(slope, s_min)
+                        c[q] += (T - t) / T
+                    else:
+                        phi = sigmoid_grad((vpre[q] - thr_eff[q]) / theta[q], alpha)
+                        c[q] += 1.0
+                    cnt[m, SURROGATE_EVALS] += 1
+                    G[q] += phi
+                    for j in range(n_pre):
+                        aj = trace[toff + j]
+                        if aj != 0.0:
+                            elig[woff[m] + j * n_post + i] += phi * aj
+                            cnt[m, TRACE_UPDATES] += 1
+                thr[q] = min(max(thr[q] + kappa * (s[q] - rate), thr_lo), thr_hi)
+            cnt[m, TRACE_UPDATES] += n_post
+            pre = s[a:b]
+            toff += n_pre
+    a = noff[M - 1]
+    e = np.zeros(C)
+    for k in range(C):
+        o[k] = c[a + k] * readout_scale
+    loss = loss_grad(o, y, gamma, e)
+    delta = np.zeros(NN)
+    psi = 1.0 / T if timing else 1.0
+    for k in range(C):
+        delta[a + k] = e[k] * readout_scale
+    cnt[M - 1, ERROR_OPS] += C
+    for m in range(M - 1, -1, -1):
+        n_pre, n_post, a = sizes[m], sizes[m + 1], noff[m]
+        scale = eta * psi / wunit(fixed, wexp[m], theta[a])
+        if m > 0:  # errors reach the neurons below only through spikes, both ways
+            b0 = noff[m - 1]
+            for j in range(n_pre):
+                d = 0.0
+                if c[b0 + j] != 0.0:
+                    row = woff[m] + j * n_post
+                    for i in range(n_post):
+                        q = a + i
+                        if c[q] != 0.0:
+                            d += W[row + i] * wunit(fixed, wexp[m], theta[q]) * delta[q] * G[q] * psi \
+                                / (1.0 if timing else c[q])
+                            cnt[m, ERROR_OPS] += 1
+                            cnt[m, WEIGHT_READS] += 1
+                delta[b0 + j] = d
+        for j in range(n_pre):
+            row = woff[m] + j * n_post
+            for i in range(n_post):
+                elig[row + i] *= -scale * delta[a + i]
+        write_weights(W, woff[m], n_pre * n_post, elig[woff[m]:], fixed, lsb[m], wmin, wmax, rng, cnt[m])
+    return loss, o

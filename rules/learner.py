@@ -1,0 +1,385 @@
+"""The learning engine: a layered network on the chip, a rule, and the loop over samples.
+
+`Learner(sizes, rule)` holds the weights in the chip's format (float64, or Loihi fixed point
+with stochastic rounding of every update), runs one compiled kernel per sample
+(`rules.kernels`), counts every event per weight matrix (`rules.rule.LEARN_EVENTS`) apart
+for learning and for inference, measures the bytes of learning state it holds, and can be
+checkpointed mid-epoch and resumed to bit-identical weights.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from neurochip.errors import NetworkError
+from neurochip.network import Network
+from neurochip.neurons import FloatLIF, LoihiLIF, SpikeSource
+
+from . import kernels as K
+from .rule import BPTT, LEARN_EVENTS, OTTT, EventDriven, RuleError
+
+NEVER = 2**17 - 1  # the readout's vth: it never spikes
+
+
+@dataclass(frozen=True)
+class Format:
+    """Loihi fixed point of a learning network.
+
+    Weights are 8-bit mixed-sign mantissas W (Lava drops their LSB: even values in
+    [-256, 254]) times 2**weight_exp; v is the integer Loihi membrane (du = 4095, so u is
+    this step's input; decay dv; soft reset by vth << 6). The float model it stands for has
+    threshold 1, leak lam = 1 - dv / 4096 and weights w = W 2**weight_exp / vth.
+    """
+
+    vth: int = 128
+    weight_exp: int = 0
+    dv: int = 512
+
+    def __post_init__(self):
+        if not (1 <= self.vth < 2**17 and -7 <= self.weight_exp <= 7 and 0 <= self.dv <= 4096):
+            raise NetworkError(f"Format: vth in [1, 2**17), weight_exp in [-7, 7], dv in [0, 4096]; got {self}")
+
+    @property
+    def lam(self) -> float:
+        return 1.0 - self.dv / 4096.0
+
+    @property
+    def unit(self) -> float:
+        return 2.0**self.weight_exp / self.vth
+
+
+W_MIN, W_MAX, W_LSB = -256.0, 254.0, 2.0
+
+
+class Learner:
+    """A layered spiking network sizes = [n0, n1, ..., nL, C] learning with `rule`.
+
+    Float mode: threshold `theta`, leak `lam`. Fixed mode (`fixed=True`): `fmt` sets both.
+    `weights` (list of (n_post, n_pre) float matrices) or a seeded Gaussian init with
+    standard deviation init_gain / sqrt(n_pre).
+    """
+
+    def __init__(self, sizes, rule, *, fixed: bool = False, lam: float = 0.875, theta: float = 1.0,
+                 fmt: Format = Format(), seed: int = 0, weights=None, init_gain: float = 2.0):
+        if not isinstance(rule, (OTTT, BPTT, EventDriven)):
+            raise RuleError(f"rule must be OTTT, BPTT or EventDriven (rules.rule), got {type(rule).__name__}")
+        sizes = [int(n) for n in sizes]
+        if len(sizes) < 3 or min(sizes) < 1:
+            raise RuleError(f"sizes {sizes}: a rule needs an input, at least one hidden layer and a readout "
+                            "(>= 3 positive layer sizes)")
+        if not fixed and not (0 < lam <= 1 and theta > 0):
+            raise RuleError(f"lam must be in (0, 1] and theta > 0, got lam={lam}, theta={theta}")
+        self.rule, self.fixed, self.fmt, self.seed = rule, bool(fixed), fmt, seed
+        self.lam_f = fmt.lam if fixed else float(lam)
+        self.theta = 1.0 if fixed else float(theta)
+        self.sizes = np.array(sizes, np.int64)
+        M = self.M = len(sizes) - 1
+        self.woff = np.concatenate([[0], np.cumsum(self.sizes[:-1] * self.sizes[1:])]).astype(np.int64)
+        self.noff = np.concatenate([[0], np.cumsum(self.sizes[1:])]).astype(np.int64)
+        rng = np.random.default_rng(seed)
+        if weights is None:
+            weights = [rng.normal(0, init_gain / np.sqrt(sizes[m]), (sizes[m + 1], sizes[m])) for m in range(M)]
+        self.W = np.zeros(self.woff[-1])
+        self.set_weights(weights)
+        B = [rng.normal(0, 1 / np.sqrt(sizes[m + 1]), (sizes[m + 1], sizes[m])) for m in range(M)]
+        self.B = self._flat(B)
+        n = self.noff[-1]
+        self.theta_v = np.full(n, float(fmt.vth * 64) if fixed else self.theta)
+        self.lam = np.full(M, self.lam_f)
+        self.dv = np.full(M, fmt.dv, np.int64)
+        self.wexp = np.full(M, fmt.weight_exp if fixed else 0, np.int64)
+        self.lsb = np.full(M, W_LSB)
+        self.rng = np.array([np.uint64(seed) * np.uint64(2654435761) + np.uint64(1)], np.uint64)
+        self.thr = np.ones(n)  # adaptive-threshold multipliers (event-driven rules)
+        self.v, self.vpre, self.s, self.I = (np.zeros(n) for _ in range(4))
+        self.trace = np.zeros(int(self.sizes[:-1].sum()))
+        self.learn_counts = np.zeros((M, len(LEARN_EVENTS)), np.int64)
+        self.infer_counts = np.zeros((M, len(LEARN_EVENTS)), np.int64)
+        self.history: list[dict] = []
+        self._progress = (0, 0)  # (epoch, position in the epoch) reached by fit
+        self._loss_sum = 0.0
+        self._T = None
+
+    # -- weights ---------------------------------------------------------------------------
+    def _flat(self, mats) -> np.ndarray:
+        out = np.zeros(self.woff[-1])
+        for m, w in enumerate(mats):
+            w = np.asarray(w, np.float64)
+            want = (self.sizes[m + 1], self.sizes[m])
+            if w.shape != tuple(want):
+                raise RuleError(f"weights[{m}] has shape {w.shape}, expected (n_post, n_pre) = {tuple(want)}")
+            if not np.isfinite(w).all():
+                raise RuleError(f"weights[{m}] has {np.size(w) - np.isfinite(w).sum()} non-finite values")
+            out[self.woff[m]:self.woff[m + 1]] = w.T.ravel()
+        return out
+
+    def set_weights(self, mats) -> None:
+        flat = self._flat(mats)
+        if self.fixed:
+            q = np.round(flat / self.fmt.unit / W_LSB) * W_LSB
+            flat = np.clip(q, W_MIN, W_MAX)
+        self.W[:] = flat
+
+    @property
+    def weights(self) -> list[np.ndarray]:
+        """Float weights (n_post, n_pre) per matrix (fixed point: mantissa x unit)."""
+        scale = self.fmt.unit if self.fixed else 1.0
+        return [self.W[self.woff[m]:self.woff[m + 1]].reshape(self.sizes[m], self.sizes[m + 1]).T * scale
+                for m in range(self.M)]
+
+    @property
+    def int_weights(self) -> list[np.ndarray]:
+        if not self.fixed:
+            raise RuleError("int_weights: the learner is in float mode")
+        return [np.rint(w / self.fmt.unit).astype(np.int64) for w in self.weights]
+
+    # -- one sample --------------------------------------------------------------------------
+    def _check_x(self, x) -> np.ndarray:
+        x = np.ascontiguousarray(x, np.float64)
+        if x.ndim != 2 or x.shape[1] != self.sizes[0]:
+            raise RuleError(f"a sample is (T, {self.sizes[0]}) inputs, got shape {x.shape}")
+        if not np.isfinite(x).all():
+            raise RuleError("input has NaN or infinite values")
+        if self.fixed and not np.isin(x, (0.0, 1.0)).all():
+            raise RuleError("fixed point takes spike inputs (0/1) only; encode currents as spikes")
+        return x
+
+    def _buffers(self, T: int) -> None:
+        if self._T == T:
+            return
+        self._T = T
+        r = self.rule
+        n_hidden = int(self.noff[-2])
+        zero = np.zeros(0)
+        self.acc = np.zeros(self.woff[-1]) if isinstance(r, OTTT) and r.mode == "A" else zero
+        self.u_hist = np.zeros((T, n_hidden)) if isinstance(r, BPTT) else np.zeros((0, 0))
+        self.e_hist = np.zeros((T, self.sizes[-1])) if isinstance(r, BPTT) else np.zeros((0, 0))
+        self.grad = np.zeros(self.woff[-1]) if isinstance(r, BPTT) else zero
+        self.elig = np.zeros(self.woff[-1]) if isinstance(r, EventDriven) else zero
+        self.G = np.zeros(self.noff[-1]) if isinstance(r, EventDriven) else zero
+        self.c = np.zeros(self.noff[-1]) if isinstance(r, EventDriven) else zero
+
+    def state_bytes(self, T: int) -> int:
+        """Bytes of learning state the rule holds for samples of T steps, measured from the
+        arrays allocated (traces, accumulators, stored steps, thresholds; not the weights)."""
+        self._buffers(T)
+        r = self.rule
+        if isinstance(r, OTTT):
+            return self.trace.nbytes + self.acc.nbytes
+        if isinstance(r, BPTT):
+            return self.u_hist.nbytes + self.e_hist.nbytes + self.grad.nbytes
+        return self.trace.nbytes + self.elig.nbytes + self.G.nbytes + self.c.nbytes + self.thr.nbytes
+
+    def learn_sample(self, x, y: int) -> float:
+        """One sample of on-chip learning; returns its loss."""
+        x = self._check_x(x)
+        if not 0 <= int(y) < self.sizes[-1]:
+            raise RuleError(f"label {y} is outside [0, {self.sizes[-1]})")
+        self._buffers(x.shape[0])
+        r, fx = self.rule, int(self.fixed)
+        common = (self.sizes, self.woff, self.noff, self.W, fx, self.wexp, self.lam, self.dv, self.theta_v,
+                  r.alpha, r.gamma, r.eta)
+        if isinstance(r, OTTT):
+            loss, _ = K.ottt_sample(x, int(y), *common, int(r.mode == "O"), self.lsb, W_MIN, W_MAX,
+                                    int(r.feedback == "random"), self.B, self.rng, self.v, self.vpre, self.s, self.I,
+                                    self.trace, self.acc, self.learn_counts)
+        elif isinstance(r, BPTT):
+            loss, _ = K.bptt_sample(x, int(y), *common, int(r.reset_grad == "full"), self.lsb, W_MIN, W_MAX,
+                                    self.rng, self.v, self.vpre, self.s, self.I, self.u_hist, self.e_hist, self.grad,
+                                    self.learn_counts)
+        else:
+            loss, _ = K.event_sample(x, int(y), *common, int(r.kind == "STD-ED"), r.s_min, r.readout_scale,
+                                     r.kappa, r.rate, r.thr_lo, r.thr_hi, self.lsb, W_MIN, W_MAX, self.rng,
+                                     self.v, self.vpre, self.s, self.I, self.thr, self.trace, self.elig, self.G,
+                                     self.c, self.learn_counts)
+        return float(loss)
+
+    def readout(self, x) -> np.ndarray:
+        """(T, C) readout of one sample, inference only (counted in infer_counts)."""
+        x = self._check_x(x)
+        r = self.rule
+        spiking = isinstance(r, EventDriven)
+        theta = self.theta_v
+        if spiking:
+            theta = np.floor(self.thr * self.theta_v) if self.fixed else self.thr * self.theta_v
+        o = np.zeros((x.shape[0], self.sizes[-1]))
+        K.forward(x, self.sizes, self.woff, self.noff, self.W, int(self.fixed), self.wexp, self.lam, self.dv, theta,
+                  int(spiking), int(spiking and r.kind == "STD-ED"), self.v, self.vpre, self.s, self.I,
+                  self.infer_counts, o)
+        return o
+
+    def predict(self, X) -> np.ndarray:
+        return np.array([int(np.argmax(self.readout(x).sum(0))) for x in X])
+
+    def accuracy(self, X, Y) -> float:
+        return float(np.mean(self.predict(X) == np.asarray(Y)))
+
+    # -- epochs, checkpoints ---------------------------------------------------------------------
+    def fit(self, X, Y, epochs: int, *, eval_set=None, checkpoint=None, checkpoint_every: int = 0,
+            stop_after: int | None = None, progress: bool = False) -> list[dict]:
+        """Learn sample by sample for `epochs` epochs (order: a permutation seeded by seed and
+        epoch); continue from where a loaded checkpoint stopped. Every `checkpoint_every`
+        samples (and at each epoch end) the state is saved to `checkpoint`. `stop_after`
+        stops after that many samples (an interruption, for tests). Returns the history."""
+        X, Y = np.asarray(X), np.asarray(Y)
+        if len(X) != len(Y) or len(X) == 0:
+            raise RuleError(f"fit: {len(X)} samples and {len(Y)} labels")
+        done = 0
+        epoch, pos = self._progress
+        bar = _bar(progress, epochs * len(X), epoch * len(X) + pos, self.rule.label)
+        while epoch < epochs:
+            order = np.random.default_rng([self.seed, epoch]).permutation(len(X))
+            while pos < len(X):
+                k = order[pos]
+                self._loss_sum += self.learn_sample(X[k], Y[k])
+                pos += 1
+                done += 1
+                bar.update(1)
+                self._progress = (epoch, pos)
+                if checkpoint and checkpoint_every and pos % checkpoint_every == 0:
+                    self.save(checkpoint)
+                if stop_after is not None and done >= stop_after:
+                    bar.close()
+                    return self.history
+            row = {"epoch": epoch + 1, "loss": self._loss_sum / len(X)}
+            if eval_set is not None:
+                row["test_accuracy"] = self.accuracy(*eval_set)
+            self.history.append(row)
+            self._loss_sum, epoch, pos = 0.0, epoch + 1, 0
+            self._progress = (epoch, pos)
+            if checkpoint:
+                self.save(checkpoint)
+        bar.close()
+        return self.history
+
+    _CONFIG = ("fixed", "lam_f", "theta", "seed")
+
+    def save(self, path) -> None:
+        """Everything needed to resume bit-identically (weights, RNG, thresholds, counters, place)."""
+        r = self.rule
+        config = dict(rule=type(r).__name__, rule_args=asdict(r), sizes=self.sizes.tolist(), fmt=asdict(self.fmt),
+                      **{k: getattr(self, k) for k in self._CONFIG}, progress=list(self._progress),
+                      loss_sum=self._loss_sum, history=self.history)
+        tmp = Path(str(path) + ".tmp.npz")
+        np.savez(tmp, W=self.W, B=self.B, rng=self.rng, thr=self.thr, learn_counts=self.learn_counts,
+                 infer_counts=self.infer_counts, config=np.array(json.dumps(config)))
+        tmp.replace(path)  # never leave a half-written checkpoint
+
+    @classmethod
+    def load(cls, path) -> "Learner":
+        try:
+            d = np.load(path)
+            config = json.loads(str(d["config"]))
+        except (OSError, ValueError, KeyError) as e:
+            raise RuleError(f"{path}: not a neurochip learning checkpoint ({e})") from None
+        rule = {"OTTT": OTTT, "BPTT": BPTT, "EventDriven": EventDriven}[config["rule"]](**config["rule_args"])
+        self = cls(config["sizes"], rule, fixed=config["fixed"], lam=config["lam_f"], theta=config["theta"],
+                   fmt=Format(**config["fmt"]), seed=config["seed"])
+        for k in ("W", "B", "rng", "thr", "learn_counts", "infer_counts"):
+            getattr(self, k)[...] = d[k]
+        self._progress = tuple(config["progress"])
+        self._loss_sum, self.history = config["loss_sum"], config["history"]
+        return self
+
+    # -- counts ------------------------------------------------------------------------------------
+    def counts(self, phase: str = "learn") -> dict:
+        """Totals per event kind, for phase "learn" or "infer"."""
+        c = self.learn_counts if phase == "learn" else self.infer_counts
+        return dict(zip(LEARN_EVENTS, (int(v) for v in c.sum(0))))
+
+    @classmethod
+    def from_network(cls, net: Network, rule, **kw) -> "Learner":
+        """Attach `rule` to a network built as `to_network` builds it: one SpikeSource, a
+        chain of soft-reset LIF layers without current memory, and a readout compartment
+        (one that never spikes) for OTTT and BPTT. Says why when the rule cannot serve it."""
+        who = getattr(rule, "label", type(rule).__name__)
+        sources = [k for k, p in net.populations.items() if isinstance(p, SpikeSource)]
+        if len(sources) != 1:
+            raise RuleError(f"{who}: needs exactly one input SpikeSource, the network has {sources}")
+        chain, mats = [sources[0]], []
+        while True:
+            out = [p for p in net.projections if p.pre == chain[-1]]
+            if not out:
+                break
+            if len(out) > 1 or out[0].post in chain:
+                raise RuleError(f"{who}: population {chain[-1]!r} projects to {[p.post for p in out]}; "
+                                "the learning engine serves a feed-forward chain of layers")
+            if np.any(out[0].delay != 0):
+                raise RuleError(f"{who}: projection {out[0].name!r} has a delay; the traces assume none")
+            chain.append(out[0].post)
+            mats.append(out[0])
+        if len(chain) != len(net.populations) or len(mats) != len(net.projections):
+            raise RuleError(f"{who}: populations {sorted(set(net.populations) - set(chain))} are not on the chain "
+                            f"{chain}")
+        pops = [net.populations[k] for k in chain[1:]]
+        never = (NEVER, np.finfo(np.float64).max)
+        readout = pops[-1].vth in never
+        if not isinstance(rule, EventDriven) and not readout:
+            raise RuleError(f"{who}: no readout: the last population {chain[-1]!r} spikes (vth {pops[-1].vth}); "
+                            "the loss needs a compartment that never spikes (vth at its maximum)")
+        if len(pops) < 2:
+            raise RuleError(f"{who}: needs at least one hidden layer before the readout, the chain is {chain}")
+        fixed = isinstance(pops[0], LoihiLIF)
+        for name, p in zip(chain[1:-1], pops[:-1]):
+            if isinstance(p, LoihiLIF) != fixed or not isinstance(p, (LoihiLIF, FloatLIF)):
+                raise RuleError(f"{who}: population {name!r} is {type(p).__name__}; all layers must be LoihiLIF "
+                                "(fixed point) or all FloatLIF")
+            if p.reset != "subtract" or p.v_sub != p.vth:
+                raise RuleError(f"{who}: incompatible neuron model: {name!r} resets to zero (or by v_sub != vth); "
+                                "the rules assume the soft reset u - theta s (reset='subtract', v_sub = vth)")
+            if p.du != (4095 if fixed else 1.0):
+                raise RuleError(f"{who}: missing traces: {name!r} keeps a synaptic current (du = {p.du}); the "
+                                "presynaptic trace a <- lam a + s models du = " + ("4095" if fixed else "1"))
+            if np.any(np.asarray(p.bias) != 0) or p.dv != pops[0].dv or p.vth != pops[0].vth:
+                raise RuleError(f"{who}: {name!r} differs from the first layer in bias, dv or vth; the engine "
+                                "takes one leak and threshold for all hidden layers and no bias")
+        weights = [m.weights.toarray() if hasattr(m.weights, "toarray") else np.asarray(m.weights) for m in mats]
+        sizes = [net.populations[chain[0]].n] + [p.n for p in pops]
+        if fixed:
+            fmt = Format(vth=int(pops[0].vth), weight_exp=int(mats[0].weight_exp), dv=int(pops[0].dv))
+            weights = [w * fmt.unit for w in weights]
+            return cls(sizes, rule, fixed=True, fmt=fmt, weights=weights, **kw)
+        return cls(sizes, rule, lam=1.0 - pops[0].dv, theta=pops[0].vth, weights=weights, **kw)
+
+    def to_network(self) -> Network:
+        """The inference network on the chip: input source, soft-reset LIF layers, and the
+        readout as a compartment that never spikes (v = o). Projections have delay 0, so layer
+        l runs l steps behind the input on the chip."""
+        if isinstance(self.rule, EventDriven):
+            raise RuleError("to_network: adaptive thresholds of the event-driven rules have no chip LIF equivalent")
+        net = Network()
+        net.add(SpikeSource(int(self.sizes[0]), name="in"))
+        names = ["in"] + [f"h{m + 1}" for m in range(self.M - 1)] + ["out"]
+        for m in range(self.M):
+            n, last = int(self.sizes[m + 1]), m == self.M - 1
+            if self.fixed:
+                pop = LoihiLIF(n, du=4095, dv=4096 if last else self.fmt.dv, vth=NEVER if last else self.fmt.vth,
+                               reset="subtract", v_sub=self.fmt.vth, name=names[m + 1])
+            else:
+                pop = FloatLIF(n, du=1.0, dv=1.0 if last else 1.0 - self.lam_f,
+                               vth=np.finfo(np.float64).max if last else self.theta, reset="subtract",
+                               v_sub=self.theta, name=names[m + 1])
+            net.add(pop)
+            w = self.int_weights[m] if self.fixed else self.weights[m]
+            kw = dict(weight_exp=self.fmt.weight_exp, num_weight_bits=8) if self.fixed else {}
+            net.connect(names[m], names[m + 1], w, **kw)
+        return net
+
+
+def _bar(on: bool, total: int, initial: int, desc: str):
+    if on:
+        from tqdm import tqdm
+
+        return tqdm(total=total, initial=initial, desc=desc, unit="sample")
+
+    class _Quiet:
+        def update(self, n):
+            pass
+
+        def close(self):
+            pass
+
+    return _Quiet()

@@ -1,0 +1,233 @@
+"""On-chip learning (neurochip.rules) against the float64 references of tests/reference/learning.py,
+against the chip simulator, and on digits."""
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import neurochip as nc
+from neurochip.datasets import digits
+from neurochip.rules.learner import W_MAX, W_MIN, Format, Learner
+from neurochip.rules.rule import BPTT, OTTT, EventDriven, RuleError
+from tests.reference import learning as ref
+
+ALPHA = 4.0
+
+
+@st.composite
+def problems(draw):
+    seed = draw(st.integers(0, 2**31))
+    rng = np.random.default_rng(seed)
+    sizes = [draw(st.integers(1, 5)) for _ in range(draw(st.integers(3, 5)))]
+    T = draw(st.integers(1, 8))
+    x, y, Ws = ref.random_problem(rng, sizes, T)
+    lam = draw(st.sampled_from([0.5, 0.8, 0.9, 1.0]))
+    theta = draw(st.floats(0.3, 1.2))
+    gamma = draw(st.floats(0.0, 1.0))
+    return sizes, x, y, Ws, lam, theta, gamma
+
+
+def changes(rule, sizes, x, y, Ws, lam, theta):
+    learner = Learner(sizes, rule, lam=lam, theta=theta, weights=Ws)
+    learner.learn_sample(x, y)
+    return [w1 - w0 for w1, w0 in zip(learner.weights, Ws)]
+
+
+def assert_same(got, want, Ws, rel=1e-12):
+    """Weight changes equal to `rel` of the largest change, plus the float64 rounding of
+    taking the difference of two weights (a few ulp of the largest weight)."""
+    tol = rel * max(np.abs(w).max() for w in want) + 4 * np.finfo(np.float64).eps * max(np.abs(w).max() for w in Ws)
+    for g, w in zip(got, want):
+        assert np.abs(g - w).max() <= tol
+
+
+@settings(max_examples=60, deadline=None)
+@given(problems())
+def test_ottt_float64_equals_offline_reference(problem):
+    sizes, x, y, Ws, lam, theta, gamma = problem
+    eta = 0.1
+    want_a = [-eta * g for g in ref.ottt_grad(x, y, Ws, lam, theta, ALPHA, gamma)]
+    assert_same(changes(OTTT(mode="A", eta=eta, gamma=gamma), sizes, x, y, Ws, lam, theta), want_a, Ws)
+    want_o = [w1 - w0 for w1, w0 in zip(ref.ottt_online(x, y, Ws, lam, theta, ALPHA, gamma, eta), Ws)]
+    assert_same(changes(OTTT(mode="O", eta=eta, gamma=gamma), sizes, x, y, Ws, lam, theta), want_o, Ws)
+
+
+@settings(max_examples=60, deadline=None)
+@given(problems(), st.sampled_from(["detached", "full"]))
+def test_bptt_equals_forward_mode_gradients(problem, reset_grad):
+    sizes, x, y, Ws, lam, theta, gamma = problem
+    eta = 0.1
+    want = [-eta * g for g in ref.rtrl_grad(x, y, Ws, lam, theta, ALPHA, gamma, reset_grad)]
+    assert_same(changes(BPTT(reset_grad, eta=eta, gamma=gamma), sizes, x, y, Ws, lam, theta), want, Ws)
+
+
+@settings(max_examples=40, deadline=None)
+@given(problems())
+def test_ottt_with_one_step_is_bptt(problem):
+    sizes, x, y, Ws, lam, theta, gamma = problem
+    x = x[:1]
+    ottt = changes(OTTT(gamma=gamma), sizes, x, y, Ws, lam, theta)
+    for reset_grad in ("detached", "full"):
+        assert_same(ottt, changes(BPTT(reset_grad, gamma=gamma), sizes, x, y, Ws, lam, theta), Ws)
+
+
+def test_reference_gradients_are_not_trivially_zero():
+    rng = np.random.default_rng(3)
+    x, y, Ws = ref.random_problem(rng, [6, 8, 8, 4], 6)
+    grads = ref.bptt_grad(x, y, Ws, 0.9, 0.7, ALPHA, 0.1, "full")
+    assert all(np.abs(g).max() > 1e-6 for g in grads)
+    assert not np.allclose(grads[0], ref.bptt_grad(x, y, Ws, 0.9, 0.7, ALPHA, 0.1, "detached")[0])
+
+
+@pytest.mark.parametrize("fixed", [True, False])
+def test_learner_forward_is_the_chip(fixed):
+    """The learning engine's inference equals the chip simulator on the same network
+    (fixed point: ==; float: to 1e-12), with each layer one step behind the one before."""
+    x_tr, y_tr, x_te, _ = digits(12)
+    learner = Learner([64, 24, 16, 10], OTTT(), fixed=fixed, seed=1)
+    for i in range(20):
+        learner.learn_sample(x_tr[i], y_tr[i])
+    net = learner.to_network()
+    sim = nc.Simulator(net)
+    scale = learner.fmt.vth * 64 if fixed else 1.0
+    for sample in x_te[:5]:
+        o = learner.readout(sample)
+        sim.reset()
+        res = sim.run(12 + 3, inputs={"in": np.vstack([sample, np.zeros((3, 64), bool)])}, record=["v"])
+        chip = res.v["out"][3:] / scale
+        if fixed:
+            assert np.array_equal(chip, o)
+        else:
+            np.testing.assert_allclose(chip, o, rtol=1e-12, atol=1e-12)
+        assert np.abs(o).max() > 0
+    back = Learner.from_network(net, OTTT())
+    for a, b in zip(back.weights, learner.weights):
+        assert np.array_equal(a, b)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 1000), st.sampled_from(["ottt_a", "ottt_o", "bptt", "mpd", "std"]))
+def test_fixed_point_weights_stay_on_the_chip_grid(seed, which):
+    rule = {"ottt_a": OTTT(eta=0.5), "ottt_o": OTTT(mode="O", eta=0.5), "bptt": BPTT(eta=0.5),
+            "mpd": EventDriven("MPD-ED", eta=0.5), "std": EventDriven("STD-ED", eta=0.5)}[which]
+    rng = np.random.default_rng(seed)
+    learner = Learner([8, 6, 3], rule, fixed=True, seed=seed, fmt=Format(vth=16))
+    for _ in range(5):
+        learner.learn_sample(rng.random((6, 8)) < 0.5, int(rng.integers(3)))
+    for w in learner.int_weights:
+        assert w.min() >= W_MIN and w.max() <= W_MAX and np.all(w % 2 == 0)
+
+
+def test_stochastic_rounding_is_seeded_and_unbiased():
+    x_tr, y_tr, _, _ = digits(8)
+
+    def run(seed):
+        learner = Learner([64, 16, 10], OTTT(eta=0.002), fixed=True, seed=0)
+        learner.rng[0] = seed
+        for i in range(10):
+            learner.learn_sample(x_tr[i], y_tr[i])
+        return np.concatenate([w.ravel() for w in learner.weights])
+
+    assert np.array_equal(run(5), run(5))
+    assert not np.array_equal(run(5), run(6))
+    # the mean over seeds of the rounded change follows the float change (eta far below one LSB)
+    base = Learner([64, 16, 10], OTTT(eta=0.002), fixed=True, seed=0)
+    w0 = np.concatenate([w.ravel() for w in base.weights])
+    mean = np.mean([run(s) for s in range(200)], axis=0) - w0
+    flt = Learner([64, 16, 10], OTTT(eta=0.002), lam=base.lam_f, weights=base.weights)
+    for i in range(10):
+        flt.learn_sample(x_tr[i], y_tr[i])
+    want = np.concatenate([w.ravel() for w in flt.weights]) - w0
+    big = np.abs(want) > 4 * base.fmt.unit * 2 / np.sqrt(200)
+    assert big.sum() > 20
+    assert np.corrcoef(mean[big], want[big])[0, 1] > 0.9
+
+
+@pytest.mark.parametrize("rule", [OTTT(), OTTT(mode="O"), BPTT("full"), EventDriven("MPD-ED"),
+                                  EventDriven("STD-ED")], ids=lambda r: r.label)
+def test_checkpoint_mid_epoch_resumes_bit_identically(rule, tmp_path):
+    x_tr, y_tr, _, _ = digits(8)
+    x, y = x_tr[:60], y_tr[:60]
+    straight = Learner([64, 20, 10], rule, fixed=True, seed=2)
+    straight.fit(x, y, epochs=2)
+    ckpt = tmp_path / "run.npz"
+    first = Learner([64, 20, 10], rule, fixed=True, seed=2)
+    first.fit(x, y, epochs=2, checkpoint=ckpt, checkpoint_every=7, stop_after=85)  # mid epoch 2
+    resumed = Learner.load(ckpt)
+    assert resumed._progress == (1, 21)
+    resumed.fit(x, y, epochs=2)
+    for a, b in zip(straight.weights, resumed.weights):
+        assert np.array_equal(a, b)
+    assert straight.history == resumed.history
+    assert straight.counts() == resumed.counts()
+
+
+def test_state_is_flat_in_T_for_online_rules_and_linear_for_bptt():
+    sizes = [64, 100, 10]
+    Ts = [4, 8, 16, 32, 64, 128, 256]
+    state = {r.label: [Learner(sizes, r).state_bytes(T) for T in Ts]
+             for r in (OTTT(), OTTT(mode="O"), EventDriven("STD-ED"), EventDriven("MPD-ED"), BPTT())}
+    for label, b in state.items():
+        if label.startswith("BPTT"):
+            slope = (b[-1] - b[0]) / (Ts[-1] - Ts[0])
+            assert slope == 8 * (100 + 10)  # one float64 u per hidden neuron and one error per class, a step
+            assert np.allclose(np.diff(b) / np.diff(Ts), slope)
+        else:
+            assert len(set(b)) == 1, label
+    assert state["OTTT_O"][0] < state["OTTT_A"][0]  # OTTT_A adds one accumulator per synapse
+
+
+def test_bad_input_says_why(tmp_path):
+    with pytest.raises(RuleError, match="readout"):
+        Learner([64, 10], OTTT())
+    learner = Learner([4, 3, 2], OTTT(), fixed=True)
+    with pytest.raises(RuleError, match="spike inputs"):
+        learner.learn_sample(np.full((3, 4), 0.5), 0)
+    with pytest.raises(RuleError, match=r"\(T, 4\)"):
+        learner.learn_sample(np.zeros((3, 5)), 0)
+    with pytest.raises(RuleError, match="label 7"):
+        learner.learn_sample(np.zeros((3, 4)), 7)
+    with pytest.raises(RuleError, match="NaN"):
+        Learner([4, 3, 2], OTTT()).learn_sample(np.full((3, 4), np.nan), 0)
+    with pytest.raises(RuleError, match="eta"):
+        OTTT(eta=-1)
+    with pytest.raises(RuleError, match="reset_grad"):
+        BPTT("sometimes")
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(RuleError, match="not a neurochip learning checkpoint"):
+        Learner.load(bad)
+
+    def chain(readout_vth=np.finfo(np.float64).max, reset="subtract", du=1.0):
+        net = nc.Network()
+        net.add(nc.SpikeSource(4, name="in"))
+        net.add(nc.FloatLIF(3, du=du, dv=0.1, vth=1.0, reset=reset, name="h"))
+        net.add(nc.FloatLIF(2, du=1.0, dv=1.0, vth=readout_vth, reset="subtract", name="out"))
+        net.connect("in", "h", np.ones((3, 4)))
+        net.connect("h", "out", np.ones((2, 3)))
+        return net
+
+    Learner.from_network(chain(), OTTT())  # the well-formed chain is accepted
+    with pytest.raises(RuleError, match="no readout"):
+        Learner.from_network(chain(readout_vth=1.0), OTTT())
+    with pytest.raises(RuleError, match="incompatible neuron model"):
+        Learner.from_network(chain(reset="zero"), BPTT())
+    with pytest.raises(RuleError, match="missing traces"):
+        Learner.from_network(chain(du=0.5), OTTT())
+    with pytest.raises(RuleError, match="adaptive thresholds"):
+        Learner([4, 3, 2], EventDriven()).to_network()
+
+
+@pytest.mark.parametrize("rule, fixed, target", [
+    (OTTT(), True, 0.95),
+    (OTTT(mode="O", eta=0.02), True, 0.95),
+    (BPTT(), False, 0.96),
+    (EventDriven("MPD-ED"), True, 0.90),
+], ids=["OTTT_A fixed", "OTTT_O fixed", "BPTT-SG float", "MPD-ED fixed"])
+def test_digits_learned_on_chip_from_random_weights(rule, fixed, target):
+    """The accuracy targets (the full curves: benchmarks/learning.py)."""
+    x_tr, y_tr, x_te, y_te = digits(16)
+    learner = Learner([64, 128, 10], rule, fixed=fixed, seed=0)
+    assert learner.accuracy(x_te, y_te) < 0.5  # random weights
+    learner.fit(x_tr, y_tr, epochs=8)
+    assert learner.accuracy(x_te, y_te) >= target
