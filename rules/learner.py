@@ -85,7 +85,7 @@ class Learner:
         self.W = np.zeros(self.woff[-1])
         self.set_weights(weights)
         B = [rng.normal(0, 1 / np.sqrt(sizes[m + 1]), (sizes[m + 1], sizes[m])) for m in range(M)]
-        self.B = self._flat(B)
+        self.B = self._flat(B) / (fmt.unit if fixed else 1.0)  # in the units of W, as the kernels read it
         n = self.noff[-1]
         self.theta_v = np.full(n, float(fmt.vth * 64) if fixed else self.theta)
         self.lam = np.full(M, self.lam_f)

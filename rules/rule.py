@@ -129,7 +129,7 @@ class EventDriven:
     readout_scale: float = 0.5
     kappa: float = 0.002
     rate: float = 0.05
-    thr_lo: float = 0.25
+    thr_lo: float = 0.05
     thr_hi: float = 4.0
 
     name = "event"

@@ -223,11 +223,13 @@ def test_bad_input_says_why(tmp_path):
     (OTTT(mode="O", eta=0.02), True, 0.95),
     (BPTT(), False, 0.96),
     (EventDriven("MPD-ED"), True, 0.90),
-], ids=["OTTT_A fixed", "OTTT_O fixed", "BPTT-SG float", "MPD-ED fixed"])
+    (EventDriven("STD-ED", eta=0.005), True, 0.90),
+    (OTTT(feedback="random"), True, 0.90),
+], ids=["OTTT_A fixed", "OTTT_O fixed", "BPTT-SG float", "MPD-ED fixed", "STD-ED fixed", "OTTT random feedback"])
 def test_digits_learned_on_chip_from_random_weights(rule, fixed, target):
     """The accuracy targets (the full curves: benchmarks/learning.py)."""
     x_tr, y_tr, x_te, y_te = digits(16)
     learner = Learner([64, 128, 10], rule, fixed=fixed, seed=0)
     assert learner.accuracy(x_te, y_te) < 0.5  # random weights
-    learner.fit(x_tr, y_tr, epochs=8)
+    learner.fit(x_tr, y_tr, epochs=20 if rule.label == "STD-ED" else 8)
     assert learner.accuracy(x_te, y_te) >= target
