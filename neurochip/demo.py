@@ -8,6 +8,7 @@ is simulated step by step with every hardware event counted.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -38,7 +39,7 @@ def hidden_counts(sim, spikes):
     return np.array(out, dtype=np.float64)
 
 
-def main(seed: int = 0) -> int:
+def main(seed: int = 0, out: str = "energy_reports/digits") -> int:
     t_start = time.perf_counter()
     rng = np.random.default_rng(seed)
     x, y = digits_spikes(rng)
@@ -81,5 +82,27 @@ def main(seed: int = 0) -> int:
           f"{correct / n:.3f} ({correct}/{n} test samples)")
     print("events per inference: " + ", ".join(f"{k} {v / n:.0f}" for k, v in zip(EVENTS, totals)))
     print(f"chip latency per inference ({chip.profile.name} timing): {latency / n / 1e3:.1f} us over {T} steps")
+    report_summary(Path(out))
     print(f"done in {time.perf_counter() - t_start:.1f} s")
     return 0
+
+
+def report_summary(folder: Path) -> None:
+    """On-chip learning with every rule and the energy report (neurochip.report), summarised."""
+    import json
+    import os
+    import sys
+
+    from .report import write
+
+    print(f"on-chip learning (OTTT_A, OTTT_O, STD-ED, MPD-ED, BPTT-SG) and energy report -> {folder}/")
+    write(folder, T=16, epochs=8, progress=sys.stderr.isatty() and not os.environ.get("CI"))
+    data = json.loads((folder / "report.json").read_text())
+    for k, m in data["methods"].items():
+        print(f"  {k:17s} test accuracy {m['accuracy']:.3f}  energy per update {m['per_sample']['total_pj'] / 1e6:6.3f} uJ"
+              f"  (BPTT-SG detached / this: {data['ratios_vs_bptt'][k]:.2f})")
+    inf = data["inference"]
+    print(f"  inference on {len(inf['cores'])} loihi1 cores: accuracy {inf['accuracy_on_chip']:.3f}, "
+          f"{inf['energy']['loihi1_sanafe']['total_pj'] / 1e3:.1f} nJ (loihi1_sanafe), "
+          f"{inf['latency_ns'] / 1e3:.1f} us per inference")
+    print(f"  report: {folder / 'report.md'} (figures and report.json beside it)")

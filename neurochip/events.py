@@ -31,3 +31,16 @@ EVENTS = (
 N_EVENTS = len(EVENTS)
 (SYN_OPS, DENDRITE_ACCUMS, UPDATES_ACTIVE, UPDATES_INACTIVE, SPIKES_OUT, PACKETS,
  HOPS_EW, HOPS_NS, AXONS_IN) = range(N_EVENTS)
+
+# Learning-phase events (counted by neurochip.rules per weight matrix) that have no
+# inference counterpart; an energy profile may price them (`spec.Profile`).
+LEARNING_EVENTS = (
+    "trace_updates",      # one trace, adaptive threshold or synaptic eligibility updated
+    "surrogate_evals",    # one post factor evaluated (surrogate or spike-timing slope)
+    "error_ops",          # one multiply-accumulate of the error (loss gradient, W^T pass)
+    "weight_reads",       # one weight read by the learning phase
+    "weight_writes",      # one synaptic weight written (Loihi: a synaptic update)
+    "state_write_bytes",  # one byte of per-step state stored for a later backward pass
+    "state_read_bytes",   # one byte of that state read back
+)
+ALL_EVENTS = EVENTS + LEARNING_EVENTS

@@ -11,7 +11,7 @@ from importlib import resources
 from pathlib import Path
 
 from .errors import SpecError
-from .events import EVENTS
+from .events import ALL_EVENTS, EVENTS
 
 try:  # Python 3.11+
     import tomllib
@@ -72,18 +72,42 @@ class EventCost:
 
 @dataclass(frozen=True)
 class Profile:
-    """Per-event energy and latency of one chip, each constant with its source."""
+    """Per-event energy and latency of one chip, each constant with its source.
+
+    Every inference event kind (`events.EVENTS`) must be listed, NaN where unpublished;
+    learning kinds (`events.LEARNING_EVENTS`) may be, and are unknown (NaN) when not.
+    """
 
     name: str
     events: dict
     citation: str = ""
+    process: str = ""
+    voltage: str = ""
 
     def __post_init__(self):
         missing = [k for k in EVENTS if k not in self.events]
-        extra = [k for k in self.events if k not in EVENTS]
+        extra = [k for k in self.events if k not in ALL_EVENTS]
         if missing or extra:
             raise SpecError(f"profile {self.name!r}: missing events {missing}, unknown events {extra}; "
-                            f"the event kinds are {list(EVENTS)}")
+                            f"the event kinds are {list(ALL_EVENTS)}")
+        nan = float("nan")
+        for k in ALL_EVENTS:
+            if k not in self.events:
+                self.events[k] = EventCost(nan, nan, "unknown", f"not in profile {self.name}")
+
+    def cost(self, kind: str, what: str = "energy_pj") -> float:
+        return getattr(self.events[kind], what)
+
+    def filled(self, other: "Profile", kinds=ALL_EVENTS) -> "Profile":
+        """This profile with its unknown costs among `kinds` taken from `other`, marked
+        basis 'derived' and sourced, so that a report can say which numbers are borrowed."""
+        events = dict(self.events)
+        for k in kinds:
+            mine, theirs = self.events[k], other.events[k]
+            if math.isnan(mine.energy_pj) and not math.isnan(theirs.energy_pj):
+                events[k] = EventCost(theirs.energy_pj, theirs.latency_ns, "derived",
+                                      f"from {other.name}: {theirs.source}")
+        return Profile(f"{self.name}+{other.name}", events, self.citation, self.process, self.voltage)
 
     def vector(self, what: str):
         """Costs in `EVENTS` order: what = 'energy_pj' or 'latency_ns'."""
@@ -104,7 +128,8 @@ class Profile:
             events = {k: EventCost(float(v["energy_pj"]), float(v["latency_ns"]),
                                    v.get("basis", "unknown"), v.get("source", ""))
                       for k, v in data["events"].items()}
-            return cls(data["name"], events, data.get("citation", ""))
+            return cls(data["name"], events, data.get("citation", ""), data.get("process", ""),
+                       data.get("voltage", ""))
         except KeyError as e:
             raise SpecError(f"{path}: missing key {e} (each event needs energy_pj and latency_ns)") from None
 

@@ -225,10 +225,13 @@ def ottt_sample(x, y, sizes, woff, noff, W, fixed, wexp, lam, dv, theta, alpha, 
                     k += 1
             if online:
                 write_weights(W, woff[m], n_pre * n_post, delta, fixed, lsb[m], wmin, wmax, rng, cnt[m])
-            else:
+            else:  # the per-synapse accumulator: one update per synapse with a non-zero trace
                 base = woff[m]
                 for q in range(n_pre * n_post):
                     acc[base + q] += delta[q]
+                for j in range(n_pre):
+                    if trace[toff + j] != 0.0:
+                        cnt[m, TRACE_UPDATES] += n_post
             if m > 0:
                 b0 = noff[m - 1]
                 for j in range(n_pre):

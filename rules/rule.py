@@ -14,20 +14,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from neurochip.errors import NetworkError
+from neurochip.events import LEARNING_EVENTS
 
-# Counted per weight matrix by the learning kernels (columns of Learner.counters).
-LEARN_EVENTS = (
-    "syn_ops",            # one synapse walked in the forward pass
-    "neuron_updates",     # one compartment update
-    "spikes",             # one spike
-    "trace_updates",      # one trace, threshold or synaptic eligibility updated
-    "surrogate_evals",    # one post factor sg(u - theta) or spike-timing slope evaluated
-    "error_ops",          # one multiply-accumulate of the error (loss gradient, W^T pass)
-    "weight_reads",       # one weight read by the learning phase (W^T or feedback matrix)
-    "weight_writes",      # one synaptic weight written
-    "state_write_bytes",  # bytes of per-step state stored for a later backward pass
-    "state_read_bytes",   # bytes of that state read back
-)
+# Counted per weight matrix by the learning kernels (columns of Learner.learn_counts): the
+# forward pass's synaptic ops, neuron updates and spikes, then the learning events.
+LEARN_EVENTS = ("syn_ops", "neuron_updates", "spikes") + LEARNING_EVENTS
 
 
 class RuleError(NetworkError):

@@ -4,7 +4,7 @@ import math
 import pytest
 
 import neurochip as nc
-from neurochip.spec import ChipSpec, Profile
+from neurochip.spec import ChipSpec
 
 
 def test_loihi1_preset_matches_published_limits():
@@ -20,13 +20,6 @@ def test_loihi2_costs_are_unknown_not_zero():
     chip = nc.loihi2()
     assert chip.core.compartments == 8192
     assert all(math.isnan(e.energy_pj) and math.isnan(e.latency_ns) for e in chip.profile.events.values())
-
-
-def test_profiles_name_every_event_with_a_source():
-    for name in nc.presets("profiles"):
-        prof = Profile.preset(name)
-        assert set(prof.events) == set(nc.EVENTS)
-        assert all(e.source for e in prof.events.values())
 
 
 def test_core_geometry_and_barrier_lookup():

@@ -1,0 +1,97 @@
+"""Energy and latency from counted events: energy = sum of counts x per-event costs.
+
+Every number traces to a profile constant (`neurochip/profiles/*.toml`, each with its
+source). A kind whose cost is unknown (NaN) and whose count is not zero is listed in
+`Energy.unknown` and left out of `total_pj`, which is then a lower bound: never a silent 0.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .events import ALL_EVENTS, EVENTS, LEARNING_EVENTS
+from .spec import Profile
+
+PHASES = {
+    "delivery": ("syn_ops", "dendrite_accums", "axons_in"),
+    "update": ("neuron_updates_active", "neuron_updates_inactive", "spikes_out"),
+    "routing": ("packets", "hops_ew", "hops_ns"),
+    "learning": LEARNING_EVENTS,
+}
+# the learning engine's forward-pass names for chip events
+LEARNER_KINDS = {"neuron_updates": "neuron_updates_active", "spikes": "spikes_out"}
+
+
+@dataclass
+class Energy:
+    """Energy of a set of counted events under one profile (pJ), by kind and phase."""
+
+    profile: str
+    counts: dict   # kind -> count
+    pj: dict       # kind -> count x cost (NaN where the cost is unknown)
+
+    @property
+    def unknown(self) -> list:
+        return [k for k in ALL_EVENTS if self.counts.get(k, 0) and math.isnan(self.pj[k])]
+
+    @property
+    def total_pj(self) -> float:
+        """Sum over kinds with known costs (a lower bound when `unknown` is not empty)."""
+        return float(sum(v for v in self.pj.values() if not math.isnan(v)))
+
+    def by_phase(self) -> dict:
+        return {ph: float(sum(self.pj[k] for k in kinds if not math.isnan(self.pj[k])))
+                for ph, kinds in PHASES.items()}
+
+    def per(self, n: float) -> "Energy":
+        """This energy divided by n (per inference, per sample, per update)."""
+        return Energy(self.profile, {k: c / n for k, c in self.counts.items()},
+                      {k: v / n for k, v in self.pj.items()})
+
+    def __add__(self, other: "Energy") -> "Energy":
+        if other.profile != self.profile:
+            raise ValueError(f"cannot add energies of profiles {self.profile!r} and {other.profile!r}")
+        return Energy(self.profile, {k: self.counts.get(k, 0) + other.counts.get(k, 0) for k in ALL_EVENTS},
+                      {k: np.nansum([self.pj[k], other.pj[k]]) if self.counts.get(k, 0) or other.counts.get(k, 0)
+                       else 0.0 for k in ALL_EVENTS})
+
+    def to_dict(self) -> dict:
+        return {"profile": self.profile, "total_pj": self.total_pj, "unknown": self.unknown,
+                "by_phase_pj": self.by_phase(), "by_kind_pj": {k: _num(v) for k, v in self.pj.items()},
+                "counts": {k: _num(v) for k, v in self.counts.items()}}
+
+
+def energy(counts: dict, profile: Profile) -> Energy:
+    """Energy of event counts (a dict kind -> count; the learning engine's names accepted)."""
+    merged = dict.fromkeys(ALL_EVENTS, 0)
+    for k, c in counts.items():
+        k = LEARNER_KINDS.get(k, k)
+        if k not in merged:
+            raise KeyError(f"unknown event kind {k!r}; kinds are {list(ALL_EVENTS)}")
+        merged[k] += c
+    pj = {k: (merged[k] * profile.cost(k) if merged[k] else 0.0) for k in ALL_EVENTS}
+    return Energy(profile.name, merged, pj)
+
+
+def per_core_pj(counters: np.ndarray, profile: Profile) -> np.ndarray:
+    """Energy of each row (core, then host) of a `RunResult.counters` matrix, known costs only."""
+    cost = np.nan_to_num(profile.vector("energy_pj"), nan=0.0)
+    return counters.astype(np.float64) @ cost
+
+
+def run_energy(result, profile: Profile) -> Energy:
+    """Energy of a `Simulator.run` result (all cores and the host)."""
+    return energy(dict(zip(EVENTS, result.counters.sum(axis=0).tolist())), profile)
+
+
+def latency_ns(counts: dict, profile: Profile) -> float:
+    """Serial latency of counted events on one core (known latencies only)."""
+    e = energy(counts, profile)
+    return float(sum(c * profile.cost(k, "latency_ns") for k, c in e.counts.items()
+                     if c and not math.isnan(profile.cost(k, "latency_ns"))))
+
+
+def _num(v):
+    return None if isinstance(v, float) and math.isnan(v) else v
