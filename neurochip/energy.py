@@ -75,15 +75,23 @@ def energy(counts: dict, profile: Profile) -> Energy:
     return Energy(profile.name, merged, pj)
 
 
+def chip_counters(counters: np.ndarray) -> np.ndarray:
+    """A `RunResult.counters` matrix without the host's injected spikes: no soma on the chip
+    fires them (SANA-FE agrees; validation/README.md). Their packets and hops stay."""
+    out = np.array(counters, dtype=np.float64)
+    out[-1, EVENTS.index("spikes_out")] = 0.0
+    return out
+
+
 def per_core_pj(counters: np.ndarray, profile: Profile) -> np.ndarray:
     """Energy of each row (core, then host) of a `RunResult.counters` matrix, known costs only."""
     cost = np.nan_to_num(profile.vector("energy_pj"), nan=0.0)
-    return counters.astype(np.float64) @ cost
+    return chip_counters(counters) @ cost
 
 
 def run_energy(result, profile: Profile) -> Energy:
-    """Energy of a `Simulator.run` result (all cores and the host)."""
-    return energy(dict(zip(EVENTS, result.counters.sum(axis=0).tolist())), profile)
+    """Energy of a `Simulator.run` result (all cores, and the host's packets and hops)."""
+    return energy(dict(zip(EVENTS, chip_counters(result.counters).sum(axis=0).tolist())), profile)
 
 
 def latency_ns(counts: dict, profile: Profile) -> float:
