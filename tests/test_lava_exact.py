@@ -83,3 +83,43 @@ def test_subtractive_reset_is_refused_with_a_reason():
     net.add(nc.LoihiLIF(1, du=0, dv=0, vth=1, reset="subtract", name="lif"))
     with pytest.raises(nc.NetworkError, match="Lava's LIF resets to zero"):
         to_lava(net, {"in": np.zeros((3, 1))}, 3)
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("fixed", [True, False])
+def test_standalone_lava_script_gives_the_same_rasters(tmp_path, fixed):
+    """export_lava_script writes a script that needs only lava-nc; run in its own Python, it
+    reproduces neurochip's rasters (recurrence, delays, two sources, a bias)."""
+    import subprocess
+    import sys
+
+    from neurochip.mapping.lava_script import export_lava_script
+
+    rng = np.random.default_rng(7)
+    net = nc.Network()
+    net.add(nc.SpikeSource(12, name="a"))
+    net.add(nc.SpikeSource(5, name="b"))
+    if fixed:
+        net.add(nc.LoihiLIF(20, du=300, dv=200, vth=30, bias_mant=rng.integers(0, 3, 20), name="h"))
+        net.add(nc.LoihiLIF(6, du=4095, dv=50, vth=40, name="o"))
+        w = lambda *s: 2 * rng.integers(-20, 40, s)  # noqa: E731
+    else:
+        net.add(nc.FloatLIF(20, du=0.1, dv=0.05, vth=1.0, bias=rng.random(20) * 0.02, name="h"))
+        net.add(nc.FloatLIF(6, du=1.0, dv=0.02, vth=1.5, name="o"))
+        w = lambda *s: rng.normal(0.2, 0.4, s)  # noqa: E731
+    net.connect("a", "h", w(20, 12))
+    net.connect("b", "h", w(20, 5), delay=rng.integers(0, 4, (20, 5)))
+    net.connect("h", "h", w(20, 20) // 2 if fixed else w(20, 20) / 3)
+    net.connect("h", "o", w(6, 20))
+    steps = 60
+    x = {"a": rng.random((steps, 12)) < 0.3, "b": rng.random((steps, 5)) < 0.2}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", nc.WeightClipWarning)
+        want = nc.Simulator(net).run(steps, inputs=x, record=["spikes"])
+    py, npz = export_lava_script(net, tmp_path / "exported", x, steps)
+    done = subprocess.run([sys.executable, str(py)], capture_output=True, text=True, timeout=280, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    got = np.load(tmp_path / "exported_spikes.npz")
+    for name in ("h", "o"):
+        assert np.array_equal(got[name], want.spikes[name]), name
+    assert want.spikes["h"].sum() > 0 and want.spikes["o"].sum() > 0
