@@ -1,0 +1,186 @@
+"""Learning rules exported to Lava's learning engine (lava-nc 0.10, imported lazily).
+
+`lava_rule(rule)` turns a `rules.loihi_rule.LoihiRule` into Lava's `Loihi2FLearningRule`
+(or `Loihi3FLearningRule` for third-factor rules) with the same strings, impulses, taus and
+epoch; `run_plastic` runs RingBuffer -> LearningDense -> LIF (post spikes wired back as the
+bAP) in `Loihi2SimCfg` and returns the learned weights, stopping Lava in `finally`.
+`exportable(rule)` says which of neurochip's rules Lava's engine can express and why not.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from neurochip.rules.loihi_rule import LoihiRule
+from neurochip.rules.rule import BPTT, OTTT, EventDriven, RuleError
+
+
+def exportable(rule, hidden_layers: int = 0) -> None:
+    """Raise RuleError saying why `rule` cannot run on Lava's learning engine, if it cannot."""
+    if isinstance(rule, LoihiRule):
+        return
+    if isinstance(rule, OTTT):
+        if hidden_layers and rule.feedback == "transpose":
+            raise RuleError(
+                "OTTT with hidden layers needs each hidden neuron's error g_s = W^T g_u, a sum over the "
+                "transposed weights of the layer above; Loihi's learning engine sees only local traces and "
+                "per-neuron third factors, and synapses cannot be read backwards. Use OTTT(feedback='random'): "
+                "fixed random feedback B g_u is a per-neuron value a neuron process can send as a third factor, "
+                "or learn only the readout (hidden_layers=0).")
+        return
+    if isinstance(rule, BPTT):
+        raise RuleError("BPTT stores T steps of state and runs backward in time; Loihi's learning engine "
+                        "updates from current traces only. It is the off-chip baseline, not exportable.")
+    if isinstance(rule, EventDriven):
+        raise RuleError(f"{rule.kind}: its adaptive-threshold neurons and end-of-sample error pass have no Lava "
+                        "process; not exported yet.")
+    raise RuleError(f"no Lava translation for {type(rule).__name__}")
+
+
+def lava_rule(rule: LoihiRule):
+    from lava.magma.core.learning.learning_rule import Loihi2FLearningRule, Loihi3FLearningRule
+
+    common = dict(dw=rule.string("dw"), dt=rule.string("dt"), x1_impulse=rule.x1_impulse, x1_tau=rule.x1_tau,
+                  x2_impulse=rule.x2_impulse, x2_tau=rule.x2_tau, t_epoch=rule.t_epoch)
+    if rule.third_factor:
+        return Loihi3FLearningRule(**common)
+    return Loihi2FLearningRule(y1_impulse=rule.y1_impulse, y1_tau=rule.y1_tau, y2_impulse=rule.y2_impulse,
+                               y2_tau=rule.y2_tau, y3_impulse=rule.y3_impulse, y3_tau=rule.y3_tau, **common)
+
+
+def run_plastic(rule: LoihiRule, weights, x, *, du=1.0, dv=0.0, vth=1.0, bias=0.0, tag="floating_pt"):
+    """Lava's LearningDense with `rule` between spike inputs x (steps, n_pre) and a float LIF
+    population; returns (learned weights, post spikes (steps, n_post))."""
+    if rule.third_factor:
+        raise RuleError(f"{rule.name}: third-factor rules need a neuron process that sends y1..y3; "
+                        "run_plastic wires a plain LIF (two-factor rules only)")
+    from lava.magma.core.run_conditions import RunSteps
+    from lava.magma.core.run_configs import Loihi2SimCfg
+    from lava.proc.dense.process import LearningDense
+    from lava.proc.io.source import RingBuffer
+    from lava.proc.lif.process import LIF
+    from lava.proc.monitor.process import Monitor
+
+    x = np.asarray(x, dtype=int)
+    steps = x.shape[0]
+    W = np.asarray(weights, dtype=np.float64)
+    src = RingBuffer(data=x.T)
+    dense = LearningDense(weights=W.copy(), learning_rule=lava_rule(rule), name="plastic")
+    post = LIF(shape=(W.shape[0],), du=du, dv=dv, vth=vth, bias_mant=bias, name="post")
+    src.s_out.connect(dense.s_in)
+    dense.a_out.connect(post.a_in)
+    post.s_out.connect(dense.s_in_bap)
+    mon = Monitor()
+    mon.probe(post.s_out, steps)
+    try:
+        post.run(condition=RunSteps(num_steps=steps), run_cfg=Loihi2SimCfg(select_tag=tag))
+        learned = np.asarray(dense.weights.get(), dtype=np.float64)
+        spikes = mon.get_data()["post"]["s_out"].astype(bool)
+    finally:
+        post.stop()
+    return learned, spikes
+
+
+def ottt_readout_rule(eta: float) -> LoihiRule:
+    """OTTT on a readout layer for Lava's engine: dw = u0 x1 y2 every step (OTTT_O), x1 the
+    presynaptic spike of the step (impulse 1, gone by the next step: tau 1e-3), y2 the
+    modulator -eta dL[t]/do / T sent by the readout process
+    (`mapping.lava_procs.third_factor.OTTTReadout`; its post factor is 1, the readout being
+    memoryless). On Lava the error of step t meets the spikes of step t while o[t] came from
+    step t-1's spikes (Dense adds a step): a one-step offset against neurochip's OTTT."""
+    from fractions import Fraction
+
+    if Fraction(eta).denominator & (Fraction(eta).denominator - 1):
+        raise RuleError(f"eta {eta} must be m * 2**e for Loihi's microcode")
+    from neurochip.rules.loihi_rule import Product
+
+    return LoihiRule(dw=(Product(1.0, "u0", ("x1", "y2")),), x1_impulse=1.0, x1_tau=1e-3, third_factor=True,
+                     name="OTTT readout")
+
+
+def third_factors(y2, y3, y1_tau=1.0, y1_impulse=0.0):
+    """neurochip's twin of `ThirdFactorLIF`'s outputs, for `rules.loihi_rule.simulate(third=...)`."""
+    state = {"y1": None}
+
+    def third(t, s_post, u):
+        y1 = state["y1"] if state["y1"] is not None else np.zeros(len(s_post))
+        state["y1"] = y1 * np.exp(-1.0 / y1_tau) + y1_impulse * s_post
+        return state["y1"], np.asarray(y2[t], float), np.asarray(y3[t], float)
+
+    return third
+
+
+def run_plastic_3f(rule: LoihiRule, weights, x, y2, y3, *, du=1.0, dv=0.0, vth=1.0, bias=0.0, y1_tau=1.0,
+                   y1_impulse=0.0):
+    """Lava's LearningDense with a third-factor `rule` onto `ThirdFactorLIF` neurons that send
+    y2[t], y3[t] ((steps, n_post) arrays) and their own y1 trace; returns (weights, tag, spikes)."""
+    from lava.magma.core.run_conditions import RunSteps
+    from lava.magma.core.run_configs import Loihi2SimCfg
+    from lava.proc.dense.process import LearningDense
+    from lava.proc.io.source import RingBuffer
+
+    x = np.asarray(x, dtype=int)
+    steps = x.shape[0]
+    W = np.asarray(weights, dtype=np.float64)
+    src = RingBuffer(data=x.T)
+    dense = LearningDense(weights=W.copy(), learning_rule=lava_rule(rule), name="plastic")
+    from .lava_procs.third_factor import ThirdFactorLIF
+
+    post = ThirdFactorLIF(shape=(W.shape[0],), du=du, dv=dv, vth=vth, bias=bias, y2=y2, y3=y3,
+                              y1_tau=y1_tau, y1_impulse=y1_impulse, name="post")
+    src.s_out.connect(dense.s_in)
+    dense.a_out.connect(post.a_in)
+    post.s_out_bap.connect(dense.s_in_bap)
+    post.s_out_y1.connect(dense.s_in_y1)
+    post.s_out_y2.connect(dense.s_in_y2)
+    post.s_out_y3.connect(dense.s_in_y3)
+    from lava.proc.monitor.process import Monitor
+
+    mon = Monitor()
+    mon.probe(post.s_out, steps)
+    try:
+        post.run(condition=RunSteps(num_steps=steps), run_cfg=Loihi2SimCfg(select_tag="floating_pt"))
+        learned = np.asarray(dense.weights.get(), dtype=np.float64)
+        tag_ = np.asarray(dense.tag_1.get(), dtype=np.float64)
+        spikes = mon.get_data()["post"]["s_out"].astype(bool)
+    finally:
+        post.stop()
+    return learned, tag_, spikes
+
+
+def ottt_readout_twin(labels, eta, gamma, T):
+    """neurochip's twin of `OTTTReadout` for `rules.loihi_rule.simulate(third=..., du=1, dv=1)`:
+    there u is the delivered input, so o = u."""
+    from .lava_procs.third_factor import ottt_modulator
+
+    def third(t, s_post, u):
+        zero = np.zeros(len(u))
+        return zero, ottt_modulator(np.asarray(u, float), labels[t], eta, gamma, T), zero
+
+    return third
+
+
+def run_ottt_readout(weights, x, labels, *, eta, gamma=0.0, T=1):
+    """Lava's LearningDense with `ottt_readout_rule(eta)` onto `OTTTReadout`; returns the
+    learned weights (n_classes, n_pre)."""
+    from lava.magma.core.run_conditions import RunSteps
+    from lava.magma.core.run_configs import Loihi2SimCfg
+    from lava.proc.dense.process import LearningDense
+    from lava.proc.io.source import RingBuffer
+
+    from .lava_procs.third_factor import OTTTReadout
+
+    x = np.asarray(x, dtype=int)
+    W = np.asarray(weights, dtype=np.float64)
+    src = RingBuffer(data=x.T)
+    dense = LearningDense(weights=W.copy(), learning_rule=lava_rule(ottt_readout_rule(eta)), name="plastic")
+    out = OTTTReadout(shape=(W.shape[0],), labels=labels, eta=eta, gamma=gamma, T=T, name="readout")
+    src.s_out.connect(dense.s_in)
+    dense.a_out.connect(out.a_in)
+    for a, b in ((out.s_out_bap, dense.s_in_bap), (out.s_out_y1, dense.s_in_y1), (out.s_out_y2, dense.s_in_y2),
+                 (out.s_out_y3, dense.s_in_y3)):
+        a.connect(b)
+    try:
+        out.run(condition=RunSteps(num_steps=x.shape[0]), run_cfg=Loihi2SimCfg(select_tag="floating_pt"))
+        return np.asarray(dense.weights.get(), dtype=np.float64)
+    finally:
+        out.stop()

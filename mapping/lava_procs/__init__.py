@@ -1,0 +1,1 @@
+"""Lava processes neurochip adds; they import lava-nc, so import them only to export."""

@@ -1,0 +1,89 @@
+"""Learning exported to Lava's learning engine gives neurochip's weights: float weights after
+1000 steps equal to 1e-9 (observed: identical), for STDP (two-factor), reward-modulated STDP
+and OTTT on a readout (three-factor, through neurochip's own Lava neuron processes)."""
+import os
+
+import numpy as np
+import pytest
+
+from neurochip.rules.loihi_rule import r_stdp, simulate, stdp
+from neurochip.rules.rule import BPTT, OTTT, RuleError
+
+try:
+    import lava  # noqa: F401
+except ImportError:
+    if os.environ.get("CI"):
+        raise
+    pytest.skip("lava-nc is not installed (pip install -e '.[lava]'); under CI these tests must run",
+                allow_module_level=True)
+
+from neurochip.mapping.lava_learning import (exportable, ottt_readout_rule, ottt_readout_twin,  # noqa: E402
+                                             run_ottt_readout, run_plastic, run_plastic_3f, third_factors)
+
+pytestmark = pytest.mark.lava
+STEPS = 1000
+
+
+def close(a, b):
+    return np.abs(a - b).max() <= 1e-9 * max(1.0, np.abs(b).max())
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("t_epoch", [1, 3])
+def test_stdp_weights_equal_lava_after_1000_steps(t_epoch):
+    rng = np.random.default_rng(t_epoch)
+    W0 = rng.uniform(0, 0.5, (4, 10))
+    x = rng.random((STEPS, 10)) < 0.1
+    rule = stdp(learning_rate=2**-4, A_plus=1.0, A_minus=-1.0, tau_plus=8.0, tau_minus=5.0, x1_impulse=1.0,
+                y1_impulse=1.0, t_epoch=t_epoch)
+    ours, _, s_ours = simulate(rule, W0, x, du=1.0, dv=0.1, vth=0.8)
+    lava_w, s_lava = run_plastic(rule, W0, x, du=1.0, dv=0.1, vth=0.8)
+    assert np.array_equal(s_ours, s_lava) and s_ours.sum() > 100
+    assert close(ours, lava_w)
+    assert np.abs(ours - W0).max() > 0.5  # it did learn
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("t_epoch", [1, 4])
+def test_reward_modulated_stdp_equals_lava(t_epoch):
+    rng = np.random.default_rng(10 + t_epoch)
+    W0 = rng.uniform(0, 0.5, (4, 10))
+    x = rng.random((STEPS, 10)) < 0.1
+    y2 = np.repeat(rng.choice([-1.0, 0.0, 1.0], (STEPS, 1)), 4, axis=1) * 2**-3
+    y3 = np.zeros((STEPS, 4))
+    rule = r_stdp(learning_rate=2**-4, A_plus=1.0, A_minus=-1.0, tau_plus=8.0, x1_impulse=1.0, t_epoch=t_epoch)
+    ours, tag, s_ours = simulate(rule, W0, x, du=1.0, dv=0.1, vth=0.8,
+                                 third=third_factors(y2, y3, y1_tau=5.0, y1_impulse=1.0))
+    lava_w, lava_tag, s_lava = run_plastic_3f(rule, W0, x, y2, y3, du=1.0, dv=0.1, vth=0.8, y1_tau=5.0,
+                                              y1_impulse=1.0)
+    assert np.array_equal(s_ours, s_lava) and s_ours.sum() > 100
+    assert close(ours, lava_w) and close(tag, lava_tag)
+    assert np.abs(ours - W0).max() > 0.1
+
+
+@pytest.mark.timeout(120)
+def test_ottt_readout_equals_lava_and_learns():
+    rng = np.random.default_rng(2)
+    n_pre, C, T = 30, 10, 10
+    protos = rng.random((C, n_pre)) < 0.3  # one spike pattern per class
+    labels = np.repeat(rng.integers(0, C, STEPS // T), T)
+    x = protos[labels] & (rng.random((STEPS, n_pre)) < 0.8)
+    W0 = rng.normal(0, 0.1, (C, n_pre))
+    eta = 2**-2
+    lava_w = run_ottt_readout(W0, x, labels, eta=eta, gamma=0.05, T=T)
+    ours, _, _ = simulate(ottt_readout_rule(eta), W0, x, du=1.0, dv=1.0, vth=1e300,
+                          third=ottt_readout_twin(labels, eta, 0.05, T))
+    assert close(ours, lava_w)
+    acc = lambda W: np.mean(np.argmax(protos @ W.T, axis=1) == np.arange(C))  # noqa: E731
+    assert acc(ours) > acc(W0) and acc(ours) >= 0.9
+
+
+def test_rules_lava_cannot_express_say_why():
+    exportable(OTTT(), hidden_layers=0)
+    exportable(OTTT(feedback="random"), hidden_layers=2)
+    with pytest.raises(RuleError, match="transposed weights.*feedback='random'"):
+        exportable(OTTT(), hidden_layers=1)
+    with pytest.raises(RuleError, match="BPTT"):
+        exportable(BPTT())
+    with pytest.raises(RuleError, match="third-factor"):
+        run_plastic(r_stdp(), np.zeros((2, 3)), np.zeros((5, 3), bool))
