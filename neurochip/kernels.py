@@ -86,9 +86,17 @@ def lif_update(slot, dend, u, v, du_fac, dv_fac, bias, vth, sub, flags):
 @overload(lif_update, jit_options=OPTIONS)
 def _lif_update_typed(slot, dend, u, v, du_fac, dv_fac, bias, vth, sub, flags):
     # Type dispatch inside compiled code (first-class function arguments break the cache).
+    # The implementations call the kernels rather than being their py_func: a py_func compiled
+    # here would be cached under the kernel's own name, and the kernel called directly later
+    # in the process would load that entry and crash.
     if isinstance(u.dtype, types.Integer):
-        return lif_fixed_update.py_func
-    return lif_float_update.py_func
+        def fixed(slot, dend, u, v, du_fac, dv_fac, bias, vth, sub, flags):
+            lif_fixed_update(slot, dend, u, v, du_fac, dv_fac, bias, vth, sub, flags)
+        return fixed
+
+    def floating(slot, dend, u, v, du_fac, dv_fac, bias, vth, sub, flags):
+        lif_float_update(slot, dend, u, v, du_fac, dv_fac, bias, vth, sub, flags)
+    return floating
 
 
 _SPIKED_IN_WORD = 0x0404040404040404  # the SPIKED bit of 8 flag bytes read as one uint64
