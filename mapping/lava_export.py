@@ -142,11 +142,24 @@ def run_per_sample(net: Network, inputs: dict | None, steps: int, reset_interval
     return {var: {name: np.concatenate(parts) for name, parts in d.items()} for var, d in out.items()}
 
 
+def import_lava() -> None:
+    """Import lava-nc's runtime. It sets multiprocessing's start method to 'fork' on import
+    and fails if something fixed the context first (tqdm's lock does): undo that first."""
+    import multiprocessing as mp
+    import sys
+
+    if "lava.magma.runtime.message_infrastructure.multiprocessing" not in sys.modules and \
+            mp.get_start_method(allow_none=True) is not None:
+        mp.set_start_method(None, force=True)
+    import lava.magma.runtime.message_infrastructure.multiprocessing  # noqa: F401
+
+
 class LavaNetwork:
     """The Lava processes of one network; `run(steps)` runs and always stops Lava."""
 
     def __init__(self, net: Network, inputs: dict | None, steps: int, record=("spikes", "u", "v"),
                  sparse: bool | str = "auto", reset_interval: int | None = None, reset_offset: int = 0):
+        import_lava()
         from lava.proc.dense.process import DelayDense, Dense
         from lava.proc.io.source import RingBuffer
         from lava.proc.lif.process import LIF, LIFReset

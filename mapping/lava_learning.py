@@ -37,6 +37,9 @@ def exportable(rule, hidden_layers: int = 0) -> None:
 
 
 def lava_rule(rule: LoihiRule):
+    from .lava_export import import_lava
+
+    import_lava()
     from lava.magma.core.learning.learning_rule import Loihi2FLearningRule, Loihi3FLearningRule
 
     common = dict(dw=rule.string("dw"), dt=rule.string("dt"), x1_impulse=rule.x1_impulse, x1_tau=rule.x1_tau,
@@ -53,6 +56,9 @@ def run_plastic(rule: LoihiRule, weights, x, *, du=1.0, dv=0.0, vth=1.0, bias=0.
     if rule.third_factor:
         raise RuleError(f"{rule.name}: third-factor rules need a neuron process that sends y1..y3; "
                         "run_plastic wires a plain LIF (two-factor rules only)")
+    from .lava_export import import_lava
+
+    import_lava()
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2SimCfg
     from lava.proc.dense.process import LearningDense
@@ -113,6 +119,9 @@ def run_plastic_3f(rule: LoihiRule, weights, x, y2, y3, *, du=1.0, dv=0.0, vth=1
                    y1_impulse=0.0):
     """Lava's LearningDense with a third-factor `rule` onto `ThirdFactorLIF` neurons that send
     y2[t], y3[t] ((steps, n_post) arrays) and their own y1 trace; returns (weights, tag, spikes)."""
+    from .lava_export import import_lava
+
+    import_lava()
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2SimCfg
     from lava.proc.dense.process import LearningDense
@@ -162,6 +171,9 @@ def ottt_readout_twin(labels, eta, gamma, T):
 def run_ottt_readout(weights, x, labels, *, eta, gamma=0.0, T=1):
     """Lava's LearningDense with `ottt_readout_rule(eta)` onto `OTTTReadout`; returns the
     learned weights (n_classes, n_pre)."""
+    from .lava_export import import_lava
+
+    import_lava()
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2SimCfg
     from lava.proc.dense.process import LearningDense

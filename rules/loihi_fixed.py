@@ -1,0 +1,308 @@
+"""Fixed-point emulation of lava-nc 0.10's learning engine (`LearningDense`, select_tag "fixed_pt").
+
+`simulate_fixed` reproduces `PyLearningDenseModelBitApproximate` (lava/proc/dense/models.py, on
+`LearningConnectionModelBitApproximate` in lava/magma/core/model/py/connection.py and
+`LearningRuleApplierBitApprox` in lava/magma/core/learning/learning_rule_applier.py) driving
+Lava's fixed-point LIF (`PyLifModelBitAcc`), **bit-exactly**, random streams included. It is
+bit-exact rather than "same distribution" because Lava's random streams are fully determined:
+numpy `default_rng` generators with fixed seeds, a known number of draws per step, and ONE scalar
+draw shared by every trace / synapse (no per-synapse or per-process entropy). We create the same
+generators with the same seeds and draw in the same order (tests/test_lava_learning_fixed.py
+checks equality of the final integer weights and of every post spike against Lava, per seed).
+
+Random streams (lava/magma/core/learning/random.py), for `rng_seed = seed` of the learning rule:
+- x traces: `TraceRandom(decay seed = seed, impulse seed = seed + 1)`; y traces: seeds
+  seed + 2, seed + 3. Decay draws are `rng.random(1)[0]` in [0, 1); impulse draws are
+  `rng.integers(0, 2**7)` (W_TRACE = 7). One draw each at construction, then `advance()` draws
+  one more of each TWICE per time step (after the pre spikes and after the post spikes).
+- synaptic variables: `ConnVarRandom(seed = 2)`, **fixed, independent of rng_seed**; one draw
+  at construction and one more at the start of every learning phase. So the weight rounding
+  stream is the same for every rng_seed; only the trace rounding changes with the seed.
+
+Per time step t (1-based; ts = t mod t_epoch, or t_epoch):
+- LIF (DESIGN.md): u = trunc0(u (4096 - du - 1) / 2^12) + (a << 6), wrapped once at 24 bits;
+  v = clip(trunc0(v (4096 - dv) / 2^12) + u + (bias_mant << bias_exp), +-(2^23 - 1));
+  s = v > vth << 6; v[s] = 0. `a` is what the projection buffered at step t - 1.
+- Projection: at the first step the weights are truncated once (`truncate_weights`):
+  k = 8 - num_weight_bits + (sign mode mixed), w = (w >> k) << k (inhibitory: on -w). They are
+  never truncated again (learned weights keep all 8 bits). a = (W @ s_pre) << weight_exp
+  (>> -weight_exp, floor, if negative).
+- Pre spikes: a pre neuron already spiking in this epoch (tx > 0) gets its x1, x2 impulse now:
+  x = clip(x + I_int + [0 < I_frac], 0, 127), I_int = floor(I), I_frac = round(frac(I) 2^8).
+  tx = ts. Then both trace streams advance.
+- Post spikes: likewise with the y impulse draw r_y: y = clip(y + I_int + [r_y < I_frac], 0, 127)
+  (r_y in [0, 128) against I_frac in [0, 256): Lava's own scale mismatch, reproduced).
+  ty = ts. Then both trace streams advance.
+- Learning phase (t mod t_epoch = 0): the synaptic stream advances (draw r_w); x0 = tx > 0,
+  y0 = ty > 0. Trace histories h[0] = trace, for k = 1..t_epoch:
+  h[k] = floor(exp(-1/tau) h[k-1]) + [r_decay < frac(exp(-1/tau) h[k-1])] (0 if tau = 0),
+  then + impulse (rounded with r_impulse as above, clipped to 7 bits) where the spike time is k.
+  The same two draws (the stream's current values) serve every trace and every k of the epoch.
+  Traces become h[t_epoch]; factors are read at the dependency's spike time (h[tx], h[ty],
+  h[t_epoch] for u0).
+- Each target (w, t) in 16-bit signed accumulator units: acc = var << 7 (7 = W_ACCUMULATOR_S 16
+  - W_SYN_VAR_S 9). Each product with Lava's scaling m * 2^e (|m| < 8; Lava halves even
+  mantissas > 7, e in [-7, 8]) gives, in int32, p = dep * prod_f clip(f, -2^wf, 2^wf - 1) * m,
+  wf = 7 for traces, 9 for w and t; p >>= max(0, sum(wf) + 4 - 15); p <<= e + 7;
+  p = clip(p, -2^15 - 1, 2^15 - 1); acc = clip(acc + p, -2^15 - 1, 2^15 - 1).
+  Then sign mode (excitatory: max(acc, 0); inhibitory: min(acc, 0); weights only), stochastic
+  rounding to the 8-bit grid with the single draw r_w: q = acc / 2^7, q = floor(q) + [r_w < frac(q)],
+  var = q (i.e. (q 2^7) >> 7), saturated: weights to [-256, 255] (mixed), [0, 255], [-255, 0];
+  tag to [-257, 255]. All targets use the traces/weights from before this phase. Then tx = ty = 0.
+
+With 1-bit dependencies and 7-bit traces a one-trace product needs no right shift (7 + 4 <= 15),
+so for STDP dw = m 2^e * trace exactly, in units of 2^-7 weight LSB, before the stochastic rounding.
+"""
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+
+from .loihi_rule import LoihiRule
+from .rule import RuleError
+
+W_TRACE = 7
+W_TRACE_FRAC = 8
+W_ACC_U = 15
+SHIFT = 7  # W_ACCUMULATOR_S (16) - W_SYN_VAR_S (9): synaptic variable -> accumulator
+W_S_MANT = 4
+FACTOR_WIDTH = {"x1": 7, "x2": 7, "y1": 7, "y2": 7, "y3": 7, "w": 9, "t": 9}
+ACC_MIN, ACC_MAX = -(2**W_ACC_U) - 1, 2**W_ACC_U - 1
+SIGN_MODES = ("mixed", "excitatory", "inhibitory")
+
+
+def lava_scaling(coef) -> tuple[int, int]:
+    """(mantissa, exponent) Lava's ProductSeries keeps for `coef` (m * 2**e, |m| < 8)."""
+    f = Fraction(coef)
+    e = -(f.denominator.bit_length() - 1)
+    m = f.numerator
+    while abs(m) > 7 and m % 2 == 0 and e < 8:
+        m, e = m // 2, e + 1
+    if not -8 <= m < 8 or not -7 <= e < 9:
+        raise RuleError(f"coefficient {coef}: Lava's fixed-point engine needs m * 2**e with -8 <= m < 8 and "
+                        f"-7 <= e <= 8 (got m={m}, e={e}); use a power-of-two learning rate")
+    return m, e
+
+
+class _Stream:
+    """Lava's scalar draws: `rng.random(1)[0]` or `rng.integers(0, 2**7, size=1, dtype=int)[0]`."""
+
+    def __init__(self, seed, kind):
+        self.rng, self.kind = np.random.default_rng(seed), kind
+        self.advance()
+
+    def advance(self):
+        if self.kind == "float":
+            self.value = self.rng.random(1)[0]
+        else:
+            self.value = self.rng.integers(0, 2**W_TRACE, size=1, dtype=int)[0]
+
+
+def _impulse_parts(impulses):
+    imp = np.asarray(impulses, dtype=float)
+    i = np.floor(imp)
+    return i.astype(int)[:, None], np.round((imp - i) * 2**W_TRACE_FRAC).astype(int)[:, None]
+
+
+def _add_impulse(tr, rnd, i_int, i_frac):
+    return np.clip((tr + i_int + (rnd < i_frac).astype(int)).astype(int), 0, 2**W_TRACE - 1)
+
+
+def _decay(tr, taus, rnd):
+    d = np.exp(-1 / taus) * tr
+    return (np.floor(d) + (rnd < d % 1).astype(int)).astype(int)
+
+
+def _history(tr, taus, t_spk, E, r_decay, r_imp, i_int, i_frac):
+    h = np.zeros((E + 1,) + tr.shape, dtype=int)
+    h[0] = tr
+    on = taus != 0
+    for k in range(1, E + 1):
+        h[k][on] = _decay(h[k - 1][on], taus[on][:, None], r_decay)
+        ids = np.where(t_spk == k)[0]
+        h[k][:, ids] = _add_impulse(h[k][:, ids], r_imp, i_int, i_frac)
+    return h
+
+
+def _apply(products, acc, dep, at, W, tag):
+    shape = acc.shape
+    for p in products:
+        m, e = lava_scaling(p.coef)
+        cur = np.ones(shape, dtype=np.int32)
+        cur *= dep[p.dependency]
+        width = W_S_MANT
+        for f in p.factors:
+            wf = FACTOR_WIDTH[f]
+            width += wf
+            val = W if f == "w" else tag if f == "t" else at[p.dependency][f]
+            cur *= np.clip(val, -(2**wf), 2**wf - 1).astype(np.int32)
+        cur *= m
+        cur = np.right_shift(cur, max(0, width - W_ACC_U))
+        cur = np.left_shift(cur, e + 7)
+        cur = np.clip(cur, ACC_MIN, ACC_MAX)
+        acc = np.clip(acc + cur, ACC_MIN, ACC_MAX)
+    return acc
+
+
+def _round(acc, r_w):
+    q = acc / 2**SHIFT
+    q = np.floor(q) + (r_w < q % 1).astype(int)
+    return ((q * 2**SHIFT).astype(acc.dtype)) >> SHIFT
+
+
+def simulate_fixed(rule: LoihiRule, weights_int, x, *, du, dv, vth, bias_mant=0, bias_exp=0, num_weight_bits=8,
+                   weight_exp=0, seed=0, sign_mode="mixed"):
+    """Run a plastic projection (integer weights (n_post, n_pre)) from spike inputs x (steps,
+    n_pre) onto Lava's fixed-point LIF neurons, as lava-nc 0.10's `LearningDense` in
+    `Loihi2SimCfg(select_tag="fixed_pt")` with the learning rule's `rng_seed=seed` and the
+    projection's `sign_mode` (Lava's LearningDense defaults to mixed whatever the weights).
+    Bit-exact with Lava (see the module doc for every equation, width and shift).
+    Returns (weights, tag, post spikes), weights and tag as int arrays."""
+    if rule.third_factor:
+        raise RuleError(f"{rule.name}: simulate_fixed runs two-factor rules (the bAP from a LIF); "
+                        "third-factor rules need the neuron process that sends y1..y3")
+    if sign_mode not in SIGN_MODES:
+        raise RuleError(f"sign_mode must be one of {SIGN_MODES}, got {sign_mode!r}")
+    for p in rule.dw + rule.dt:
+        lava_scaling(p.coef)
+    W = np.array(weights_int)
+    if not np.issubdtype(W.dtype, np.integer):
+        if not np.array_equal(W, np.round(W)):
+            raise RuleError("weights_int must be integers (Lava's fixed-point weights)")
+        W = W.astype(np.int64)
+    x = np.asarray(x, dtype=bool)
+    steps, n_pre = x.shape
+    n_post = W.shape[0]
+    if W.shape[1] != n_pre:
+        raise RuleError(f"weights {W.shape} do not match inputs with {n_pre} channels")
+    # the one-off truncation of Lava's first run_spk (truncate_weights), no clipping
+    W = W.astype(np.int32)
+    k = 8 - num_weight_bits + (sign_mode == "mixed")
+    if sign_mode == "inhibitory":
+        W = -((-W >> k) << k)
+    else:
+        W = (W >> k) << k
+    tag = np.zeros(W.shape, dtype=np.int64)
+    x_dec, x_imp = _Stream(seed, "float"), _Stream(seed + 1, "int")
+    y_dec, y_imp = _Stream(seed + 2, "float"), _Stream(seed + 3, "int")
+    w_rnd = _Stream(2, "float")
+    xi_int, xi_frac = _impulse_parts([rule.x1_impulse, rule.x2_impulse])
+    yi_int, yi_frac = _impulse_parts([rule.y1_impulse, rule.y2_impulse, rule.y3_impulse])
+    xt = np.array([rule.x1_tau, rule.x2_tau], dtype=float)
+    yt = np.array([rule.y1_tau, rule.y2_tau, rule.y3_tau], dtype=float)
+    xtr, ytr = np.zeros((2, n_pre), int), np.zeros((3, n_post), int)
+    tx, ty = np.zeros(n_pre, int), np.zeros(n_post, int)
+    u, v = np.zeros(n_post, np.int64), np.zeros(n_post, np.int64)
+    a_buff = np.zeros(n_post, np.int64)
+    bias = (bias_mant << bias_exp) if bias_exp >= 0 else (bias_mant >> -bias_exp)
+    vth_eff, lim = vth << 6, 2**23
+    spikes = np.zeros((steps, n_post), bool)
+    E = rule.t_epoch
+
+    def trunc0(z):
+        return np.sign(z) * (np.abs(z) >> 12)
+
+    for step in range(1, steps + 1):
+        # post neuron (PyLifModelBitAcc)
+        u = trunc0(u * (4096 - (du + 1))) + (a_buff << 6)
+        u = np.where(u > lim, u - 2 * lim, np.where(u <= -lim, u + 2 * lim, u))
+        v = np.clip(trunc0(v * (4096 - dv)) + u + bias, -(lim - 1), lim - 1)
+        s_post = v > vth_eff
+        v[s_post] = 0
+        spikes[step - 1] = s_post
+        # projection: buffer this step's input
+        s_pre = x[step - 1]
+        acc = W[:, s_pre].astype(np.int64).sum(axis=1)
+        a_buff = acc << weight_exp if weight_exp > 0 else acc >> -weight_exp
+        ts = step % E or E
+        multi = (tx > 0) & s_pre
+        xtr[:, multi] = _add_impulse(xtr[:, multi], 0, xi_int, xi_frac)
+        tx[s_pre] = ts
+        for s in (x_dec, x_imp, y_dec, y_imp):
+            s.advance()
+        multi = (ty > 0) & s_post
+        ytr[:, multi] = _add_impulse(ytr[:, multi], y_imp.value, yi_int, yi_frac)
+        ty[s_post] = ts
+        for s in (x_dec, x_imp, y_dec, y_imp):
+            s.advance()
+        if step % E:
+            continue
+        # learning phase
+        w_rnd.advance()
+        x0, y0 = tx > 0, ty > 0
+        xh = _history(xtr, xt, tx, E, x_dec.value, x_imp.value, xi_int, xi_frac)
+        yh = _history(ytr, yt, ty, E, y_dec.value, y_imp.value, yi_int, yi_frac)
+        xtr, ytr = xh[-1].copy(), yh[-1].copy()
+        at = {
+            "x0": {"x1": xh[tx, 0].diagonal()[None, :], "x2": xh[tx, 1].diagonal()[None, :],
+                   "y1": yh[tx, 0].T, "y2": yh[tx, 1].T, "y3": yh[tx, 2].T},
+            "y0": {"x1": xh[ty, 0], "x2": xh[ty, 1], "y1": yh[ty, 0].diagonal()[:, None],
+                   "y2": yh[ty, 1].diagonal()[:, None], "y3": yh[ty, 2].diagonal()[:, None]},
+            "u0": {"x1": xh[-1, 0][None, :], "x2": xh[-1, 1][None, :], "y1": yh[-1, 0][:, None],
+                   "y2": yh[-1, 1][:, None], "y3": yh[-1, 2][:, None]},
+        }
+        dep = {"x0": x0[None, :], "y0": y0[:, None], "u0": 1}
+        W_old, tag_old = W, tag
+        if rule.dw:
+            accw = _apply(rule.dw, W_old << SHIFT, dep, at, W_old, tag_old)
+            if sign_mode == "excitatory":
+                accw = np.maximum(0, accw)
+            elif sign_mode == "inhibitory":
+                accw = np.minimum(0, accw)
+            wq = _round(accw, w_rnd.value)
+            lo, hi = {"mixed": (-256, 255), "excitatory": (0, 255), "inhibitory": (-255, 0)}[sign_mode]
+            W = np.clip(wq, lo, hi).astype(np.int32)
+        if rule.dt:
+            acct = _apply(rule.dt, tag_old << SHIFT, dep, at, W_old, tag_old)
+            tag = np.clip(_round(acct, w_rnd.value), -(2**8) - 1, 2**8 - 1)
+        tx[:] = 0
+        ty[:] = 0
+    return W.astype(np.int64), tag, spikes
+
+
+def run_lava_fixed(rule: LoihiRule, weights_int, x, *, du, dv, vth, bias_mant=0, bias_exp=0, num_weight_bits=8,
+                   weight_exp=0, seed=0, sign_mode="mixed"):
+    """Lava's LearningDense (`rng_seed=seed`) from a RingBuffer onto a LIF in
+    `Loihi2SimCfg(select_tag="fixed_pt")`, the LIF's spikes wired back as the bAP; returns
+    (learned integer weights, tag, post spikes (steps, n_post)). Lava is imported here only,
+    and always stopped."""
+    if rule.third_factor:
+        raise RuleError(f"{rule.name}: run_lava_fixed wires a plain LIF (two-factor rules only)")
+    from neurochip.mapping.lava_export import import_lava
+
+    import_lava()
+    from lava.magma.core.learning.learning_rule import Loihi2FLearningRule
+    from lava.magma.core.run_conditions import RunSteps
+    from lava.magma.core.run_configs import Loihi2SimCfg
+    from lava.proc.dense.process import LearningDense
+    from lava.proc.io.source import RingBuffer
+    from lava.proc.lif.process import LIF
+    from lava.proc.monitor.process import Monitor
+    from lava.utils.weightutils import SignMode
+
+    x = np.asarray(x, dtype=int)
+    steps = x.shape[0]
+    W = np.asarray(weights_int, dtype=np.int64)
+    lr = Loihi2FLearningRule(dw=rule.string("dw"), dt=rule.string("dt"), x1_impulse=rule.x1_impulse,
+                             x1_tau=rule.x1_tau, x2_impulse=rule.x2_impulse, x2_tau=rule.x2_tau,
+                             y1_impulse=rule.y1_impulse, y1_tau=rule.y1_tau, y2_impulse=rule.y2_impulse,
+                             y2_tau=rule.y2_tau, y3_impulse=rule.y3_impulse, y3_tau=rule.y3_tau,
+                             t_epoch=rule.t_epoch, rng_seed=seed)
+    src = RingBuffer(data=x.T)
+    dense = LearningDense(weights=W.copy(), learning_rule=lr, num_weight_bits=num_weight_bits,
+                          weight_exp=weight_exp, sign_mode=SignMode[sign_mode.upper()], name="plastic")
+    post = LIF(shape=(W.shape[0],), du=du, dv=dv, vth=vth, bias_mant=bias_mant, bias_exp=bias_exp, name="post")
+    src.s_out.connect(dense.s_in)
+    dense.a_out.connect(post.a_in)
+    post.s_out.connect(dense.s_in_bap)
+    mon = Monitor()
+    mon.probe(post.s_out, steps)
+    try:
+        post.run(condition=RunSteps(num_steps=steps), run_cfg=Loihi2SimCfg(select_tag="fixed_pt"))
+        learned = np.asarray(dense.weights.get()).astype(np.int64)
+        tag = np.asarray(dense.tag_1.get()).astype(np.int64)
+        spikes = mon.get_data()["post"]["s_out"].astype(bool)
+    finally:
+        post.stop()
+    return learned, tag, spikes
