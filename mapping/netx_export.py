@@ -53,19 +53,22 @@ def export_netx_hdf5(net: Network, path) -> None:
     import h5py
 
     chain, ff, rec = _chain(net)
+    biases = {}
+    for name, proj in zip(chain[1:], ff):  # check everything before a file exists
+        pop = net.populations[name]
+        if not isinstance(pop, LoihiLIF) or pop.reset != "zero":
+            raise NetworkError(f"NetX export: {name!r} must be a LoihiLIF resetting to zero (NetX's CUBA LIF)")
+        for p in (proj, rec.get(name)):
+            if p is not None and (np.any(p.delay) or p.weight_exp < 0):
+                raise NetworkError(f"NetX export: projection {p.name!r} has delays or a negative weight_exp")
+        biases[name] = pop.bias_mant * 2.0 ** (pop.bias_exp - NETX_BIAS_EXP)
+        if np.any(biases[name] != np.round(biases[name])):
+            raise NetworkError(f"NetX export: {name!r}: bias_mant * 2**(bias_exp - 6) must be an integer "
+                               "(NetX fixes bias_exp = 6)")
     with h5py.File(path, "w") as f:
         layers = f.create_group("layer")
         for i, (name, proj) in enumerate(zip(chain[1:], ff)):
-            pop = net.populations[name]
-            if not isinstance(pop, LoihiLIF) or pop.reset != "zero":
-                raise NetworkError(f"NetX export: {name!r} must be a LoihiLIF resetting to zero (NetX's CUBA LIF)")
-            for p in (proj, rec.get(name)):
-                if p is not None and (np.any(p.delay) or p.weight_exp < 0):
-                    raise NetworkError(f"NetX export: projection {p.name!r} has delays or a negative weight_exp")
-            bias = pop.bias_mant * 2.0 ** (pop.bias_exp - NETX_BIAS_EXP)
-            if np.any(bias != np.round(bias)):
-                raise NetworkError(f"NetX export: {name!r}: bias_mant * 2**(bias_exp - 6) must be an integer "
-                                   "(NetX fixes bias_exp = 6)")
+            pop, bias = net.populations[name], biases[name]
             g = layers.create_group(str(i))
             g["type"] = np.bytes_("dense_rec" if name in rec else "dense")
             g["shape"] = np.array([pop.n])

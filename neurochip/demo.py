@@ -1,26 +1,38 @@
-"""`neurochip demo`: scikit-learn's digits, end to end on a simulated loihi1.
+"""`neurochip demo` (= `make demo`): scikit-learn's digits, end to end on a simulated loihi1.
 
-Pixels become Bernoulli spike trains; a fixed random hidden layer of Loihi LIF neurons
-expands them; a readout fitted offline (ridge regression on hidden spike counts, numpy)
-is quantized to 8-bit weights and runs on the chip as a second LIF layer. Every sample
-is simulated step by step with every hardware event counted.
+1. Train offline: pixels become Bernoulli spike trains, a fixed random hidden layer of Loihi
+   LIF neurons expands them, and a readout is fitted by ridge regression on hidden spike
+   counts (numpy), then quantized to 8-bit weights as a second LIF layer.
+2. Write the network to NIR and read it back.
+3. Map it onto loihi1 (pymetis partition, mesh placement) and write the mapping report.
+4. Run inference on the chip, every event counted: accuracy, energy, latency.
+5. Learn on the chip from random weights with every rule (OTTT, STD-ED, MPD-ED and the
+   BPTT-SG baselines) and write the energy report (`neurochip.report`).
+6. Export to Lava and check its rasters equal neurochip's, sample by sample.
+Everything lands in `out` (default energy_reports/digits/).
 """
 from __future__ import annotations
 
+import json
+import os
+import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 
+from .energy import run_energy
 from .network import Network
 from .neurons import LoihiLIF, SpikeSource
-from .placement import Placement
 from .simulator import Simulator
 from .spec import loihi1
 
 T = 32            # steps per sample
 N_HIDDEN = 256
 VTH_HIDDEN = 1500
+LAVA_SAMPLES = 5
+LAVA_PAD = 32    # silent steps after each sample in the Lava check
 
 
 def digits_spikes(rng, steps=T):
@@ -39,70 +51,104 @@ def hidden_counts(sim, spikes):
     return np.array(out, dtype=np.float64)
 
 
-def main(seed: int = 0, out: str = "energy_reports/digits") -> int:
-    t_start = time.perf_counter()
-    rng = np.random.default_rng(seed)
-    x, y = digits_spikes(rng)
-    order = rng.permutation(len(y))
-    train, test = order[: int(0.75 * len(y))], order[int(0.75 * len(y)):]
-    chip = loihi1()
-
+def train(rng, x, y, train_idx, chip):
+    """The network with its readout fitted offline; returns (network, float accuracy)."""
     net = Network()
     net.add(SpikeSource(64, name="pixels"))
     net.add(LoihiLIF(N_HIDDEN, du=1024, dv=256, vth=VTH_HIDDEN, name="hidden"))
     net.connect("pixels", "hidden", 2 * rng.integers(-20, 30, (N_HIDDEN, 64)), weight_exp=3)  # even: mixed 8-bit drops the LSB
-    hidden_sim = Simulator(net, chip, Placement.sequential(net, chip, per_core=64))
-    print(f"digits: {len(y)} samples, {T} steps each; hidden layer of {N_HIDDEN} LIF on "
-          f"{len(hidden_sim.program.core_ids)} cores of {chip.name}")
-    h = hidden_counts(hidden_sim, x)
-
-    # readout: ridge regression on hidden spike counts, then 8-bit weights
+    h = hidden_counts(Simulator(net, chip), x)
     onehot = np.eye(10)[y]
     hx = np.hstack([h, np.ones((len(h), 1))])
-    w = np.linalg.solve(hx[train].T @ hx[train] + 10.0 * np.eye(hx.shape[1]), hx[train].T @ onehot[train])
-    float_acc = np.mean(np.argmax(hx[test] @ w, axis=1) == y[test])
-    w_int = 2 * np.round(w[:-1].T * 127 / np.abs(w[:-1]).max()).astype(np.int64)
-
+    w = np.linalg.solve(hx[train_idx].T @ hx[train_idx] + 10.0 * np.eye(hx.shape[1]), hx[train_idx].T @ onehot[train_idx])
+    test_idx = np.setdiff1d(np.arange(len(y)), train_idx)
+    float_acc = np.mean(np.argmax(hx[test_idx] @ w, axis=1) == y[test_idx])
     net.add(LoihiLIF(10, du=4095, dv=0, vth=2**17 - 1, name="readout"))   # v integrates the input
-    net.connect("hidden", "readout", w_int)
-    sim = Simulator(net, chip, Placement.sequential(net, chip, per_core=64))
-    test_x = x[test]
-    correct, totals, latency = 0, None, 0.0
-    for s, label in zip(test_x, y[test]):
+    net.connect("hidden", "readout", 2 * np.round(w[:-1].T * 127 / np.abs(w[:-1]).max()).astype(np.int64))
+    return net, float_acc
+
+
+def write_nir(net, path):
+    import nir
+
+    from .mapping.nir_export import to_nir
+    from .mapping.nir_import import read_nir
+
+    nir.write(path, to_nir(net, dt=1e-3))
+    return len(read_nir(path).nodes)
+
+
+def lava_check(net, x):
+    """Lava (Loihi2SimCfg fixed_pt) against neurochip on the samples x, per-sample resets."""
+    try:
+        import lava  # noqa: F401
+    except ImportError:
+        return None
+    from .mapping.lava_export import min_padding, run_per_sample, stream_samples, to_lava
+
+    # silent steps after each sample until the slow synaptic currents have let go (no spike
+    # may cross a reset: see SampleLeakWarning), then compare spikes and the readout's v
+    stream, k = stream_samples(x, max(min_padding(net), LAVA_PAD))
+    ours = run_per_sample(net, {"pixels": stream}, len(stream), k, record=("spikes", "v"))
+    theirs = to_lava(net, {"pixels": stream}, len(stream), record=("spikes", "v"), reset_interval=k).run()
+    return all(np.array_equal(ours[var][p], theirs[var][p]) for var in ("spikes", "v") for p in net.neurons())
+
+
+def main(seed: int = 0, out: str = "energy_reports/digits") -> int:
+    from .mapping.partition import mapping_report, partition, place, plot_mesh_heatmap
+
+    t_start = time.perf_counter()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    x, y = digits_spikes(rng)
+    order = rng.permutation(len(y))
+    train_idx, test_idx = order[: int(0.75 * len(y))], order[int(0.75 * len(y)):]
+    chip = loihi1()
+
+    print(f"1. digits: {len(y)} samples of {T} steps; hidden layer of {N_HIDDEN} LIF, readout fitted offline")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        net, float_acc = train(rng, x, y, train_idx, chip)
+    print(f"   float readout accuracy {float_acc:.3f}")
+    nodes = write_nir(net, out / "network.nir")
+    print(f"2. NIR: wrote {out / 'network.nir'} ({nodes} nodes) and read it back")
+    placement = place(partition(net, chip, "metis"), net, chip)
+    report = mapping_report(net, chip, placement)
+    (out / "mapping.json").write_text(json.dumps(report, indent=1))
+    plot_mesh_heatmap(report, chip, out / "mesh.png")
+    print(f"3. mapped onto {chip.name}: {report['cores_used']} cores, peak compartment use "
+          f"{max(report['utilization']['compartments']):.0%} -> {out / 'mapping.json'}, {out / 'mesh.png'}")
+
+    sim = Simulator(net, chip, placement)
+    correct, total, latency = 0, None, 0.0
+    for s, label in zip(x[test_idx], y[test_idx]):
         sim.reset()
         res = sim.run(T, inputs={"pixels": s}, record=["v"], populations=["readout"])
         correct += int(np.argmax(res.v["readout"][-1]) == label)
-        c = res.counters.sum(axis=0)
-        totals = c if totals is None else totals + c
+        total = res.counters.copy() if total is None else total + res.counters
         latency += float(res.step_latency_ns.sum())
-    from .events import EVENTS
+    res.counters = total
+    n = len(test_idx)
+    e_inf = run_energy(res, chip.profile).per(n)
+    print(f"4. inference on the chip in fixed point: accuracy {correct / n:.3f} ({correct}/{n}); "
+          f"{e_inf.total_pj / 1e3:.0f} nJ and {latency / n / 1e3:.0f} us per inference ({chip.profile.name})")
 
-    n = len(test)
-    print(f"readout fitted offline: float accuracy {float_acc:.3f}; on the chip in fixed point "
-          f"{correct / n:.3f} ({correct}/{n} test samples)")
-    print("events per inference: " + ", ".join(f"{k} {v / n:.0f}" for k, v in zip(EVENTS, totals)))
-    print(f"chip latency per inference ({chip.profile.name} timing): {latency / n / 1e3:.1f} us over {T} steps")
-    report_summary(Path(out))
-    print(f"done in {time.perf_counter() - t_start:.1f} s")
-    return 0
-
-
-def report_summary(folder: Path) -> None:
-    """On-chip learning with every rule and the energy report (neurochip.report), summarised."""
-    import json
-    import os
-    import sys
-
+    print("5. on-chip learning from random weights (OTTT_A, OTTT_O, STD-ED, MPD-ED, BPTT-SG) and the energy report")
     from .report import write
 
-    print(f"on-chip learning (OTTT_A, OTTT_O, STD-ED, MPD-ED, BPTT-SG) and energy report -> {folder}/")
-    write(folder, T=16, epochs=8, progress=sys.stderr.isatty() and not os.environ.get("CI"))
-    data = json.loads((folder / "report.json").read_text())
+    write(out, T=16, epochs=8, progress=sys.stderr.isatty() and not os.environ.get("CI"))
+    data = json.loads((out / "report.json").read_text())
     for k, m in data["methods"].items():
-        print(f"  {k:17s} test accuracy {m['accuracy']:.3f}  energy per update {m['per_sample']['total_pj'] / 1e6:6.3f} uJ"
-              f"  (BPTT-SG detached / this: {data['ratios_vs_bptt'][k]:.2f})")
-    inf = data["inference"]
-    print(f"  inference on {len(inf['cores'])} loihi1 cores: accuracy {inf['accuracy_on_chip']:.3f}, "
-          f"{inf['energy']['loihi1_sanafe']['total_pj'] / 1e3:.1f} nJ (loihi1_sanafe), "
-          f"{inf['latency_ns'] / 1e3:.1f} us per inference")
-    print(f"  report: {folder / 'report.md'} (figures and report.json beside it)")
+        print(f"   {k:17s} test accuracy {m['accuracy']:.3f}, {m['per_sample']['total_pj'] / 1e6:6.3f} uJ per update "
+              f"(BPTT-SG detached / this: {data['ratios_vs_bptt'][k]:.2f})")
+
+    same = lava_check(net, x[test_idx[:LAVA_SAMPLES]])
+    print("6. Lava export: " + ("lava-nc not installed, skipped" if same is None else
+                                f"spikes and readout v of {LAVA_SAMPLES} test samples identical to neurochip's: {same}"))
+
+    best = max(data["methods"].items(), key=lambda kv: kv[1]["accuracy"])
+    print(f"\nsummary: chip inference {correct / n:.1%} at {e_inf.total_pj / 1e3:.0f} nJ per inference; best on-chip "
+          f"learner {best[0]} {best[1]['accuracy']:.1%} at {best[1]['per_sample']['total_pj'] / 1e6:.2f} uJ per update; "
+          f"report {out / 'report.md'}; done in {time.perf_counter() - t_start:.0f} s")
+    return 0 if same is not False else 1
