@@ -154,6 +154,23 @@ def forward(x, sizes, woff, noff, W, fixed, wexp, lam, dv, theta, spiking_out, t
 
 
 @njit
+def step_hidden(xt, sizes, woff, noff, W, fixed, wexp, lam, dv, theta, v, vpre, s, I, cnt, o):
+    """One step of the layers under a memoryless readout: every hidden layer integrates and
+    updates; the readout's input lands in I and, in threshold units, in o."""
+    M = sizes.shape[0] - 1
+    pre = xt
+    for m in range(M):
+        a, b = noff[m], noff[m] + sizes[m + 1]
+        integrate(W, woff[m], sizes[m], sizes[m + 1], pre, I[a:b], fixed, wexp[m], cnt[m])
+        if m < M - 1:
+            lif(v[a:b], vpre[a:b], s[a:b], I[a:b], lam[m], dv[m], theta[a:b], fixed, cnt[m])
+            pre = s[a:b]
+    a = noff[M - 1]
+    for k in range(sizes[M]):
+        o[k] = I[a + k] / theta[a + k] if fixed else I[a + k]
+
+
+@njit
 def ottt_sample(x, y, sizes, woff, noff, W, fixed, wexp, lam, dv, theta, alpha, gamma, eta, online,
                 lsb, wmin, wmax, feedback, B, rng, v, vpre, s, I, trace, acc, cnt):
     """OTTT on one sample (rules.rule.OTTT): traces a <- lam a + s, instantaneous backward pass
@@ -177,13 +194,7 @@ def ottt_sample(x, y, sizes, woff, noff, W, fixed, wexp, lam, dv, theta, alpha, 
         acc[:] = 0.0
     for t in range(T):
         # forward; presynaptic traces of every layer (input included) with the layer's leak
-        pre = x[t]
-        for m in range(M):
-            a, b = noff[m], noff[m] + sizes[m + 1]
-            integrate(W, woff[m], sizes[m], sizes[m + 1], pre, I[a:b], fixed, wexp[m], cnt[m])
-            if m < M - 1:
-                lif(v[a:b], vpre[a:b], s[a:b], I[a:b], lam[m], dv[m], theta[a:b], fixed, cnt[m])
-                pre = s[a:b]
+        step_hidden(x[t], sizes, woff, noff, W, fixed, wexp, lam, dv, theta, v, vpre, s, I, cnt, o)
         toff = 0
         for m in range(M):
             src = x[t] if m == 0 else s[noff[m - 1]: noff[m - 1] + sizes[m]]
@@ -192,9 +203,7 @@ def ottt_sample(x, y, sizes, woff, noff, W, fixed, wexp, lam, dv, theta, alpha, 
                 trace[toff + j] = lam_tr * trace[toff + j] + src[j]
             cnt[m, TRACE_UPDATES] += sizes[m]
             toff += sizes[m]
-        a = noff[M - 1]
         for k in range(C):
-            o[k] = I[a + k] / theta[a + k] if fixed else I[a + k]
             total[k] += o[k]
         loss += loss_grad(o, y, gamma, e) / T
         for k in range(C):
@@ -262,15 +271,8 @@ def bptt_sample(x, y, sizes, woff, noff, W, fixed, wexp, lam, dv, theta, alpha, 
     s[:] = 0.0
     grad[:] = 0.0
     for t in range(T):
-        pre = x[t]
-        for m in range(M):
-            a, b = noff[m], noff[m] + sizes[m + 1]
-            integrate(W, woff[m], sizes[m], sizes[m + 1], pre, I[a:b], fixed, wexp[m], cnt[m])
-            if m < M - 1:
-                lif(v[a:b], vpre[a:b], s[a:b], I[a:b], lam[m], dv[m], theta[a:b], fixed, cnt[m])
-                pre = s[a:b]
+        step_hidden(x[t], sizes, woff, noff, W, fixed, wexp, lam, dv, theta, v, vpre, s, I, cnt, o)
         for k in range(C):
-            o[k] = I[N + k] / theta[N + k] if fixed else I[N + k]
             total[k] += o[k]
         loss += loss_grad(o, y, gamma, e_hist[t]) / T
         for k in range(C):
