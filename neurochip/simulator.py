@@ -73,6 +73,44 @@ class Simulator:
         self.dend = np.zeros((p.max_delay + 2, p.n_neurons), dtype=p.u0.dtype)
         self.scratch = np.zeros((p.max_delay + 1, len(p.sc_comp)), dtype=np.int64)
 
+    _STATE = ("u", "v", "dend", "scratch")
+
+    def fingerprint(self) -> str:
+        """A hash of the compiled program: a checkpoint only loads into the same network on
+        the same chip and placement."""
+        import hashlib
+
+        h = hashlib.sha256()
+        for name in sorted(vars(self.program)):
+            value = getattr(self.program, name)
+            if isinstance(value, np.ndarray):
+                h.update(name.encode() + value.tobytes())
+        return h.hexdigest()
+
+    def save(self, path) -> None:
+        """Checkpoint the state (step, u, v, dendritic ring, pending scratch) to an .npz; a run
+        resumed with `load` continues bit-identically."""
+        from pathlib import Path
+
+        tmp = Path(str(path) + ".tmp.npz")
+        np.savez(tmp, t=self.t, fingerprint=self.fingerprint(), **{k: getattr(self, k) for k in self._STATE})
+        tmp.replace(path)  # never leave a half-written checkpoint
+
+    def load(self, path) -> None:
+        """Restore a checkpoint written by `save` for this same compiled network."""
+        try:
+            d = np.load(path)
+            state = {k: d[k] for k in self._STATE}
+            t, fp = int(d["t"]), str(d["fingerprint"])
+        except (OSError, ValueError, KeyError) as e:
+            raise NetworkError(f"{path}: not a neurochip simulator checkpoint ({e})") from None
+        if fp != self.fingerprint():
+            raise NetworkError(f"{path}: the checkpoint is of another network, chip or placement "
+                               "(its program fingerprint differs); build the Simulator as when it was saved")
+        for k, value in state.items():
+            getattr(self, k)[...] = value
+        self.t = t
+
     def _inputs(self, steps: int, inputs) -> tuple[np.ndarray, np.ndarray]:
         p = self.program
         if inputs is None:

@@ -4,6 +4,7 @@ import os
 import warnings
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -152,3 +153,29 @@ def test_unknown_latency_is_reported_as_nan_not_zero():
     sim = nc.Simulator(golden_net(), chip)
     res = sim.run(5, inputs={"in": np.ones((5, 1), bool)})
     assert np.all(np.isnan(res.step_latency_ns))
+
+
+def test_long_runs_checkpoint_and_resume_bit_identically(tmp_path):
+    rng = np.random.default_rng(5)
+    net = nc.Network()
+    net.add(nc.SpikeSource(16, name="in"))
+    net.add(nc.LoihiLIF(24, du=300, dv=100, vth=20, name="h"))
+    net.connect("in", "h", 2 * rng.integers(-10, 40, (24, 16)), delay=rng.integers(0, 5, (24, 16)))
+    net.connect("h", "h", 2 * rng.integers(-10, 10, (24, 24)))
+    x = rng.random((100, 16)) < 0.3
+    straight = nc.Simulator(net).run(100, inputs={"in": x}, record=["spikes", "v"])
+    first = nc.Simulator(net)
+    a = first.run(60, inputs={"in": x[:60]}, record=["spikes", "v"])
+    first.save(tmp_path / "sim.npz")
+    resumed = nc.Simulator(net)
+    resumed.load(tmp_path / "sim.npz")
+    b = resumed.run(40, inputs={"in": x[60:]}, record=["spikes", "v"])
+    assert np.array_equal(np.vstack([a.spikes["h"], b.spikes["h"]]), straight.spikes["h"])
+    assert np.array_equal(np.vstack([a.v["h"], b.v["h"]]), straight.v["h"])
+    assert np.array_equal(a.counters + b.counters, straight.counters) and straight.spikes["h"].sum() > 0
+    other = nc.Network()
+    other.add(nc.SpikeSource(16, name="in"))
+    other.add(nc.LoihiLIF(24, du=300, dv=101, vth=20, name="h"))
+    other.connect("in", "h", np.ones((24, 16), int))
+    with pytest.raises(nc.NetworkError, match="another network"):
+        nc.Simulator(other).load(tmp_path / "sim.npz")
