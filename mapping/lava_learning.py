@@ -36,23 +36,29 @@ def exportable(rule, hidden_layers: int = 0) -> None:
     raise RuleError(f"no Lava translation for {type(rule).__name__}")
 
 
-def lava_rule(rule: LoihiRule):
+def lava_rule(rule: LoihiRule, rng_seed: int | None = None):
+    """Lava's Loihi2F/Loihi3FLearningRule for `rule`; `rng_seed` seeds its fixed-point random
+    streams (Lava picks one at random when None)."""
     from .lava_export import import_lava
 
     import_lava()
     from lava.magma.core.learning.learning_rule import Loihi2FLearningRule, Loihi3FLearningRule
 
     common = dict(dw=rule.string("dw"), dt=rule.string("dt"), x1_impulse=rule.x1_impulse, x1_tau=rule.x1_tau,
-                  x2_impulse=rule.x2_impulse, x2_tau=rule.x2_tau, t_epoch=rule.t_epoch)
+                  x2_impulse=rule.x2_impulse, x2_tau=rule.x2_tau, t_epoch=rule.t_epoch, rng_seed=rng_seed)
     if rule.third_factor:
         return Loihi3FLearningRule(**common)
     return Loihi2FLearningRule(y1_impulse=rule.y1_impulse, y1_tau=rule.y1_tau, y2_impulse=rule.y2_impulse,
                                y2_tau=rule.y2_tau, y3_impulse=rule.y3_impulse, y3_tau=rule.y3_tau, **common)
 
 
-def run_plastic(rule: LoihiRule, weights, x, *, du=1.0, dv=0.0, vth=1.0, bias=0.0, tag="floating_pt"):
-    """Lava's LearningDense with `rule` between spike inputs x (steps, n_pre) and a float LIF
-    population; returns (learned weights, post spikes (steps, n_post))."""
+def run_plastic(rule: LoihiRule, weights, x, *, du=1.0, dv=0.0, vth=1.0, bias=0.0, tag="floating_pt",
+                bias_exp=0, num_weight_bits=8, weight_exp=0, sign_mode="mixed", seed=None):
+    """Lava's LearningDense with `rule` between spike inputs x (steps, n_pre) and a LIF
+    population whose spikes are wired back as the bAP, in `Loihi2SimCfg(select_tag=tag)`.
+    Fixed point ("fixed_pt") takes integer weights and LIF parameters, the synapse format
+    (num_weight_bits, weight_exp, sign_mode) and `seed` for the learning engine's random
+    streams. Returns (learned weights, tag, post spikes (steps, n_post))."""
     if rule.third_factor:
         raise RuleError(f"{rule.name}: third-factor rules need a neuron process that sends y1..y3; "
                         "run_plastic wires a plain LIF (two-factor rules only)")
@@ -65,13 +71,19 @@ def run_plastic(rule: LoihiRule, weights, x, *, du=1.0, dv=0.0, vth=1.0, bias=0.
     from lava.proc.io.source import RingBuffer
     from lava.proc.lif.process import LIF
     from lava.proc.monitor.process import Monitor
+    from lava.utils.weightutils import SignMode
 
+    fixed = tag == "fixed_pt"
+    dtype = np.int64 if fixed else np.float64
     x = np.asarray(x, dtype=int)
     steps = x.shape[0]
-    W = np.asarray(weights, dtype=np.float64)
+    W = np.asarray(weights, dtype=dtype)
+    syn = dict(num_weight_bits=num_weight_bits, weight_exp=weight_exp, sign_mode=SignMode[sign_mode.upper()]) \
+        if fixed else {}
     src = RingBuffer(data=x.T)
-    dense = LearningDense(weights=W.copy(), learning_rule=lava_rule(rule), name="plastic")
-    post = LIF(shape=(W.shape[0],), du=du, dv=dv, vth=vth, bias_mant=bias, name="post")
+    dense = LearningDense(weights=W.copy(), learning_rule=lava_rule(rule, seed), name="plastic", **syn)
+    post = LIF(shape=(W.shape[0],), du=du, dv=dv, vth=vth, bias_mant=bias, name="post",
+               **({"bias_exp": bias_exp} if fixed else {}))
     src.s_out.connect(dense.s_in)
     dense.a_out.connect(post.a_in)
     post.s_out.connect(dense.s_in_bap)
@@ -79,11 +91,12 @@ def run_plastic(rule: LoihiRule, weights, x, *, du=1.0, dv=0.0, vth=1.0, bias=0.
     mon.probe(post.s_out, steps)
     try:
         post.run(condition=RunSteps(num_steps=steps), run_cfg=Loihi2SimCfg(select_tag=tag))
-        learned = np.asarray(dense.weights.get(), dtype=np.float64)
+        learned = np.asarray(dense.weights.get()).astype(dtype)
+        tag_1 = np.asarray(dense.tag_1.get()).astype(dtype)
         spikes = mon.get_data()["post"]["s_out"].astype(bool)
     finally:
         post.stop()
-    return learned, spikes
+    return learned, tag_1, spikes
 
 
 def ottt_readout_rule(eta: float) -> LoihiRule:

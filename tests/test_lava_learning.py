@@ -37,7 +37,7 @@ def test_stdp_weights_equal_lava_after_1000_steps(t_epoch):
     rule = stdp(learning_rate=2**-4, A_plus=1.0, A_minus=-1.0, tau_plus=8.0, tau_minus=5.0, x1_impulse=1.0,
                 y1_impulse=1.0, t_epoch=t_epoch)
     ours, _, s_ours = simulate(rule, W0, x, du=1.0, dv=0.1, vth=0.8)
-    lava_w, s_lava = run_plastic(rule, W0, x, du=1.0, dv=0.1, vth=0.8)
+    lava_w, _, s_lava = run_plastic(rule, W0, x, du=1.0, dv=0.1, vth=0.8)
     assert np.array_equal(s_ours, s_lava) and s_ours.sum() > 100
     assert close(ours, lava_w)
     assert np.abs(ours - W0).max() > 0.5  # it did learn

@@ -21,7 +21,7 @@ except ImportError:
     pytest.skip("lava-nc is not installed (pip install -e '.[lava]'); under CI these tests must run",
                 allow_module_level=True)
 
-from neurochip.rules.loihi_fixed import run_lava_fixed
+from neurochip.mapping.lava_learning import run_plastic
 
 pytestmark = pytest.mark.lava
 STEPS = 1000
@@ -39,6 +39,10 @@ def stdp_rule(lr=2**-3, t_epoch=1):
     # fractional impulses exercise the impulse rounding; lr * A gives m * 2**e with |m| < 8
     return stdp(learning_rate=lr, A_plus=1.0, A_minus=-1.5, tau_plus=8.0, tau_minus=5.0, x1_impulse=10.3,
                 y1_impulse=12.7, t_epoch=t_epoch)
+
+
+def run_lava_fixed(rule, W, x, *, seed, bias_mant=0, **kw):
+    return run_plastic(rule, W, x, tag="fixed_pt", seed=seed, bias=bias_mant, **kw)
 
 
 @pytest.mark.timeout(60)
