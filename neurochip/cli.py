@@ -52,8 +52,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", help="checkpoint file (.npz), written at each epoch end")
     p.add_argument("--checkpoint-every", type=int, default=0, help="also every N samples")
     p.add_argument("--resume", action="store_true", help="continue from --checkpoint")
-    p = sub.add_parser("report", help="energy report of inference and every learning rule (digits)")
-    p.add_argument("--out", default="energy_reports/digits")
+    p = sub.add_parser("report", help="energy report: digits (inference and every learning rule) or ttfs")
+    p.add_argument("--kind", choices=("digits", "ttfs"), default="digits",
+                   help="ttfs: time-to-first-spike against ReLU and rate-coded IF (options below ignored)")
+    p.add_argument("--out", default=None, help="folder (default energy_reports/<kind>)")
     p.add_argument("--epochs", type=int, default=8)
     p.add_argument("--steps", type=int, default=16)
     p.add_argument("--train", type=int, default=None)

@@ -197,10 +197,16 @@ def cmd_export(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from .report import write
+    out = args.out or f"energy_reports/{args.kind}"
+    if args.kind == "ttfs":
+        from .ttfs_report import write_report
 
-    folder = write(args.out, T=args.steps, epochs=args.epochs, train=args.train, test=args.test,
-                   progress=not quiet(args))
+        folder = write_report(out, progress=not quiet(args))
+    else:
+        from .report import write
+
+        folder = write(out, T=args.steps, epochs=args.epochs, train=args.train, test=args.test,
+                       progress=not quiet(args))
     print(f"wrote {folder / 'report.md'}, report.json and figures")
     return 0
 

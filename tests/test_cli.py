@@ -68,6 +68,8 @@ def test_report_writes_the_folder(capsys, tmp_path):
     for f in ("report.md", "report.json", "energy_by_kind.png", "energy_per_update.png", "energy_vs_T.png",
               "core_heatmap.png"):
         assert (tmp_path / "r" / f).is_file(), f
+    code, out, _ = run(capsys, "report", "--kind", "ttfs", "--out", str(tmp_path / "t"))
+    assert code == 0 and (tmp_path / "t" / "accuracy_vs_time_bits.png").is_file()
 
 
 def test_export_nir_netx_and_lava(capsys, tmp_path):
