@@ -34,20 +34,6 @@ HERE = Path(__file__).resolve().parent
 SHARED = Path(os.environ.get("NEUROCHIP_SHARED", HERE.parents[1] / "shared"))
 
 
-def zero_reset(net: nc.Network) -> nc.Network:
-    out = nc.Network()
-    for name, p in net.populations.items():
-        if isinstance(p, nc.SpikeSource):
-            out.add(nc.SpikeSource(p.n, name=name))
-        else:
-            out.add(nc.LoihiLIF(p.n, du=p.du, dv=p.dv, vth=p.vth, bias_mant=p.bias_mant, bias_exp=p.bias_exp,
-                                name=name, reset="zero"))
-    for p in net.projections:
-        out.connect(p.pre, p.post, p.weights, weight_exp=p.weight_exp, num_weight_bits=p.num_weight_bits,
-                    delay=p.delay, name=p.name)
-    return out
-
-
 def digits_case():
     from neurochip.rules.learner import Learner
     from neurochip.rules.rule import OTTT
@@ -57,7 +43,7 @@ def digits_case():
     x_tr, y_tr, x_te, _ = digits(16)
     learner = Learner([64, 128, 10], OTTT(), fixed=True, seed=0)
     learner.fit(x_tr[:300], y_tr[:300], epochs=1)
-    net = zero_reset(learner.to_network())
+    net = learner.to_network(reset="zero")
     stream = x_te.reshape(-1, 64)
 
     def inputs(steps):

@@ -344,12 +344,16 @@ class Learner:
             return cls(sizes, rule, fixed=True, fmt=fmt, weights=weights, **kw)
         return cls(sizes, rule, lam=1.0 - pops[0].dv, theta=pops[0].vth, weights=weights, **kw)
 
-    def to_network(self) -> Network:
+    def to_network(self, reset: str = "subtract") -> Network:
         """The inference network on the chip: input source, soft-reset LIF layers, and the
         readout as a compartment that never spikes (v = o). Projections have delay 0, so layer
-        l runs l steps behind the input on the chip."""
+        l runs l steps behind the input on the chip. reset="zero" gives the same weights and
+        parameters with Lava's reset to zero (Lava's LIF has no soft reset): a variant for the
+        Lava export, not the network the learner trained."""
         if isinstance(self.rule, EventDriven):
             raise RuleError("to_network: adaptive thresholds of the event-driven rules have no chip LIF equivalent")
+        if reset not in ("subtract", "zero"):
+            raise RuleError(f"to_network: reset must be 'subtract' or 'zero', got {reset!r}")
         net = Network()
         net.add(SpikeSource(int(self.sizes[0]), name="in"))
         names = ["in"] + [f"h{m + 1}" for m in range(self.M - 1)] + ["out"]
@@ -357,10 +361,10 @@ class Learner:
             n, last = int(self.sizes[m + 1]), m == self.M - 1
             if self.fixed:
                 pop = LoihiLIF(n, du=4095, dv=4096 if last else self.fmt.dv, vth=NEVER if last else self.fmt.vth,
-                               reset="subtract", v_sub=self.fmt.vth, name=names[m + 1])
+                               reset=reset, v_sub=self.fmt.vth, name=names[m + 1])
             else:
                 pop = FloatLIF(n, du=1.0, dv=1.0 if last else 1.0 - self.lam_f,
-                               vth=np.finfo(np.float64).max if last else self.theta, reset="subtract",
+                               vth=np.finfo(np.float64).max if last else self.theta, reset=reset,
                                v_sub=self.theta, name=names[m + 1])
             net.add(pop)
             w = self.int_weights[m] if self.fixed else self.weights[m]

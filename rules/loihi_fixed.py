@@ -59,7 +59,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from .loihi_rule import LoihiRule
+from .loihi_rule import LoihiRule, traces_at
 from .rule import RuleError
 
 W_TRACE = 7
@@ -234,14 +234,7 @@ def simulate_fixed(rule: LoihiRule, weights_int, x, *, du, dv, vth, bias_mant=0,
         xh = _history(xtr, xt, tx, E, x_dec.value, x_imp.value, xi_int, xi_frac)
         yh = _history(ytr, yt, ty, E, y_dec.value, y_imp.value, yi_int, yi_frac)
         xtr, ytr = xh[-1].copy(), yh[-1].copy()
-        at = {
-            "x0": {"x1": xh[tx, 0].diagonal()[None, :], "x2": xh[tx, 1].diagonal()[None, :],
-                   "y1": yh[tx, 0].T, "y2": yh[tx, 1].T, "y3": yh[tx, 2].T},
-            "y0": {"x1": xh[ty, 0], "x2": xh[ty, 1], "y1": yh[ty, 0].diagonal()[:, None],
-                   "y2": yh[ty, 1].diagonal()[:, None], "y3": yh[ty, 2].diagonal()[:, None]},
-            "u0": {"x1": xh[-1, 0][None, :], "x2": xh[-1, 1][None, :], "y1": yh[-1, 0][:, None],
-                   "y2": yh[-1, 1][:, None], "y3": yh[-1, 2][:, None]},
-        }
+        at = traces_at(xh, yh, tx, ty)
         dep = {"x0": x0[None, :], "y0": y0[:, None], "u0": 1}
         W_old, tag_old = W, tag
         if rule.dw:

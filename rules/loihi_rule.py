@@ -123,6 +123,20 @@ def _evaluate(products, dep, traces_at, w, tag, u):
     return total
 
 
+def traces_at(xh, yh, tx, ty) -> dict:
+    """Each trace as a product sees it: x0 terms at every presynaptic spike time of the epoch,
+    y0 terms at every postsynaptic one, u0 terms at the epoch's end (xh, yh: the epoch's
+    trace histories (E + 1, traces, neurons); tx, ty: spike times within it, 0 for none)."""
+    return {
+        "x0": {"x1": xh[tx, 0].diagonal()[None, :], "x2": xh[tx, 1].diagonal()[None, :],
+               "y1": yh[tx, 0].T, "y2": yh[tx, 1].T, "y3": yh[tx, 2].T},
+        "y0": {"x1": xh[ty, 0], "x2": xh[ty, 1], "y1": yh[ty, 0].diagonal()[:, None],
+               "y2": yh[ty, 1].diagonal()[:, None], "y3": yh[ty, 2].diagonal()[:, None]},
+        "u0": {"x1": xh[-1, 0][None, :], "x2": xh[-1, 1][None, :], "y1": yh[-1, 0][:, None],
+               "y2": yh[-1, 1][:, None], "y3": yh[-1, 2][:, None]},
+    }
+
+
 def simulate(rule: LoihiRule, weights, x, *, du=1.0, dv=0.0, vth=1.0, bias=0.0, third=None, sign_mode="mixed"):
     """Run a plastic projection (weights (n_post, n_pre)) from spike inputs x (steps, n_pre)
     onto float LIF neurons (Lava's floating_pt LIF: u = u (1 - du) + a; v = v (1 - dv) + u +
@@ -181,14 +195,7 @@ def simulate(rule: LoihiRule, weights, x, *, du=1.0, dv=0.0, vth=1.0, bias=0.0, 
         xtr = xh[-1].copy()
         if not rule.third_factor:
             ytr = yh[-1].copy()
-        at = {
-            "x0": {"x1": xh[tx, 0].diagonal()[None, :], "x2": xh[tx, 1].diagonal()[None, :],
-                   "y1": yh[tx, 0].T, "y2": yh[tx, 1].T, "y3": yh[tx, 2].T},
-            "y0": {"x1": xh[ty, 0], "x2": xh[ty, 1], "y1": yh[ty, 0].diagonal()[:, None],
-                   "y2": yh[ty, 1].diagonal()[:, None], "y3": yh[ty, 2].diagonal()[:, None]},
-            "u0": {"x1": xh[-1, 0][None, :], "x2": xh[-1, 1][None, :], "y1": yh[-1, 0][:, None],
-                   "y2": yh[-1, 1][:, None], "y3": yh[-1, 2][:, None]},
-        }
+        at = traces_at(xh, yh, tx, ty)
         dep = {"x0": x0[None, :], "y0": y0[:, None]}
         if rule.dw:
             W = W + _evaluate(rule.dw, dep, at, W, tag, 1)
