@@ -197,14 +197,15 @@ def simulate(rule: LoihiRule, weights, x, *, du=1.0, dv=0.0, vth=1.0, bias=0.0, 
             ytr = yh[-1].copy()
         at = traces_at(xh, yh, tx, ty)
         dep = {"x0": x0[None, :], "y0": y0[:, None]}
+        W_old, tag_old = W, tag  # every rule sees the synaptic variables of before the phase, as in Lava
         if rule.dw:
-            W = W + _evaluate(rule.dw, dep, at, W, tag, 1)
+            W = W_old + _evaluate(rule.dw, dep, at, W_old, tag_old, 1)
             if sign_mode == "excitatory":
                 W = np.maximum(W, 0)
             elif sign_mode == "inhibitory":
                 W = np.minimum(W, 0)
         if rule.dt:
-            tag = tag + _evaluate(rule.dt, dep, at, W, tag, 1)
+            tag = tag_old + _evaluate(rule.dt, dep, at, W_old, tag_old, 1)
         tx[:] = 0
         ty[:] = 0
     return W, tag, spikes

@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 
-from neurochip.rules.loihi_rule import r_stdp, simulate, stdp
+from neurochip.rules.loihi_rule import LoihiRule, Product, r_stdp, simulate, stdp
 from neurochip.rules.rule import BPTT, OTTT, RuleError
 
 try:
@@ -41,6 +41,23 @@ def test_stdp_weights_equal_lava_after_1000_steps(t_epoch):
     assert np.array_equal(s_ours, s_lava) and s_ours.sum() > 100
     assert close(ours, lava_w)
     assert np.abs(ours - W0).max() > 0.5  # it did learn
+
+
+@pytest.mark.timeout(120)
+def test_rules_reading_w_and_t_see_the_values_of_before_the_phase():
+    """dw and dt both read w and t: each must see them as they were before the learning phase."""
+    rng = np.random.default_rng(21)
+    W0 = rng.uniform(0, 0.5, (4, 10))
+    x = rng.random((STEPS, 10)) < 0.1
+    rule = LoihiRule(dw=(Product(2**-4, "y0", ("x1",)), Product(-(2**-6), "u0", ("w",)),
+                         Product(2**-3, "u0", ("t",))),
+                     dt=(Product(-(2**-4), "x0", ("y1",)), Product(2**-5, "u0", ("w",)),
+                         Product(-(2**-2), "u0", ("t",))),
+                     x1_impulse=1.0, x1_tau=8.0, y1_impulse=1.0, y1_tau=5.0, t_epoch=2)
+    ours, tag, s_ours = simulate(rule, W0, x, du=1.0, dv=0.1, vth=0.8)
+    lava_w, lava_tag, s_lava = run_plastic(rule, W0, x, du=1.0, dv=0.1, vth=0.8)
+    assert np.array_equal(s_ours, s_lava) and s_ours.sum() > 100
+    assert close(ours, lava_w) and close(tag, lava_tag) and np.abs(tag).max() > 0.01
 
 
 @pytest.mark.timeout(120)
