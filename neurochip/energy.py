@@ -50,13 +50,6 @@ class Energy:
         return Energy(self.profile, {k: c / n for k, c in self.counts.items()},
                       {k: v / n for k, v in self.pj.items()})
 
-    def __add__(self, other: "Energy") -> "Energy":
-        if other.profile != self.profile:
-            raise ValueError(f"cannot add energies of profiles {self.profile!r} and {other.profile!r}")
-        return Energy(self.profile, {k: self.counts.get(k, 0) + other.counts.get(k, 0) for k in ALL_EVENTS},
-                      {k: np.nansum([self.pj[k], other.pj[k]]) if self.counts.get(k, 0) or other.counts.get(k, 0)
-                       else 0.0 for k in ALL_EVENTS})
-
     def to_dict(self) -> dict:
         return {"profile": self.profile, "total_pj": self.total_pj, "unknown": self.unknown,
                 "by_phase_pj": self.by_phase(), "by_kind_pj": {k: _num(v) for k, v in self.pj.items()},
@@ -92,13 +85,6 @@ def per_core_pj(counters: np.ndarray, profile: Profile) -> np.ndarray:
 def run_energy(result, profile: Profile) -> Energy:
     """Energy of a `Simulator.run` result (all cores, and the host's packets and hops)."""
     return energy(dict(zip(EVENTS, chip_counters(result.counters).sum(axis=0).tolist())), profile)
-
-
-def latency_ns(counts: dict, profile: Profile) -> float:
-    """Serial latency of counted events on one core (known latencies only)."""
-    e = energy(counts, profile)
-    return float(sum(c * profile.cost(k, "latency_ns") for k, c in e.counts.items()
-                     if c and not math.isnan(profile.cost(k, "latency_ns"))))
 
 
 def _num(v):

@@ -103,10 +103,11 @@ def study(T: int = 16, epochs: int = 8, train: int | None = None, test: int | No
 
     # learning cost against T (same init, `sweep_samples` samples each)
     sweep = {"T": list(Ts)}
+    data_T = {t: digits(t)[:2] for t in Ts}
     for label, rule, fixed, _ in methods():
         e, b = [], []
         for t in Ts:
-            xs, ys, _, _ = digits(t)
+            xs, ys = data_T[t]
             learner = Learner(SIZES, rule, fixed=fixed, seed=0)
             for x, y in zip(xs[:sweep_samples], ys[:sweep_samples]):
                 learner.learn_sample(x, y)
