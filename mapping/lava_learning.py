@@ -128,10 +128,10 @@ def third_factors(y2, y3, y1_tau=1.0, y1_impulse=0.0):
     return third
 
 
-def run_plastic_3f(rule: LoihiRule, weights, x, y2, y3, *, du=1.0, dv=0.0, vth=1.0, bias=0.0, y1_tau=1.0,
-                   y1_impulse=0.0):
-    """Lava's LearningDense with a third-factor `rule` onto `ThirdFactorLIF` neurons that send
-    y2[t], y3[t] ((steps, n_post) arrays) and their own y1 trace; returns (weights, tag, spikes)."""
+def _run_third_factor(rule: LoihiRule, weights, x, make_post, spikes: bool):
+    """RingBuffer -> LearningDense(rule) -> the neuron process `make_post(n_post)`, which sends
+    the bAP and y1..y3 back, run in floating point; returns (weights, tag, post spikes or None)
+    and always stops Lava."""
     from .lava_export import import_lava
 
     import_lava()
@@ -139,34 +139,42 @@ def run_plastic_3f(rule: LoihiRule, weights, x, y2, y3, *, du=1.0, dv=0.0, vth=1
     from lava.magma.core.run_configs import Loihi2SimCfg
     from lava.proc.dense.process import LearningDense
     from lava.proc.io.source import RingBuffer
+    from lava.proc.monitor.process import Monitor
 
     x = np.asarray(x, dtype=int)
-    steps = x.shape[0]
     W = np.asarray(weights, dtype=np.float64)
     src = RingBuffer(data=x.T)
     dense = LearningDense(weights=W.copy(), learning_rule=lava_rule(rule), name="plastic")
-    from .lava_procs.third_factor import ThirdFactorLIF
-
-    post = ThirdFactorLIF(shape=(W.shape[0],), du=du, dv=dv, vth=vth, bias=bias, y2=y2, y3=y3,
-                              y1_tau=y1_tau, y1_impulse=y1_impulse, name="post")
+    post = make_post(W.shape[0])
     src.s_out.connect(dense.s_in)
     dense.a_out.connect(post.a_in)
-    post.s_out_bap.connect(dense.s_in_bap)
-    post.s_out_y1.connect(dense.s_in_y1)
-    post.s_out_y2.connect(dense.s_in_y2)
-    post.s_out_y3.connect(dense.s_in_y3)
-    from lava.proc.monitor.process import Monitor
-
-    mon = Monitor()
-    mon.probe(post.s_out, steps)
+    for a, b in ((post.s_out_bap, dense.s_in_bap), (post.s_out_y1, dense.s_in_y1), (post.s_out_y2, dense.s_in_y2),
+                 (post.s_out_y3, dense.s_in_y3)):
+        a.connect(b)
+    if spikes:
+        mon = Monitor()
+        mon.probe(post.s_out, x.shape[0])
     try:
-        post.run(condition=RunSteps(num_steps=steps), run_cfg=Loihi2SimCfg(select_tag="floating_pt"))
+        post.run(condition=RunSteps(num_steps=x.shape[0]), run_cfg=Loihi2SimCfg(select_tag="floating_pt"))
         learned = np.asarray(dense.weights.get(), dtype=np.float64)
-        tag_ = np.asarray(dense.tag_1.get(), dtype=np.float64)
-        spikes = mon.get_data()["post"]["s_out"].astype(bool)
+        tag = np.asarray(dense.tag_1.get(), dtype=np.float64)
+        raster = mon.get_data()[post.name]["s_out"].astype(bool) if spikes else None
     finally:
         post.stop()
-    return learned, tag_, spikes
+    return learned, tag, raster
+
+
+def run_plastic_3f(rule: LoihiRule, weights, x, y2, y3, *, du=1.0, dv=0.0, vth=1.0, bias=0.0, y1_tau=1.0,
+                   y1_impulse=0.0):
+    """Lava's LearningDense with a third-factor `rule` onto `ThirdFactorLIF` neurons that send
+    y2[t], y3[t] ((steps, n_post) arrays) and their own y1 trace; returns (weights, tag, spikes)."""
+    def post(n):
+        from .lava_procs.third_factor import ThirdFactorLIF
+
+        return ThirdFactorLIF(shape=(n,), du=du, dv=dv, vth=vth, bias=bias, y2=y2, y3=y3, y1_tau=y1_tau,
+                              y1_impulse=y1_impulse, name="post")
+
+    return _run_third_factor(rule, weights, x, post, spikes=True)
 
 
 def ottt_readout_twin(labels, eta, gamma, T):
@@ -184,28 +192,9 @@ def ottt_readout_twin(labels, eta, gamma, T):
 def run_ottt_readout(weights, x, labels, *, eta, gamma=0.0, T=1):
     """Lava's LearningDense with `ottt_readout_rule(eta)` onto `OTTTReadout`; returns the
     learned weights (n_classes, n_pre)."""
-    from .lava_export import import_lava
+    def readout(n):
+        from .lava_procs.third_factor import OTTTReadout
 
-    import_lava()
-    from lava.magma.core.run_conditions import RunSteps
-    from lava.magma.core.run_configs import Loihi2SimCfg
-    from lava.proc.dense.process import LearningDense
-    from lava.proc.io.source import RingBuffer
+        return OTTTReadout(shape=(n,), labels=labels, eta=eta, gamma=gamma, T=T, name="readout")
 
-    from .lava_procs.third_factor import OTTTReadout
-
-    x = np.asarray(x, dtype=int)
-    W = np.asarray(weights, dtype=np.float64)
-    src = RingBuffer(data=x.T)
-    dense = LearningDense(weights=W.copy(), learning_rule=lava_rule(ottt_readout_rule(eta)), name="plastic")
-    out = OTTTReadout(shape=(W.shape[0],), labels=labels, eta=eta, gamma=gamma, T=T, name="readout")
-    src.s_out.connect(dense.s_in)
-    dense.a_out.connect(out.a_in)
-    for a, b in ((out.s_out_bap, dense.s_in_bap), (out.s_out_y1, dense.s_in_y1), (out.s_out_y2, dense.s_in_y2),
-                 (out.s_out_y3, dense.s_in_y3)):
-        a.connect(b)
-    try:
-        out.run(condition=RunSteps(num_steps=x.shape[0]), run_cfg=Loihi2SimCfg(select_tag="floating_pt"))
-        return np.asarray(dense.weights.get(), dtype=np.float64)
-    finally:
-        out.stop()
+    return _run_third_factor(ottt_readout_rule(eta), weights, x, readout, spikes=False)[0]
