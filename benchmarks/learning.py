@@ -12,30 +12,21 @@ import subprocess
 import time
 from pathlib import Path
 
-import numpy as np
 
 from neurochip.datasets import digits
+from neurochip.report import SIZES, methods
 from neurochip.rules.learner import Learner
-from neurochip.rules.rule import BPTT, OTTT, EventDriven
 
 HERE = Path(__file__).resolve().parent
-T, SIZES = 16, [64, 128, 10]
-METHODS = [  # (label, rule, fixed point)
-    ("OTTT_A", OTTT(), True),
-    ("OTTT_O", OTTT(mode="O", eta=0.02), True),
-    ("STD-ED", None, True),  # filled in from STD_ED below
-    ("MPD-ED", EventDriven("MPD-ED"), True),
-    ("BPTT-SG detached", BPTT(), False),
-    ("BPTT-SG full", BPTT("full"), False),
-]
-STD_ED = EventDriven("STD-ED", eta=0.005)
+T = 16
+# the energy report's rules and settings; BPTT-SG runs in float here, the baseline as the issue states it
+METHODS = [(label, rule, fixed and not label.startswith("BPTT")) for label, rule, fixed, _ in methods()]
 
 
 def curves(epochs):
     x_tr, y_tr, x_te, y_te = digits(T)
     out = {}
     for label, rule, fixed in METHODS:
-        rule = rule or STD_ED
         learner = Learner(SIZES, rule, fixed=fixed, seed=0)
         learner.learn_sample(x_tr[0], y_tr[0])  # compile outside the timing
         learner = Learner(SIZES, rule, fixed=fixed, seed=0)
@@ -57,7 +48,7 @@ def curves(epochs):
 
 def state_vs_T():
     Ts = [4, 8, 16, 32, 64, 128, 256]
-    rules = {label: rule or STD_ED for label, rule, _ in METHODS}
+    rules = {label: rule for label, rule, _ in METHODS}
     return {"T": Ts, **{label: [Learner(SIZES, r).state_bytes(t) for t in Ts] for label, r in rules.items()}}
 
 
