@@ -88,7 +88,8 @@ def split_cases(draw):
     n_total = sum(net.populations[k].n for k in net.neurons())
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     scattered = nc.Placement({k: rng.integers(0, chip.n_cores, net.populations[k].n) for k in net.neurons()})
-    small = nc.Placement.sequential(net, chip, per_core=draw(st.integers(1, max(1, n_total))))
+    fewest = max(1, -(-n_total // chip.n_cores))  # per_core below this needs more cores than the chip has
+    small = nc.Placement.sequential(net, chip, per_core=draw(st.integers(fewest, max(fewest, n_total))))
     return net, inputs, steps, [nc.Placement.sequential(net, chip), small, scattered]
 
 
