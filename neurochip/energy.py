@@ -69,10 +69,11 @@ def energy(counts: dict, profile: Profile) -> Energy:
 
 
 def chip_counters(counters: np.ndarray) -> np.ndarray:
-    """A `RunResult.counters` matrix without the host's injected spikes: no soma on the chip
-    fires them (SANA-FE agrees; validation/README.md). Their packets and hops stay."""
+    """`RunResult.counters` (rows, kinds), or `step_counters` (steps, rows, kinds), without the
+    host's injected spikes: no soma on the chip fires them (SANA-FE agrees;
+    validation/README.md). Their packets and hops stay."""
     out = np.array(counters, dtype=np.float64)
-    out[-1, EVENTS.index("spikes_out")] = 0.0
+    out[..., -1, EVENTS.index("spikes_out")] = 0.0
     return out
 
 
@@ -80,6 +81,14 @@ def per_core_pj(counters: np.ndarray, profile: Profile) -> np.ndarray:
     """Energy of each row (core, then host) of a `RunResult.counters` matrix, known costs only."""
     cost = np.nan_to_num(profile.vector("energy_pj"), nan=0.0)
     return chip_counters(counters) @ cost
+
+
+def step_core_pj(result, profile: Profile) -> np.ndarray:
+    """(steps, rows) energy of each core (then the host) at each step, known costs only;
+    needs a run recorded with 'step_counters'."""
+    if result.step_counters is None:
+        raise ValueError("step_core_pj: run the simulator with record=[..., 'step_counters']")
+    return chip_counters(result.step_counters) @ np.nan_to_num(profile.vector("energy_pj"), nan=0.0)
 
 
 def run_energy(result, profile: Profile) -> Energy:

@@ -215,14 +215,15 @@ def run(steps, t0, u, v, dend, scratch, sc_dirty,
         out_ptr, out_axon, out_ew, out_ns, sender_row, axon_row,
         syn_ptr, syn_tgt, syn_w, syn_dly, sc_ptr, sc_row, sc_w, sc_dly, sc_comp, sc_shift,
         latency_ns, barrier_ns,
-        cnt_total, core_busy, step_lat, rec_col, rec_spk, rec_u, rec_v, rec_core_time, spike_count):
+        cnt_total, core_busy, step_lat, rec_col, rec_spk, rec_u, rec_v, rec_core_time, rec_counts, spike_count):
     """Run `steps` steps from absolute step t0; state arrays are updated in place.
 
     Integer u/v run the fixed-point LIF, float u/v the float LIF.
 
     Inputs: the host channels spiking at step t are in_idx[in_ptr[t]:in_ptr[t+1]].
     Recording: neuron i goes to column rec_col[i] (-1: not recorded) of rec_spk/rec_u/rec_v,
-    each of which has 0 rows when not requested; rec_core_time likewise.
+    each of which has 0 rows when not requested; rec_core_time and rec_counts (steps, rows,
+    kinds: each step's counters) likewise.
     """
     N = n_neurons
     senders = np.empty(N + in_idx.shape[0] + 1, dtype=np.int64)
@@ -259,6 +260,8 @@ def run(steps, t0, u, v, dend, scratch, sc_dirty,
                                     syn_ptr, syn_tgt, syn_w, syn_dly, sc_ptr, sc_row, sc_w, sc_dly,
                                     cnt_step)
         flush_scratch(tabs + 1, dend, scratch, sc_mark, sc_dirty, n_dirty, sc_comp, sc_shift)
+        if rec_counts.shape[0] > 0:
+            rec_counts[t] = cnt_step
         step_lat[t] = step_latency(cnt_step, cnt_total, latency_ns, barrier_ns, core_busy, core_time)
         if rec_core_time.shape[0] > 0:
             rec_core_time[t, :] = core_time

@@ -13,7 +13,7 @@ from .placement import Placement
 from .program import Program, compile_network
 from .spec import ChipSpec, loihi1
 
-RECORDABLE = ("spikes", "u", "v", "core_time")
+RECORDABLE = ("spikes", "u", "v", "core_time", "step_counters")
 
 
 @dataclass
@@ -28,6 +28,7 @@ class RunResult:
     step_latency_ns (steps,) slowest core + barrier for each step (NaN if unknown)
     core_busy_ns  (cores,) summed per-core time
     core_time_ns  (steps, cores) per-step per-core time, if 'core_time' was recorded
+    step_counters (steps, rows, len(EVENTS)) each step's counters, if 'step_counters' was recorded
     state_bytes   (rows,) bytes of state held per core
     """
 
@@ -41,6 +42,7 @@ class RunResult:
     step_latency_ns: np.ndarray | None = None
     core_busy_ns: np.ndarray | None = None
     core_time_ns: np.ndarray | None = None
+    step_counters: np.ndarray | None = None
     state_bytes: np.ndarray | None = None
 
     def total(self, kind: str) -> int:
@@ -140,7 +142,7 @@ class Simulator:
         return np.cumsum(ptr), ch.astype(np.int64)
 
     def run(self, steps: int, inputs=None, record=("spikes",), populations=None) -> RunResult:
-        """Run `steps` steps. `record` is any of 'spikes', 'u', 'v', 'core_time';
+        """Run `steps` steps. `record` is any of 'spikes', 'u', 'v', 'core_time', 'step_counters';
         `populations` limits spike/u/v recording to those names (default: all)."""
         if not isinstance(steps, (int, np.integer)) or steps < 0:
             raise NetworkError(f"steps must be a non-negative integer, got {steps!r}")
@@ -167,6 +169,7 @@ class Simulator:
         n_cores = len(p.core_ids)
         rec_core_time = np.zeros((rows("core_time"), n_cores))
         counters = np.zeros((p.n_rows, N_EVENTS), dtype=np.int64)
+        rec_counts = np.zeros((rows("step_counters"), p.n_rows, N_EVENTS), dtype=np.int64)
         core_busy = np.zeros(n_cores)
         step_lat = np.zeros(steps)
         spike_count = np.zeros(p.n_neurons, dtype=np.int64)
@@ -178,7 +181,7 @@ class Simulator:
                     p.out_ptr, p.out_axon, p.out_ew, p.out_ns, p.sender_row, p.axon_row,
                     p.syn_ptr, p.syn_tgt, p.syn_w, p.syn_dly, p.sc_ptr, p.sc_row, p.sc_w, p.sc_dly,
                     p.sc_comp, p.sc_shift, p.latency_ns, p.barrier_ns,
-                    counters, core_busy, step_lat, rec_col, rec_spk, rec_u, rec_v, rec_core_time,
+                    counters, core_busy, step_lat, rec_col, rec_spk, rec_u, rec_v, rec_core_time, rec_counts,
                     spike_count)
         self.t += steps
 
@@ -186,6 +189,7 @@ class Simulator:
                         rows=[f"core {c}" for c in p.core_ids] + ["host"],
                         step_latency_ns=step_lat, core_busy_ns=core_busy,
                         core_time_ns=rec_core_time if "core_time" in record else None,
+                        step_counters=rec_counts if "step_counters" in record else None,
                         state_bytes=p.state_bytes)
         for name, sl in p.pop_slices.items():
             res.spike_counts[name] = spike_count[sl]

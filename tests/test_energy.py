@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import neurochip as nc
-from neurochip.energy import PHASES, energy, per_core_pj, run_energy
+from neurochip.energy import PHASES, energy, per_core_pj, run_energy, step_core_pj
 from neurochip.events import ALL_EVENTS, EVENTS
 from neurochip.spec import Profile, presets
 
@@ -84,6 +84,24 @@ def test_run_energy_is_counts_times_constants_per_core():
     assert math.isclose(per_core_pj(res.counters, prof).sum(), e.total_pj, rel_tol=1e-12)
     assert e.counts["syn_ops"] == x.sum() * 60  # direct count: input spikes x fan-out
     assert res.total("spikes_out") > 0
+
+
+def test_energy_per_step_and_core_adds_up_to_the_run():
+    rng = np.random.default_rng(2)
+    net = nc.Network()
+    net.add(nc.SpikeSource(30, name="in"))
+    net.add(nc.LoihiLIF(50, du=2000, dv=300, vth=20, name="h"))
+    net.connect("in", "h", rng.choice([-4, 2, 8, 16], (50, 30)))
+    chip = nc.loihi1()
+    sim = nc.Simulator(net, chip, nc.Placement.sequential(net, chip, per_core=10))
+    res = sim.run(40, inputs={"in": rng.random((40, 30)) < 0.3}, record=["step_counters"])
+    assert res.step_counters.shape == (40,) + res.counters.shape
+    assert np.array_equal(res.step_counters.sum(0), res.counters)
+    pj = step_core_pj(res, chip.profile)
+    assert pj.shape == (40, len(res.rows)) and (pj[:, :-1] > 0).any(axis=0).all()  # every core spends
+    assert math.isclose(pj.sum(), run_energy(res, chip.profile).total_pj, rel_tol=1e-12)
+    with pytest.raises(ValueError, match="step_counters"):
+        step_core_pj(sim.run(5), chip.profile)
 
 
 def test_unknown_costs_are_reported_not_zero():
