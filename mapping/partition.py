@@ -127,8 +127,13 @@ def partition(net: Network, chip: ChipSpec, method: str = "greedy", rates: dict 
             return greedy
     n_used = int(core_of.max()) + 1 if N else 0
     if n_used > chip.n_cores:
+        first = int(np.flatnonzero(core_of >= chip.n_cores)[0])
+        pop = next(k for k, sl in pop_slices.items() if sl.start <= first < sl.stop)
+        per_pop = ", ".join(f"{k!r} {len(np.unique(core_of[sl]))}" for k, sl in pop_slices.items())
         raise FitError(f"the network needs {n_used} cores under the compartments/input_axons/synapse_memory_bits "
-                       f"limits; {chip.name} has {chip.n_cores}. Use a chip with more tiles or fewer/smaller layers.")
+                       f"limits; {chip.name} has {chip.n_cores}: population {pop!r} is the first past the last "
+                       f"core (from its neuron {first - pop_slices[pop].start}); cores per population: {per_pop}. "
+                       "Use a chip with more tiles or fewer/smaller layers.")
     return _cores(net, pop_slices, core_of)
 
 

@@ -75,7 +75,8 @@ def test_a_neuron_too_wide_for_any_core_is_named():
                                           r"of a tiny core: 50 > 40"):
         partition(net, TINY)
     big = layered_net((20, 600))
-    with pytest.raises(nc.FitError, match="needs .* cores under the .* limits; tiny has 32"):
+    with pytest.raises(nc.FitError, match="needs .* cores under the .* limits; tiny has 32: population 'l0' is the "
+                                          "first past the last core"):
         partition(big, TINY)
 
 
