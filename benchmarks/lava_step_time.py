@@ -38,7 +38,7 @@ def digits_case():
     from neurochip.rules.learner import Learner
     from neurochip.rules.rule import OTTT
 
-    from neurochip.datasets import digits
+    from neurochip.studies.datasets import digits
 
     x_tr, y_tr, x_te, _ = digits(16)
     learner = Learner([64, 128, 10], OTTT(), fixed=True, seed=0)

@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 
 
-from neurochip.datasets import digits
-from neurochip.report import SIZES, methods
+from neurochip.studies.datasets import digits
+from neurochip.studies.report import SIZES, methods
 from neurochip.rules.learner import Learner
 
 HERE = Path(__file__).resolve().parent

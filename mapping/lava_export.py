@@ -47,9 +47,10 @@ import warnings
 import numpy as np
 import scipy.sparse as sp
 
-from neurochip.errors import NetworkError
-from neurochip.network import Network
-from neurochip.neurons import FloatLIF, LoihiLIF, SpikeSource
+from neurochip.model.errors import NetworkError
+from neurochip.model.network import Network
+from neurochip.model.neurons import FloatLIF, LoihiLIF, SpikeSource
+import neurochip as nc
 
 
 class SampleLeakWarning(UserWarning):
@@ -128,7 +129,6 @@ def run_per_sample(net: Network, inputs: dict | None, steps: int, reset_interval
                    record=("spikes", "u", "v"), chip=None) -> dict:
     """neurochip's side of a per-sample run: every sample (steps [o + i k, o + (i+1) k)) runs
     from `Simulator.reset()`; returns {"spikes"|"u"|"v": {pop: (steps, n)}} concatenated."""
-    import neurochip as nc
 
     sim = nc.Simulator(net, chip)
     inputs = inputs or {}

@@ -12,6 +12,11 @@ import numpy as np
 
 from neurochip.rules.loihi_rule import LoihiRule
 from neurochip.rules.rule import BPTT, OTTT, EventDriven, RuleError
+from neurochip.mapping.lava_export import import_lava
+from neurochip.rules.loihi_rule import Product
+from neurochip.mapping.lava_procs.third_factor import ottt_modulator
+from neurochip.mapping.lava_procs.third_factor import ThirdFactorLIF
+from neurochip.mapping.lava_procs.third_factor import OTTTReadout
 
 
 def exportable(rule, hidden_layers: int = 0) -> None:
@@ -39,7 +44,6 @@ def exportable(rule, hidden_layers: int = 0) -> None:
 def lava_rule(rule: LoihiRule, rng_seed: int | None = None):
     """Lava's Loihi2F/Loihi3FLearningRule for `rule`; `rng_seed` seeds its fixed-point random
     streams (Lava picks one at random when None)."""
-    from .lava_export import import_lava
 
     import_lava()
     from lava.magma.core.learning.learning_rule import Loihi2FLearningRule, Loihi3FLearningRule
@@ -62,7 +66,6 @@ def run_plastic(rule: LoihiRule, weights, x, *, du=1.0, dv=0.0, vth=1.0, bias=0.
     if rule.third_factor:
         raise RuleError(f"{rule.name}: third-factor rules need a neuron process that sends y1..y3; "
                         "run_plastic wires a plain LIF (two-factor rules only)")
-    from .lava_export import import_lava
 
     import_lava()
     from lava.magma.core.run_conditions import RunSteps
@@ -110,7 +113,6 @@ def ottt_readout_rule(eta: float) -> LoihiRule:
 
     if Fraction(eta).denominator & (Fraction(eta).denominator - 1):
         raise RuleError(f"eta {eta} must be m * 2**e for Loihi's microcode")
-    from neurochip.rules.loihi_rule import Product
 
     return LoihiRule(dw=(Product(1.0, "u0", ("x1", "y2")),), x1_impulse=1.0, x1_tau=1e-3, third_factor=True,
                      name="OTTT readout")
@@ -132,7 +134,6 @@ def _run_third_factor(rule: LoihiRule, weights, x, make_post, spikes: bool):
     """RingBuffer -> LearningDense(rule) -> the neuron process `make_post(n_post)`, which sends
     the bAP and y1..y3 back, run in floating point; returns (weights, tag, post spikes or None)
     and always stops Lava."""
-    from .lava_export import import_lava
 
     import_lava()
     from lava.magma.core.run_conditions import RunSteps
@@ -169,7 +170,6 @@ def run_plastic_3f(rule: LoihiRule, weights, x, y2, y3, *, du=1.0, dv=0.0, vth=1
     """Lava's LearningDense with a third-factor `rule` onto `ThirdFactorLIF` neurons that send
     y2[t], y3[t] ((steps, n_post) arrays) and their own y1 trace; returns (weights, tag, spikes)."""
     def post(n):
-        from .lava_procs.third_factor import ThirdFactorLIF
 
         return ThirdFactorLIF(shape=(n,), du=du, dv=dv, vth=vth, bias=bias, y2=y2, y3=y3, y1_tau=y1_tau,
                               y1_impulse=y1_impulse, name="post")
@@ -180,7 +180,6 @@ def run_plastic_3f(rule: LoihiRule, weights, x, y2, y3, *, du=1.0, dv=0.0, vth=1
 def ottt_readout_twin(labels, eta, gamma, T):
     """neurochip's twin of `OTTTReadout` for `rules.loihi_rule.simulate(third=..., du=1, dv=1)`:
     there u is the delivered input, so o = u."""
-    from .lava_procs.third_factor import ottt_modulator
 
     def third(t, s_post, u):
         zero = np.zeros(len(u))
@@ -193,7 +192,6 @@ def run_ottt_readout(weights, x, labels, *, eta, gamma=0.0, T=1):
     """Lava's LearningDense with `ottt_readout_rule(eta)` onto `OTTTReadout`; returns the
     learned weights (n_classes, n_pre)."""
     def readout(n):
-        from .lava_procs.third_factor import OTTTReadout
 
         return OTTTReadout(shape=(n,), labels=labels, eta=eta, gamma=gamma, T=T, name="readout")
 

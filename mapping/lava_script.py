@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from neurochip.errors import NetworkError
-from neurochip.network import Network
-from neurochip.neurons import FloatLIF, LoihiLIF, SpikeSource
+from neurochip.model.errors import NetworkError
+from neurochip.model.network import Network
+from neurochip.model.neurons import FloatLIF, LoihiLIF, SpikeSource
 
 SCRIPT = '''"""Rebuilds a network exported by neurochip in Lava (lava-nc 0.10) and runs it.
 

@@ -13,9 +13,10 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from neurochip.errors import NetworkError
-from neurochip.network import Network, effective_weights
-from neurochip.neurons import LoihiLIF, SpikeSource
+from neurochip.model.errors import NetworkError
+from neurochip.model.fixed import effective_weights
+from neurochip.model.network import Network
+from neurochip.model.neurons import LoihiLIF, SpikeSource
 
 NETX_BIAS_EXP = 6
 

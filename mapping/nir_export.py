@@ -14,11 +14,11 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from neurochip.errors import NetworkError
-from neurochip.network import Network
-from neurochip.neurons import FloatLIF, LoihiLIF, SpikeSource
+from neurochip.model.errors import NetworkError
+from neurochip.model.network import Network
+from neurochip.model.neurons import FloatLIF, LoihiLIF, SpikeSource
 
-from .nir_import import BIAS, NEVER, Imported
+from neurochip.mapping.nir_import import BIAS, NEVER, Imported
 
 
 def _tau(a, dt, how):

@@ -52,11 +52,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
-from neurochip.errors import NetworkError
-from neurochip.network import Network
-from neurochip.neurons import FloatLIF, SpikeSource
+from neurochip.model.errors import NetworkError
+from neurochip.model.network import Network
+from neurochip.model.neurons import FloatLIF, SpikeSource
 
-from . import unroll
+from neurochip.mapping import unroll
 
 NEURON_TYPES = ("LIF", "CubaLIF", "IF", "LI", "CubaLI", "I", "Threshold")
 LINEAR_TYPES = ("Affine", "Linear", "Scale", "Conv1d", "Conv2d", "SumPool2d", "AvgPool2d", "Flatten", "Delay",

@@ -20,12 +20,13 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from neurochip.errors import FitError
-from neurochip.network import Network
-from neurochip.numba_config import njit
-from neurochip.placement import Placement
-from neurochip.program import index, synapses
-from neurochip.spec import ChipSpec
+from neurochip.model.errors import FitError
+from neurochip.model.network import Network
+from neurochip.model.numba_config import njit
+from neurochip.chip.placement import Placement
+from neurochip.chip.synapses import index, synapse_table
+from neurochip.chip.spec import ChipSpec
+from neurochip.chip.program import compile_network
 
 
 @njit
@@ -69,7 +70,7 @@ def _greedy_fill(order, part, fanin_ptr, fanin_src, bits, comp_cap, ax_cap, bits
 def _graph(net: Network, chip: ChipSpec, rates):
     """(fan-in CSR over neurons, synapse bits per neuron, N, M, neuron-neuron traffic matrix)."""
     pop_slices, src_slices, N, M = index(net)
-    syn = synapses(net, chip)
+    syn = synapse_table(net, chip)
     order = np.argsort(syn.tgt, kind="stable")
     fanin_ptr = np.zeros(N + 1, dtype=np.int64)
     np.add.at(fanin_ptr, syn.tgt + 1, 1)
@@ -269,7 +270,6 @@ def _swap(T, host, xy, slots, sweeps, rng, max_targets=32):
 
 def mapping_report(net: Network, chip: ChipSpec, placement: Placement, rates: dict | None = None) -> dict:
     """Cores used, each core's use of each limit (fraction), traffic and hop-weighted traffic."""
-    from neurochip.program import compile_network
 
     prog = compile_network(net, chip, placement)
     T, host, ids = core_traffic(net, chip, placement, rates)

@@ -21,9 +21,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
-from neurochip.errors import NetworkError
-from neurochip.network import Network, Projection, sign_mode
-from neurochip.neurons import BIAS_MANT_BITS, VTH_BITS, FloatLIF, LoihiLIF, SpikeSource
+from neurochip.model.errors import NetworkError
+from neurochip.model.fixed import BIAS_MANT_BITS, VTH_BITS, sign_mode
+from neurochip.model.network import Network, Projection
+from neurochip.model.neurons import FloatLIF, LoihiLIF, SpikeSource
 
 DEFAULT_VTH = 2**16
 NEVER_VTH = 2**VTH_BITS - 1

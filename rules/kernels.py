@@ -15,7 +15,7 @@ Stochastic rounding draws from a splitmix64 stream whose state is `rng[0]` (pass
 """
 import numpy as np
 
-from neurochip.numba_config import njit
+from neurochip.model.numba_config import njit
 
 # counter columns, as rules.rule.LEARN_EVENTS
 SYN_OPS, NEURON_UPDATES, SPIKES, TRACE_UPDATES, SURROGATE_EVALS, ERROR_OPS, WEIGHT_READS, \

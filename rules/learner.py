@@ -14,12 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
-from neurochip.errors import NetworkError
-from neurochip.network import Network
-from neurochip.neurons import FloatLIF, LoihiLIF, SpikeSource
+from neurochip.model.errors import NetworkError
+from neurochip.model.network import Network
+from neurochip.model.neurons import FloatLIF, LoihiLIF, SpikeSource
 
-from . import kernels as K
-from .rule import BPTT, LEARN_EVENTS, OTTT, EventDriven, RuleError
+from neurochip.rules import kernels as K
+from neurochip.rules.rule import BPTT, LEARN_EVENTS, OTTT, EventDriven, RuleError
 
 NEVER = 2**17 - 1  # the readout's vth: it never spikes
 

@@ -59,8 +59,8 @@ from fractions import Fraction
 
 import numpy as np
 
-from .loihi_rule import LoihiRule, traces_at
-from .rule import RuleError
+from neurochip.rules.loihi_rule import LoihiRule, traces_at
+from neurochip.rules.rule import RuleError
 
 W_TRACE = 7
 W_TRACE_FRAC = 8

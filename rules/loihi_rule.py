@@ -24,7 +24,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from .rule import RuleError
+from neurochip.rules.rule import RuleError
 
 DEPENDENCIES = ("x0", "y0", "u0")
 THIRD_FACTOR_TAU = 2**16 - 1  # Loihi3FLearningRule's fixed decay of the y traces between learning phases

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from neurochip.errors import NetworkError
-from neurochip.events import LEARNING_EVENTS
+from neurochip.model.errors import NetworkError
+from neurochip.model.events import LEARNING_EVENTS
 
 # Counted per weight matrix by the learning kernels (columns of Learner.learn_counts): the
 # forward pass's synaptic ops, neuron updates and spikes, then the learning events.

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from neurochip.ttfs import TTFSNetwork
+from neurochip.mapping.ttfs import TTFSNetwork
 
 
 def digits_data():

@@ -8,9 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import neurochip as nc
-from neurochip.energy import PHASES, energy, per_core_pj, run_energy, step_core_pj
-from neurochip.events import ALL_EVENTS, EVENTS
-from neurochip.spec import Profile, presets
+from neurochip.chip.energy import PHASES, energy, per_core_pj, run_energy, step_core_pj
+from neurochip.model.events import ALL_EVENTS, EVENTS
+from neurochip.chip.spec import Profile, presets
 
 PROFILES = presets("profiles")
 counts_st = st.dictionaries(st.sampled_from(ALL_EVENTS), st.integers(0, 10**9))
@@ -114,7 +114,7 @@ def test_unknown_costs_are_reported_not_zero():
 
 
 def test_report_writes_readable_figures(tmp_path):
-    from neurochip.report import figures, markdown, study
+    from neurochip.studies.report import figures, markdown, study
 
     data = study(T=8, epochs=1, train=40, test=10, Ts=(4, 8), sweep_samples=5)
     paths = figures(data, tmp_path)

@@ -6,8 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import neurochip as nc
-from neurochip import kernels
-from neurochip.events import EVENTS, N_EVENTS
+from neurochip.chip import kernels
+from neurochip.model.events import EVENTS, N_EVENTS
 from tests.reference import lava_like, naive_kernels
 from tests.strategies import EDGE_DU, EDGE_DV, networks
 

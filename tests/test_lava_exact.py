@@ -9,16 +9,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 import neurochip as nc
-from tests.shared import golden
+from tests.conftest import golden, require_lava
 from tests.strategies import networks
 
-try:
-    import lava  # noqa: F401
-except ImportError:
-    if os.environ.get("CI"):
-        raise
-    pytest.skip("lava-nc is not installed (pip install -e '.[lava]'); under CI these tests must run",
-                allow_module_level=True)
+require_lava()
 
 from neurochip.mapping.lava_export import to_lava  # noqa: E402
 

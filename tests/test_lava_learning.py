@@ -1,7 +1,6 @@
 """Learning exported to Lava's learning engine gives neurochip's weights: float weights after
 1000 steps equal to 1e-9 (observed: identical), for STDP (two-factor), reward-modulated STDP
 and OTTT on a readout (three-factor, through neurochip's own Lava neuron processes)."""
-import os
 
 import numpy as np
 import pytest
@@ -9,13 +8,9 @@ import pytest
 from neurochip.rules.loihi_rule import LoihiRule, Product, r_stdp, simulate, stdp
 from neurochip.rules.rule import BPTT, OTTT, RuleError
 
-try:
-    import lava  # noqa: F401
-except ImportError:
-    if os.environ.get("CI"):
-        raise
-    pytest.skip("lava-nc is not installed (pip install -e '.[lava]'); under CI these tests must run",
-                allow_module_level=True)
+from tests.conftest import require_lava
+
+require_lava()
 
 from neurochip.mapping.lava_learning import (exportable, ottt_readout_rule, ottt_readout_twin,  # noqa: E402
                                              run_ottt_readout, run_plastic, run_plastic_3f, third_factors)

@@ -5,7 +5,6 @@ because Lava's random streams are numpy `default_rng` generators with known seed
 rng_seed + 3 for the traces, 2 for the weights) and a fixed number of scalar draws per step; the
 emulation replays them. The checks that the comparison can fail: a learning rate of half the size,
 or the trace streams of another seed, give weights that differ from Lava's."""
-import os
 
 import numpy as np
 import pytest
@@ -13,13 +12,9 @@ from neurochip.rules.loihi_fixed import lava_scaling, simulate_fixed
 from neurochip.rules.loihi_rule import LoihiRule, Product, r_stdp, stdp
 from neurochip.rules.rule import RuleError
 
-try:
-    import lava  # noqa: F401
-except ImportError:
-    if os.environ.get("CI"):
-        raise
-    pytest.skip("lava-nc is not installed (pip install -e '.[lava]'); under CI these tests must run",
-                allow_module_level=True)
+from tests.conftest import require_lava
+
+require_lava()
 
 from neurochip.mapping.lava_learning import run_plastic
 

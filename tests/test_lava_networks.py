@@ -3,7 +3,6 @@ with per-sample resets (LIFReset) and the Sinabs CNN of the golden graphs with S
 connectivity, raster for raster against neurochip. Random networks are covered by
 tests/test_lava_exact.py. Lava starts one OS process per Process; `LavaNetwork.run` stops
 them in `finally`, and every Lava test has a timeout."""
-import os
 import warnings
 
 import numpy as np
@@ -11,15 +10,9 @@ import pytest
 import scipy.sparse as sp
 
 import neurochip as nc
-from tests.shared import golden
+from tests.conftest import golden, require_lava
 
-try:
-    import lava  # noqa: F401
-except ImportError:
-    if os.environ.get("CI"):
-        raise
-    pytest.skip("lava-nc is not installed (pip install -e '.[lava]'); under CI these tests must run",
-                allow_module_level=True)
+require_lava()
 
 from neurochip.mapping.lava_export import (
     SampleLeakWarning,
@@ -43,7 +36,7 @@ def digits_net():
     from neurochip.rules.learner import Learner
     from neurochip.rules.rule import OTTT
 
-    from neurochip.datasets import digits
+    from neurochip.studies.datasets import digits
 
     x_tr, y_tr, x_te, _ = digits(16)
     learner = Learner([64, 128, 10], OTTT(), fixed=True, seed=0)

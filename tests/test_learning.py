@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import neurochip as nc
-from neurochip.datasets import digits
+from neurochip.studies.datasets import digits
 from neurochip.rules.learner import W_MAX, W_MIN, Format, Learner
 from neurochip.rules.rule import BPTT, OTTT, EventDriven, RuleError
 from tests.reference import learning as ref

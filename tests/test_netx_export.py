@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import neurochip as nc
-from neurochip.errors import NetworkError
+from neurochip.model.errors import NetworkError
 from neurochip.mapping.netx_export import export_netx_hdf5, read_netx_hdf5
 
 

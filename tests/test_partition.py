@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 import neurochip as nc
 from neurochip.mapping.partition import mapping_report, partition, place, plot_mesh_heatmap
-from neurochip.spec import ChipSpec, CoreSpec, Profile
+from neurochip.chip.spec import ChipSpec, CoreSpec, Profile
 from tests.strategies import networks
 
 TINY = ChipSpec("tiny", 4, 4, 2, CoreSpec(compartments=16, input_axons=40, output_axons=40,

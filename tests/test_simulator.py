@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 import neurochip as nc
 from tests.reference.lava_like import count_events, simulate
-from tests.shared import golden
+from tests.conftest import golden
 from tests.strategies import networks
 
 SETTINGS = settings(max_examples=60 if os.environ.get("CI") else 25, deadline=None,

@@ -4,7 +4,7 @@ import math
 import pytest
 
 import neurochip as nc
-from neurochip.spec import ChipSpec
+from neurochip.chip.spec import ChipSpec
 
 
 def test_loihi1_preset_matches_published_limits():

@@ -16,7 +16,7 @@ from neurochip.rules.ttfs import (
     ttfs_grads,
 )
 
-from neurochip.ttfs import (
+from neurochip.mapping.ttfs import (
     TTFSNetwork,
     TTFSSaturationWarning,
     conv_layer,

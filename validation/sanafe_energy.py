@@ -29,10 +29,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import neurochip as nc  # noqa: E402
-from neurochip.energy import run_energy  # noqa: E402
-from neurochip.events import EVENTS  # noqa: E402
-from neurochip.neurons import U_MAX, V_LIMIT  # noqa: E402
-from neurochip.spec import Profile  # noqa: E402
+from neurochip.chip.energy import run_energy  # noqa: E402
+from neurochip.model.events import EVENTS  # noqa: E402
+from neurochip.model.fixed import U_MAX, V_LIMIT  # noqa: E402
+from neurochip.chip.spec import Profile  # noqa: E402
 
 PEER_PY = ROOT / "benchmarks" / ".venvs" / "peers" / "bin" / "python"
 SIDE = Path(__file__).resolve().parent / "sanafe_side.py"
@@ -61,7 +61,7 @@ def make_problem(seed: int, steps_per_digit: int, n_digits: int, gap: int = 10):
     """Input spikes (steps, 64) and integer weights, seeded: the first `n_digits` scikit-learn
     digits as Bernoulli spike trains (neurochip.datasets.digits), each followed by `gap`
     silent steps (so that neurons which just fired sit at rest: inactive updates)."""
-    from neurochip.datasets import digits
+    from neurochip.studies.datasets import digits
 
     x, _ = digits(steps_per_digit, seed=seed, split=False)
     silent = np.zeros((gap, x.shape[2]), dtype=bool)

@@ -7,8 +7,8 @@ Written apart from the kernels: it shares no code with neurochip but the network
 """
 import numpy as np
 
-from neurochip.network import effective_weights, sign_mode
-from neurochip.neurons import FloatLIF, LoihiLIF, SpikeSource
+from neurochip.model.fixed import effective_weights, sign_mode
+from neurochip.model.neurons import FloatLIF, LoihiLIF, SpikeSource
 
 
 def _dense_weights(proj, fixed):

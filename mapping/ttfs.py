@@ -51,7 +51,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .numba_config import njit
+from neurochip.model.numba_config import njit
+from neurochip.mapping import unroll
 
 
 class TTFSSaturationWarning(UserWarning):
@@ -427,7 +428,6 @@ def relu_forward(weights, biases, x, pools=None, pooled: bool = True):
 # --------------------------------------------------------------------------- CNN helpers
 def conv_layer(weight, bias, in_shape, stride=1, padding=0, dilation=1, groups=1):
     """A Conv2d unrolled to a dense matrix (PyTorch semantics): (W, b, out_shape)."""
-    from .mapping import unroll
 
     M, out_shape = unroll.conv(weight, in_shape, stride, padding, dilation, groups)
     return M.toarray(), unroll.bias_vector(bias, out_shape), out_shape

@@ -9,17 +9,40 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import NetworkError
+from neurochip.model.errors import NetworkError
+from neurochip.model.fixed import (BIAS_EXP_RANGE, BIAS_MANT_BITS, DECAY_BITS, DECAY_ONE, U_MAX, V_LIMIT, VTH_BITS,
+                                   VTH_SHIFT, shift)
 
-# Loihi fixed-point widths (Lava PyLifModelBitAcc).
-UV_BITS = 24            # u and v registers
-DECAY_BITS = 12         # du, dv are 12-bit fractions of 2**12
-ACT_SHIFT = 6           # synaptic input is MSB-aligned: a << 6
-VTH_SHIFT = 6           # threshold is MSB-aligned: vth << 6
-VTH_BITS = 17           # unsigned threshold mantissa
-BIAS_MANT_BITS = 13     # signed bias mantissa
-U_MAX = 2 ** (UV_BITS - 1)   # u wraps once when > U_MAX or <= -U_MAX
-V_LIMIT = U_MAX - 1          # v is clipped to [-V_LIMIT, V_LIMIT]
+NEURON_MODELS: dict = {}
+
+
+def register(cls):
+    """Add a neuron model to the registry that the network, the compiler and the exporters read."""
+    NEURON_MODELS[cls.__name__] = cls
+    return cls
+
+
+class NeuronModel:
+    """What every neuron model declares besides its parameters (a dataclass whose docstring
+    holds its equations, with fields `n` and `name`):
+
+    on_chip         False for host-side sources (their spikes are injected)
+    fixed_point     True (integer state), False (float), None (no state: a source)
+    kernel          the chip kernel that updates it ("lif")
+    kernel_arrays() per-neuron arrays of that kernel: du_fac, dv_fac, bias, vth, sub, u0, v0
+    float_view()    (du, dv, vth, bias) of the float CUBA LIF that computes the same, for
+                    NIR and Lava export
+    """
+
+    on_chip = True
+    fixed_point: bool | None = None
+    kernel = "lif"
+
+    def kernel_arrays(self) -> dict:
+        raise NotImplementedError
+
+    def float_view(self) -> tuple:
+        raise NetworkError(f"population {self.name!r}: {type(self).__name__} has no float LIF equivalent to export")
 
 
 def _check_range(pop: str, name: str, value, lo, hi):
@@ -59,8 +82,9 @@ def _per_neuron(pop: str, name: str, value, n: int, dtype) -> np.ndarray:
     return arr.astype(dtype)
 
 
+@register
 @dataclass
-class SpikeSource:
+class SpikeSource(NeuronModel):
     """Input spike source: `n` channels whose spikes are given to `Simulator.run(inputs=...)`.
 
     s_i[t] in {0, 1}, supplied by the host; it sits off-chip and enters the mesh at tile (0, 0).
@@ -69,13 +93,16 @@ class SpikeSource:
     n: int
     name: str = "input"
 
+    on_chip = False
+
     def __post_init__(self):
         if not isinstance(self.n, (int, np.integer)) or self.n < 1:
             raise NetworkError(f"population {self.name!r}: n must be a positive integer, got {self.n!r}")
 
 
+@register
 @dataclass
-class LoihiLIF:
+class LoihiLIF(NeuronModel):
     """Current-based LIF in Loihi fixed point, bit-exact with Lava's `PyLifModelBitAcc`.
 
         u[t] = wrap24( trunc0(u[t-1] * (4096 - (du + 1)) / 2**12) + (a[t] << 6) )
@@ -124,7 +151,7 @@ class LoihiLIF:
         self.v_sub = int(max(self.vth, 1) if self.v_sub is None else self.v_sub)
         _check_range(self.name, "v_sub", self.v_sub, 1, 2**VTH_BITS - 1)
         _check_range(self.name, "bias_mant", self.bias_mant, -(2 ** (BIAS_MANT_BITS - 1)), 2 ** (BIAS_MANT_BITS - 1) - 1)
-        _check_range(self.name, "bias_exp", self.bias_exp, -7, 7)
+        _check_range(self.name, "bias_exp", self.bias_exp, *BIAS_EXP_RANGE)
         _check_range(self.name, "u0", self.u0, -U_MAX + 1, U_MAX)
         _check_range(self.name, "v0", self.v0, -V_LIMIT, V_LIMIT)
         self.bias_mant = _per_neuron(self.name, "bias_mant", self.bias_mant, self.n, np.int64)
@@ -135,12 +162,21 @@ class LoihiLIF:
     @property
     def bias(self) -> np.ndarray:
         """Effective bias bias_mant << bias_exp (right shift, floor, for negative exponents)."""
-        return np.where(self.bias_exp >= 0, self.bias_mant << np.maximum(self.bias_exp, 0),
-                        self.bias_mant >> np.maximum(-self.bias_exp, 0))
+        return shift(self.bias_mant, self.bias_exp)
+
+    def kernel_arrays(self) -> dict:
+        return dict(du_fac=DECAY_ONE - (int(self.du) + 1), dv_fac=DECAY_ONE - int(self.dv), bias=self.bias,
+                    vth=int(self.vth) << VTH_SHIFT, u0=self.u0, v0=self.v0,
+                    sub=(int(self.v_sub) << VTH_SHIFT) if self.reset == "subtract" else 0)
+
+    def float_view(self) -> tuple:
+        vth = float(int(self.vth) << VTH_SHIFT) or 1.0
+        return (self.du + 1) / DECAY_ONE, self.dv / DECAY_ONE, 1.0, self.bias / vth
 
 
+@register
 @dataclass
-class FloatLIF:
+class FloatLIF(NeuronModel):
     """The same LIF in floating point, as Lava's `PyLifModelFloat`.
 
         u[t] = u[t-1] * (1 - du) + a[t]
@@ -182,5 +218,9 @@ class FloatLIF:
         self.u0 = _per_neuron(self.name, "u0", self.u0, self.n, np.float64)
         self.v0 = _per_neuron(self.name, "v0", self.v0, self.n, np.float64)
 
+    def kernel_arrays(self) -> dict:
+        return dict(du_fac=1 - float(self.du), dv_fac=1 - float(self.dv), bias=self.bias, vth=float(self.vth),
+                    u0=self.u0, v0=self.v0, sub=self.v_sub if self.reset == "subtract" else 0.0)
 
-NEURON_MODELS = (SpikeSource, LoihiLIF, FloatLIF)
+    def float_view(self) -> tuple:
+        return self.du, self.dv, self.vth, np.asarray(self.bias, dtype=np.float64)

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import FitError
-from .network import Network
-from .spec import ChipSpec
+from neurochip.model.errors import FitError
+from neurochip.model.network import Network
+from neurochip.chip.spec import ChipSpec
 
 
 @dataclass

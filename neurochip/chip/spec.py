@@ -1,6 +1,6 @@
 """Chip descriptions: per-core limits, the mesh, the event-cost profile, the barrier table.
 
-Presets live as TOML files in `neurochip/chips/` (chips) and `neurochip/profiles/` (event
+Presets live as TOML files in `neurochip/chip/chips/` (chips) and `neurochip/chip/profiles/` (event
 costs); `ChipSpec.from_toml(path)` loads a user's own. Unknown costs are NaN, never zero.
 """
 from __future__ import annotations
@@ -10,8 +10,8 @@ from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 
-from .errors import SpecError
-from .events import ALL_EVENTS, EVENTS
+from neurochip.model.errors import SpecError
+from neurochip.model.events import ALL_EVENTS, EVENTS
 
 try:  # Python 3.11+
     import tomllib
@@ -214,12 +214,12 @@ class ChipSpec:
 
 def presets(kind: str = "chips") -> list[str]:
     """Names of the packaged chips (kind='chips') or energy profiles (kind='profiles')."""
-    return sorted(p.name[:-5] for p in resources.files("neurochip").joinpath(kind).iterdir()
+    return sorted(p.name[:-5] for p in resources.files("neurochip.chip").joinpath(kind).iterdir()
                   if p.name.endswith(".toml"))
 
 
 def _packaged(kind: str, name: str) -> Path:
-    path = resources.files("neurochip").joinpath(kind, f"{name}.toml")
+    path = resources.files("neurochip.chip").joinpath(kind, f"{name}.toml")
     if not path.is_file():
         raise SpecError(f"no {kind[:-1]} preset named {name!r}; available: {presets(kind)}")
     return Path(str(path))

@@ -7,39 +7,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
-from .errors import NetworkError
-from .neurons import NEURON_MODELS, FloatLIF, LoihiLIF, SpikeSource
-
-MAX_DELAY = 62  # 6-bit synaptic delay field; the chip's delay_bits may allow less
+from neurochip.model.errors import NetworkError
+from neurochip.model.fixed import MAX_DELAY, WEIGHT_BITS, WEIGHT_EXP_RANGE, effective_weights, sign_mode
+from neurochip.model.neurons import NEURON_MODELS, NeuronModel
 
 
 class WeightClipWarning(UserWarning):
     """Weights were changed to fit the synapse format (clipped or truncated)."""
-
-
-def sign_mode(w: np.ndarray) -> str:
-    """Lava's `determine_sign_mode`: all >= 0 excitatory, all <= 0 inhibitory, else mixed."""
-    if w.size == 0 or w.min() >= 0:
-        return "excitatory"
-    if w.max() <= 0:
-        return "inhibitory"
-    return "mixed"
-
-
-def effective_weights(w: np.ndarray, num_weight_bits: int, mode: str | None = None) -> np.ndarray:
-    """The weights Lava's bit-accurate Dense uses: clip to 8 bits, drop 8 - bits (+1 if mixed) LSBs.
-
-    Excitatory [0, 255], inhibitory [-255, 0] (on the magnitude), mixed [-256, 255]; the
-    truncation is an arithmetic shift (floor; on the magnitude for inhibitory matrices).
-    """
-    mode = mode or sign_mode(w)
-    w = np.asarray(w, dtype=np.int64)
-    mixed = mode == "mixed"
-    mag = -w if mode == "inhibitory" else w
-    mag = np.clip(mag, -256 if mixed else 0, 255)
-    k = 8 - num_weight_bits + int(mixed)
-    mag = (mag >> k) << k
-    return -mag if mode == "inhibitory" else mag
 
 
 @dataclass
@@ -67,10 +41,12 @@ class Projection:
 
     def __post_init__(self):
         self.name = self.name or f"{self.pre}->{self.post}"
-        if not isinstance(self.weight_exp, (int, np.integer)) or not -8 <= self.weight_exp <= 7:
-            raise NetworkError(f"projection {self.name!r}: weight_exp must be an integer in [-8, 7], got {self.weight_exp!r}")
-        if not isinstance(self.num_weight_bits, (int, np.integer)) or not 1 <= self.num_weight_bits <= 8:
-            raise NetworkError(f"projection {self.name!r}: num_weight_bits must be in [1, 8], got {self.num_weight_bits!r}")
+        lo, hi = WEIGHT_EXP_RANGE
+        if not isinstance(self.weight_exp, (int, np.integer)) or not lo <= self.weight_exp <= hi:
+            raise NetworkError(f"projection {self.name!r}: weight_exp must be an integer in [{lo}, {hi}], got {self.weight_exp!r}")
+        if not isinstance(self.num_weight_bits, (int, np.integer)) or not 1 <= self.num_weight_bits <= WEIGHT_BITS:
+            raise NetworkError(f"projection {self.name!r}: num_weight_bits must be in [1, {WEIGHT_BITS}], "
+                               f"got {self.num_weight_bits!r}")
         w = self.weights
         if sp.issparse(w):
             data = w.tocsr().data
@@ -146,9 +122,9 @@ class Network:
     projections: list = field(default_factory=list)
 
     def add(self, pop):
-        if not isinstance(pop, NEURON_MODELS):
-            raise NetworkError(f"unknown population type {type(pop).__name__}; use one of "
-                               f"{[m.__name__ for m in NEURON_MODELS]}")
+        if not isinstance(pop, NeuronModel) or type(pop).__name__ not in NEURON_MODELS:
+            raise NetworkError(f"unknown population type {type(pop).__name__}; use one of {list(NEURON_MODELS)} "
+                               "(neurochip.model.neurons.register adds a model)")
         if pop.name in self.populations:
             raise NetworkError(f"population name {pop.name!r} is used twice")
         self.populations[pop.name] = pop
@@ -159,8 +135,9 @@ class Network:
             if name not in self.populations:
                 raise NetworkError(f"projection {pre}->{post}: {end} population {name!r} does not exist; "
                                    f"populations are {list(self.populations)}")
-        if isinstance(self.populations[post], SpikeSource):
-            raise NetworkError(f"projection {pre}->{post}: {post!r} is a SpikeSource and takes no synapses")
+        if not self.populations[post].on_chip:
+            raise NetworkError(f"projection {pre}->{post}: {post!r} is a {type(self.populations[post]).__name__} "
+                               "and takes no synapses")
         proj = Projection(pre, post, weights, **kw)
         want = (self.populations[post].n, self.populations[pre].n)
         if proj.shape != want:
@@ -171,14 +148,16 @@ class Network:
 
     @property
     def fixed_point(self) -> bool:
-        kinds = {type(p) for p in self.populations.values() if not isinstance(p, SpikeSource)}
-        if kinds == {LoihiLIF, FloatLIF}:
-            raise NetworkError("the network mixes LoihiLIF (fixed point) and FloatLIF populations; use one kind")
-        return FloatLIF not in kinds
+        models = {fixed: sorted({type(p).__name__ for p in self.populations.values() if p.on_chip
+                                 and p.fixed_point == fixed}) for fixed in (True, False)}
+        if models[True] and models[False]:
+            raise NetworkError(f"the network mixes {', '.join(models[True])} (fixed point) and "
+                               f"{', '.join(models[False])} (float) populations; use one kind")
+        return not models[False]
 
     def neurons(self) -> list[str]:
         """Names of the populations that live on cores (all but spike sources)."""
-        return [k for k, p in self.populations.items() if not isinstance(p, SpikeSource)]
+        return [k for k, p in self.populations.items() if p.on_chip]
 
     def sources(self) -> list[str]:
-        return [k for k, p in self.populations.items() if isinstance(p, SpikeSource)]
+        return [k for k, p in self.populations.items() if not p.on_chip]

@@ -22,11 +22,16 @@ from pathlib import Path
 
 import numpy as np
 
-from .energy import run_energy
-from .network import Network
-from .neurons import LoihiLIF, SpikeSource
-from .simulator import Simulator
-from .spec import loihi1
+from neurochip.chip.energy import run_energy
+from neurochip.model.network import Network
+from neurochip.model.neurons import LoihiLIF, SpikeSource
+from neurochip.chip.simulator import Simulator
+from neurochip.chip.spec import loihi1
+from neurochip.mapping.nir_export import to_nir
+from neurochip.mapping.nir_import import read_nir
+from neurochip.mapping.lava_export import min_padding, run_per_sample, stream_samples, to_lava
+from neurochip.mapping.partition import mapping_report, partition, place, plot_mesh_heatmap
+from neurochip.studies.report import write
 
 T = 32            # steps per sample
 N_HIDDEN = 256
@@ -71,8 +76,6 @@ def train(rng, x, y, train_idx, chip):
 def write_nir(net, path):
     import nir
 
-    from .mapping.nir_export import to_nir
-    from .mapping.nir_import import read_nir
 
     nir.write(path, to_nir(net, dt=1e-3))
     return len(read_nir(path).nodes)
@@ -84,7 +87,6 @@ def lava_check(net, x):
         import lava  # noqa: F401
     except ImportError:
         return None
-    from .mapping.lava_export import min_padding, run_per_sample, stream_samples, to_lava
 
     # silent steps after each sample until the slow synaptic currents have let go (no spike
     # may cross a reset: see SampleLeakWarning), then compare spikes and the readout's v
@@ -95,7 +97,6 @@ def lava_check(net, x):
 
 
 def main(seed: int = 0, out: str = "energy_reports/digits") -> int:
-    from .mapping.partition import mapping_report, partition, place, plot_mesh_heatmap
 
     t_start = time.perf_counter()
     out = Path(out)
@@ -135,7 +136,6 @@ def main(seed: int = 0, out: str = "energy_reports/digits") -> int:
           f"{e_inf.total_pj / 1e3:.0f} nJ and {latency / n / 1e3:.0f} us per inference ({chip.profile.name})")
 
     print("5. on-chip learning from random weights (OTTT_A, OTTT_O, STD-ED, MPD-ED, BPTT-SG) and the energy report")
-    from .report import write
 
     write(out, T=16, epochs=8, progress=sys.stderr.isatty() and not os.environ.get("CI"))
     data = json.loads((out / "report.json").read_text())

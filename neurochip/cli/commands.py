@@ -9,7 +9,26 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import FitError, NetworkError
+from neurochip.model.errors import FitError, NetworkError
+from neurochip.mapping.nir_import import from_nir
+from neurochip.mapping.partition import partition, place
+from neurochip.mapping.quantize import quantize
+from neurochip.chip.spec import ChipSpec
+from neurochip.rules.rule import RULES
+from neurochip.chip.spec import ChipSpec, Profile, presets
+from neurochip.mapping.partition import mapping_report, plot_mesh_heatmap
+from neurochip.studies.datasets import digits
+from neurochip.chip.energy import run_energy
+from neurochip.chip.simulator import Simulator
+from neurochip.rules.learner import Learner
+from neurochip.chip.energy import energy
+from neurochip.studies.report import learning_profile
+from neurochip.studies.demo import main as demo
+from neurochip.mapping.nir_export import to_nir
+from neurochip.studies.ttfs_report import write_report
+from neurochip.studies.report import write
+from neurochip.mapping.netx_export import export_netx_hdf5
+from neurochip.mapping.lava_script import export_lava_script
 
 
 def quiet(args) -> bool:
@@ -19,10 +38,6 @@ def quiet(args) -> bool:
 def load_network(args):
     """A NIR file imported with the user's conventions, quantized unless --float, and mapped:
     (imported, network, chip, placement)."""
-    from .mapping.nir_import import from_nir
-    from .mapping.partition import partition, place
-    from .mapping.quantize import quantize
-    from .spec import ChipSpec
 
     path = Path(args.nir)
     if not path.is_file():
@@ -43,8 +58,6 @@ def load_network(args):
 
 
 def cmd_info(args) -> int:
-    from .rules.rule import RULES
-    from .spec import ChipSpec, Profile, presets
 
     for name in presets("chips"):
         chip = ChipSpec.preset(name)
@@ -62,7 +75,6 @@ def cmd_info(args) -> int:
 
 
 def cmd_map(args) -> int:
-    from .mapping.partition import mapping_report, plot_mesh_heatmap
 
     imp, net, chip, placement = load_network(args)
     report = mapping_report(net, chip, placement)
@@ -83,7 +95,6 @@ def cmd_map(args) -> int:
 
 def _inputs(args, imp, n_in):
     """(samples, steps, n_in) spikes and labels or None, from --input FILE.npy or --digits."""
-    from .datasets import digits
 
     if args.input:
         path = Path(args.input)
@@ -104,8 +115,6 @@ def _inputs(args, imp, n_in):
 
 
 def cmd_run(args) -> int:
-    from .energy import run_energy
-    from .simulator import Simulator
 
     imp, net, chip, placement = load_network(args)
     (src,) = imp.inputs.values()
@@ -140,9 +149,6 @@ def cmd_run(args) -> int:
 
 
 def cmd_learn(args) -> int:
-    from .datasets import digits
-    from .rules.learner import Learner
-    from .rules.rule import RULES
 
     x_tr, y_tr, x_te, y_te = digits(args.steps)
     x_tr, y_tr = x_tr[: args.train], y_tr[: args.train]
@@ -158,8 +164,6 @@ def cmd_learn(args) -> int:
                 checkpoint_every=args.checkpoint_every, progress=not quiet(args))
     for row in learner.history:
         print(f"epoch {row['epoch']}: loss {row['loss']:.4f}, test accuracy {row['test_accuracy']:.3f}")
-    from .energy import energy
-    from .report import learning_profile
 
     n = max(1, len(learner.history)) * len(x_tr)
     e = energy(learner.counts("learn"), learning_profile()).per(n)
@@ -177,17 +181,14 @@ def cmd_export(args) -> int:
     if args.format == "nir":
         import nir
 
-        from .mapping.nir_export import to_nir
 
         nir.write(out, to_nir(net, args.dt, imp))
         print(f"wrote {out}")
     elif args.format == "netx":
-        from .mapping.netx_export import export_netx_hdf5
 
         export_netx_hdf5(net, out)
         print(f"wrote {out} (lava-dl NetX layout)")
     else:
-        from .mapping.lava_script import export_lava_script
 
         (src,) = imp.inputs.values()
         x, _ = _inputs(args, imp, net.populations[src].n)
@@ -199,11 +200,9 @@ def cmd_export(args) -> int:
 def cmd_report(args) -> int:
     out = args.out or f"energy_reports/{args.kind}"
     if args.kind == "ttfs":
-        from .ttfs_report import write_report
 
         folder = write_report(out, progress=not quiet(args))
     else:
-        from .report import write
 
         folder = write(out, T=args.steps, epochs=args.epochs, train=args.train, test=args.test,
                        progress=not quiet(args))
@@ -212,6 +211,5 @@ def cmd_report(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from .demo import main as demo
 
     return demo(out=args.out)

@@ -9,31 +9,13 @@ step from its event counts, then the barrier. Slow twins live in tests/reference
 """
 import numpy as np
 
-from .events import (AXONS_IN, DENDRITE_ACCUMS, HOPS_EW, HOPS_NS, N_EVENTS, PACKETS, SPIKES_OUT,
+from neurochip.model.events import (AXONS_IN, DENDRITE_ACCUMS, HOPS_EW, HOPS_NS, N_EVENTS, PACKETS, SPIKES_OUT,
                      SYN_OPS, UPDATES_ACTIVE, UPDATES_INACTIVE)
-from .neurons import ACT_SHIFT, DECAY_BITS, U_MAX, V_LIMIT
 from numba import types
 from numba.extending import overload
 
-from .numba_config import OPTIONS, njit
-
-_WRAP24 = 2 * U_MAX
-_TWO32 = 1 << 32
-_TWO31 = 1 << 31
-
-
-@njit
-def wrap_int32(x):
-    """Two's-complement wrap of an int64 to int32 range (what numpy int32 arithmetic does)."""
-    return ((x + _TWO31) & (_TWO32 - 1)) - _TWO31
-
-
-@njit
-def decay_trunc0(x, factor):
-    """trunc0(x * factor / 2**12): the product in int64, truncated toward zero."""
-    p = x * factor
-    m = abs(p) >> DECAY_BITS
-    return -m if p < 0 else m
+from neurochip.model.fixed import ACT_SHIFT, clip_v, decay_trunc0, wrap24, wrap_int32
+from neurochip.model.numba_config import OPTIONS, njit
 
 
 # Neuron-update kernels update a whole array of compartments (sub[i] > 0: subtractive
@@ -51,11 +33,8 @@ def lif_fixed_update(slot, dend, u, v, du_fac, dv_fac, bias, vth, sub, flags):
         uo = u[i]
         vo = v[i]
         busy = (a != 0) | (uo != 0) | (vo != 0) | (bias[i] != 0)
-        x = wrap_int32(decay_trunc0(uo, du_fac[i]) + (a << ACT_SHIFT))
-        x = x - _WRAP24 if x > U_MAX else x
-        x = x + _WRAP24 if x <= -U_MAX else x
-        y = wrap_int32(decay_trunc0(vo, dv_fac[i]) + x + bias[i])
-        y = min(max(y, -V_LIMIT), V_LIMIT)
+        x = wrap24(wrap_int32(decay_trunc0(uo, du_fac[i]) + (a << ACT_SHIFT)))
+        y = clip_v(wrap_int32(decay_trunc0(vo, dv_fac[i]) + x + bias[i]))
         s = y > vth[i]
         u[i] = x
         v[i] = (y - sub[i] if sub[i] > 0 else 0) if s else y

@@ -18,16 +18,21 @@ from pathlib import Path
 
 import numpy as np
 
-from .energy import PHASES, energy, per_core_pj, run_energy
-from .events import ALL_EVENTS
-from .spec import Profile, loihi1
+from neurochip.chip.energy import PHASES, energy, per_core_pj, run_energy
+from neurochip.model.events import ALL_EVENTS
+from neurochip.chip.spec import Profile, loihi1
+from neurochip.rules.rule import BPTT, OTTT, EventDriven
+from neurochip.studies.datasets import digits
+from neurochip.mapping.partition import place
+from neurochip.chip.placement import Placement
+from neurochip.rules.learner import Learner
+from neurochip.chip.simulator import Simulator
 
 SIZES = [64, 128, 10]
 PAPER_ED_VS_BPTT = 30.0  # Wei et al. 2024: event-driven learning vs BPTT-SG energy on their chip
 
 
 def methods():
-    from .rules.rule import BPTT, OTTT, EventDriven
 
     # (label, rule, fixed point, epochs relative to the others: STD-ED learns slower)
     return [("OTTT_A", OTTT(), True, 1), ("OTTT_O", OTTT(mode="O", eta=0.02), True, 1),
@@ -42,11 +47,6 @@ def learning_profile() -> Profile:
 def study(T: int = 16, epochs: int = 8, train: int | None = None, test: int | None = None,
           Ts=(4, 8, 16, 32, 64, 128, 256), sweep_samples: int = 100, progress: bool = False) -> dict:
     """Run the digits study and return every number of the report."""
-    from .datasets import digits
-    from .mapping.partition import place
-    from .placement import Placement
-    from .rules.learner import Learner
-    from .simulator import Simulator
 
     x_tr, y_tr, x_te, y_te = digits(T)
     x_tr, y_tr = x_tr[:train], y_tr[:train]

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import FitError
-from .network import Network
-from .neurons import DECAY_BITS, VTH_SHIFT, FloatLIF, LoihiLIF
-from .placement import Placement
-from .spec import ChipSpec
+from neurochip.model.errors import FitError
+from neurochip.model.network import Network
+from neurochip.chip.placement import Placement
+from neurochip.chip.spec import ChipSpec
+from neurochip.chip.synapses import SynapseTable, index, synapse_table
 
 
 @dataclass
@@ -85,64 +85,10 @@ def _csr(keys: np.ndarray, n: int) -> np.ndarray:
     return np.cumsum(ptr)
 
 
-def index(net: Network) -> tuple[dict, dict, int, int]:
-    """(population slices of neuron ids, source slices of input channels, N, M)."""
-    pop_slices, src_slices = {}, {}
-    for names, slices in ((net.neurons(), pop_slices), (net.sources(), src_slices)):
-        start = 0
-        for name in names:
-            slices[name] = slice(start, start + net.populations[name].n)
-            start += net.populations[name].n
-    return pop_slices, src_slices, sum(net.populations[k].n for k in net.neurons()), \
-        sum(net.populations[k].n for k in net.sources())
-
-
-@dataclass
-class Synapses:
-    """Every synapse of a network, flat: sender (neuron id, or N + input channel), target
-    neuron, weight (shifted by weight_exp >= 0), delay, scratch row (-1: direct), and the
-    bits it takes in synaptic memory; scratch rows map to a compartment and a right shift."""
-
-    sender: np.ndarray
-    tgt: np.ndarray
-    w: np.ndarray
-    dly: np.ndarray
-    row: np.ndarray
-    bits: np.ndarray
-    sc_comp: np.ndarray
-    sc_shift: np.ndarray
-
-
-def synapses(net: Network, chip: ChipSpec) -> Synapses:
-    fixed = net.fixed_point
-    pop_slices, src_slices, N, _ = index(net)
-    dt = np.int64 if fixed else np.float64
-    parts, sc_comp, sc_shift = [], [], []
-    for proj in net.projections:
-        post, pre, w, dly = proj.synapses(fixed)
-        pre_is_src = proj.pre in src_slices
-        sender = pre + (N + src_slices[proj.pre].start if pre_is_src else pop_slices[proj.pre].start)
-        tgt = post + pop_slices[proj.post].start
-        if fixed and proj.weight_exp < 0:
-            # one scratch row per (projection, post neuron) that has synapses
-            uniq, row = np.unique(tgt, return_inverse=True)
-            row = row + len(sc_comp)
-            sc_comp.extend(uniq.tolist())
-            sc_shift.extend([-proj.weight_exp] * len(uniq))
-        else:
-            row = np.full(len(tgt), -1, dtype=np.int64)
-            if fixed:
-                w = w << proj.weight_exp
-        bits = np.full(len(tgt), _synapse_bits(proj, w, chip, fixed), dtype=np.int64)
-        parts.append((sender, tgt, w.astype(dt), dly, row, bits))
-    if parts:
-        cols = [np.concatenate(x) for x in zip(*parts)]
-    else:
-        cols = [np.zeros(0, np.int64)] * 2 + [np.zeros(0, dt)] + [np.zeros(0, np.int64)] * 3
-    return Synapses(*cols, np.asarray(sc_comp, dtype=np.int64), np.asarray(sc_shift, dtype=np.int64))
-
-
-def compile_network(net: Network, chip: ChipSpec, placement: Placement | None = None) -> Program:
+def compile_network(net: Network, chip: ChipSpec, placement: Placement | None = None,
+                    table: SynapseTable | None = None) -> Program:
+    """The program of `net` placed on `chip`; `table` is the network's synapse table if the
+    mapping built it already."""
     fixed = net.fixed_point
     placement = placement or Placement.sequential(net, chip)
     placement.validate(net, chip)
@@ -159,25 +105,12 @@ def compile_network(net: Network, chip: ChipSpec, placement: Placement | None = 
         else np.zeros(1, np.int64)
 
     dt = np.int64 if fixed else np.float64
-    du_fac, dv_fac, bias, vth, u0, v0 = (np.zeros(N, dt) for _ in range(6))
-    sub = np.zeros(N, dt)
+    neuron = {k: np.zeros(N, dt) for k in ("du_fac", "dv_fac", "bias", "vth", "sub", "u0", "v0")}
     for name, sl in pop_slices.items():
-        p = net.populations[name]
-        if isinstance(p, LoihiLIF):
-            du_fac[sl] = 2**DECAY_BITS - (int(p.du) + 1)
-            dv_fac[sl] = 2**DECAY_BITS - int(p.dv)
-            bias[sl] = p.bias
-            vth[sl] = int(p.vth) << VTH_SHIFT
-        elif isinstance(p, FloatLIF):
-            du_fac[sl] = 1 - float(p.du)
-            dv_fac[sl] = 1 - float(p.dv)
-            bias[sl] = p.bias
-            vth[sl] = float(p.vth)
-        u0[sl], v0[sl] = p.u0, p.v0
-        if p.reset == "subtract":
-            sub[sl] = (int(p.v_sub) << VTH_SHIFT) if isinstance(p, LoihiLIF) else p.v_sub
+        for k, value in net.populations[name].kernel_arrays().items():
+            neuron[k][sl] = value
 
-    syn = synapses(net, chip)
+    syn = table or synapse_table(net, chip)
     sender, tgt, w, dly, row, syn_bits = syn.sender, syn.tgt, syn.w, syn.dly, syn.row, syn.bits
 
     # Input axons: one per (sender, destination core).
@@ -208,7 +141,7 @@ def compile_network(net: Network, chip: ChipSpec, placement: Placement | None = 
 
     return Program(
         fixed_point=fixed, pop_slices=pop_slices, src_slices=src_slices, n_neurons=N, n_inputs=M,
-        nrn_row=nrn_row, run_ptr=run_ptr, run_row=nrn_row[run_ptr[:-1]], du_fac=du_fac, dv_fac=dv_fac, bias=bias, vth=vth, sub=sub, u0=u0, v0=v0,
+        nrn_row=nrn_row, run_ptr=run_ptr, run_row=nrn_row[run_ptr[:-1]], **neuron,
         out_ptr=out_ptr, out_axon=np.arange(A, dtype=np.int64), out_ew=dxy[:, 0].copy(),
         out_ns=dxy[:, 1].copy(), sender_row=sender_row, axon_row=row_of_core[ax_core],
         syn_ptr=syn_ptr, syn_tgt=tgt[direct][order], syn_w=w[direct][order], syn_dly=dly[direct][order],
@@ -219,14 +152,6 @@ def compile_network(net: Network, chip: ChipSpec, placement: Placement | None = 
         barrier_ns=chip.barrier(tiles_used) * 1e9, usage=usage,
         state_bytes=_state_bytes(usage, fixed),
     )
-
-
-def _synapse_bits(proj, w: np.ndarray, chip: ChipSpec, fixed: bool) -> int:
-    """Bits one synapse of `proj` takes: weight (+ sign if mixed), delay if any, target index."""
-    from .network import sign_mode
-
-    wb = (proj.num_weight_bits + (sign_mode(w) == "mixed")) if fixed else chip.core.weight_bits + 1
-    return wb + (chip.core.delay_bits if np.any(proj.delay) else 0) + chip.core.index_bits
 
 
 def _usage(R, row_of_core, nrn_row, ax_sender, ax_core, N, tgt, syn_bits) -> dict:

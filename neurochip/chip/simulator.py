@@ -5,13 +5,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import kernels
-from .errors import NetworkError
-from .events import EVENTS, N_EVENTS
-from .network import Network
-from .placement import Placement
-from .program import Program, compile_network
-from .spec import ChipSpec, loihi1
+from neurochip.chip import kernels
+from neurochip.model.errors import NetworkError
+from neurochip.model.events import EVENTS, N_EVENTS
+from neurochip.model.network import Network
+from neurochip.chip.placement import Placement
+from neurochip.chip.program import Program, compile_network
+from neurochip.chip.spec import ChipSpec, loihi1
 
 RECORDABLE = ("spikes", "u", "v", "core_time", "step_counters")
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .events import ALL_EVENTS, EVENTS, LEARNING_EVENTS
-from .spec import Profile
+from neurochip.model.events import ALL_EVENTS, EVENTS, LEARNING_EVENTS
+from neurochip.chip.spec import Profile
 
 PHASES = {
     "delivery": ("syn_ops", "dendrite_accums", "axons_in"),

@@ -16,6 +16,24 @@ import time
 from pathlib import Path
 
 import numpy as np
+from neurochip.chip.energy import energy
+import neurochip as nc
+from neurochip.studies.datasets import digits
+from neurochip.chip.energy import run_energy
+from neurochip.mapping.ttfs import relu_forward
+from neurochip.rules.ttfs import (
+    ReLUTraining,
+    TTFSFineTune,
+    digits_data,
+    finetune,
+    init_params,
+    relu_accuracy,
+    train_relu,
+    ttfs_forward,
+)
+from neurochip.chip.spec import Profile
+from neurochip.mapping.ttfs import TTFSNetwork, relu_forward
+from neurochip.studies.report import _save
 
 PROFILE = "loihi1_sanafe"
 SIZES = (64, 128, 64, 10)
@@ -28,7 +46,6 @@ DEEP = (64,) + (64,) * 6 + (10,)
 def _ttfs_energy(res, profile):
     """Per-inference TTFS energy; packets/axons_in counted as the chip simulator does when the
     whole network sits on one core: one packet per spike with a fan-out (input spikes too)."""
-    from .energy import energy
 
     c = dict(res.per_inference())
     sent = sum(float(np.isfinite(t).sum()) for t in res.times) / res.samples  # every stage has a fan-out
@@ -43,11 +60,7 @@ def rate_lif(W, b, x_train, T, profile, progress=False):
     b_n' = b_n / lambda_n per step; the readout integrates without spiking (vth 1e12) and its
     final potential is the logit. Inputs: Bernoulli spikes with p = pixel / 16 per step
     (`neurochip.datasets.digits`). Returns accuracy, spikes per hidden neuron, energy dict."""
-    import neurochip as nc
 
-    from .datasets import digits
-    from .energy import run_energy
-    from .ttfs import relu_forward
 
     acts, _ = relu_forward(W, b, x_train)
     lam = [1.0] + [float(np.percentile(a[a > 0], 99.9)) for a in acts[1:]]
@@ -85,18 +98,6 @@ def rate_lif(W, b, x_train, T, profile, progress=False):
 
 
 def study(progress: bool = False) -> dict:
-    from .rules.ttfs import (
-        ReLUTraining,
-        TTFSFineTune,
-        digits_data,
-        finetune,
-        init_params,
-        relu_accuracy,
-        train_relu,
-        ttfs_forward,
-    )
-    from .spec import Profile
-    from .ttfs import TTFSNetwork, relu_forward
 
     t0 = time.perf_counter()
     profile = Profile.preset(PROFILE)
@@ -187,7 +188,6 @@ def figures(data: dict, folder: Path) -> list:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .report import _save
 
     paths = []
     # accuracy vs time bits

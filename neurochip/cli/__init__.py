@@ -6,8 +6,8 @@ Exit codes: 0 done; 2 bad input (missing or malformed file, bad option or parame
 import argparse
 import sys
 
-from . import commands
-from .errors import FitError, NetworkError, SpecError
+from neurochip.cli import commands
+from neurochip.model.errors import FitError, NetworkError, SpecError
 
 EXIT_INPUT, EXIT_FIT = 2, 3
 

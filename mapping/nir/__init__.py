@@ -1,0 +1,1 @@
+"""NIR graphs in and out: import, export, and the unrolling of convolutions and pooling."""
