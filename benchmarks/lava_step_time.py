@@ -7,7 +7,7 @@ reset="zero" LIFs because Lava's LIF cannot reset by subtraction), the Sinabs CN
 golden NIR graphs (quantized; its two unrolled convolutions exported as Lava Sparse), and a
 1 -> 1 LIF. Inputs are Bernoulli spikes (digits: the test digits streamed back to back).
 
-Lava: `Loihi2SimCfg(select_tag="fixed_pt")` through `neurochip.mapping.lava_export.to_lava`,
+Lava: `Loihi2SimCfg(select_tag="fixed_pt")` through `neurochip.mapping.lava.network.to_lava`,
 no monitors. Each run builds, compiles and starts the processes, so a short run (n1 steps)
 and a longer run (n2 steps) are timed (best of `--repeats`) and (t2 - t1) / (n2 - n1) is
 the per-step time with compile and startup excluded.
@@ -54,8 +54,9 @@ def digits_case():
 
 
 def cnn_case():
-    from neurochip.mapping.nir_import import from_nir
-    from neurochip.mapping.partition import partition, place
+    from neurochip.mapping.nir.importer import from_nir
+    from neurochip.mapping.placement.partition import partition
+    from neurochip.mapping.placement.place import place
     from neurochip.mapping.quantize import quantize
 
     imp = from_nir(SHARED / "golden/nir_graphs/cnn_sinabs.nir", dt=1.0, reset="zero")
@@ -83,7 +84,7 @@ def lif_case():
 
 
 def lava_per_step(net, inputs, n1, n2, repeats):
-    from neurochip.mapping.lava_export import to_lava
+    from neurochip.mapping.lava.network import to_lava
 
     def wall(n):
         best = np.inf

@@ -24,8 +24,10 @@ import numpy as np
 import scipy.sparse as sp
 
 import neurochip as nc
-from neurochip.mapping.nir_import import from_nir
-from neurochip.mapping.partition import mapping_report, partition, place
+from neurochip.mapping.nir.importer import from_nir
+from neurochip.mapping.placement.partition import partition
+from neurochip.mapping.placement.place import place
+from neurochip.mapping.placement.report import mapping_report
 from neurochip.mapping.quantize import quantize
 
 HERE = Path(__file__).resolve().parent

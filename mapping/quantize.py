@@ -22,14 +22,15 @@ import numpy as np
 import scipy.sparse as sp
 
 from neurochip.model.errors import NetworkError
-from neurochip.model.fixed import BIAS_MANT_BITS, VTH_BITS, sign_mode
+from neurochip.model.fixed import (ACT_SHIFT, BIAS_EXP_RANGE, BIAS_MANT_BITS, DECAY_ONE, NEVER_VTH, NEVER_VTH_FLOAT,
+                                   U_MAX, V_LIMIT, VTH_BITS, VTH_SHIFT, WEIGHT_BITS, WEIGHT_EXP_RANGE,
+                                   effective_weights, sign_mode, weight_range)
 from neurochip.model.network import Network, Projection
-from neurochip.model.neurons import FloatLIF, LoihiLIF, SpikeSource
 
-DEFAULT_VTH = 2**16
-NEVER_VTH = 2**VTH_BITS - 1
+DEFAULT_VTH = 2 ** (VTH_BITS - 1)
 BIAS_MAX = 2 ** (BIAS_MANT_BITS - 1) - 1
-W_MAX_UNITS = 254 * 2 ** (7 + 6)  # largest weight in u units: mantissa 254, weight_exp 7, << 6
+# largest weight in u units: the largest even (mixed-sign) mantissa at the largest weight_exp
+W_MAX_UNITS = (weight_range("mixed")[1] - 1) << (WEIGHT_EXP_RANGE[1] + ACT_SHIFT)
 
 
 @dataclass
@@ -72,8 +73,9 @@ def _round(x, rounding):
 
 def _decay(x: float, kind: str, decays: str) -> int:
     if decays == "nir_paper":
-        return int(x * 4095)
-    return int(np.clip(round(x * 4096) - (kind == "du"), -1 if kind == "du" else 0, 4095 if kind == "du" else 4096))
+        return int(x * (DECAY_ONE - 1))
+    du = kind == "du"
+    return int(np.clip(round(x * DECAY_ONE) - du, -du, DECAY_ONE - du))
 
 
 def quantize(net: Network, *, method: str = "max", percentile: float = 99.9, vth=None, num_weight_bits: int = 8,
@@ -83,7 +85,7 @@ def quantize(net: Network, *, method: str = "max", percentile: float = 99.9, vth
         raise NetworkError(f"quantize: method must be 'max' or 'percentile', got {method!r}")
     if rounding not in ("round", "floor") or decays not in ("loihi", "nir_paper"):
         raise NetworkError("quantize: rounding is 'round' or 'floor'; decays is 'loihi' or 'nir_paper'")
-    if net.fixed_point and any(isinstance(p, LoihiLIF) for p in net.populations.values()):
+    if any(p.fixed_point for p in net.populations.values()):
         raise NetworkError("quantize: the network is already in fixed point")
     vth = vth or {}
     report = QuantReport()
@@ -95,54 +97,54 @@ def quantize(net: Network, *, method: str = "max", percentile: float = 99.9, vth
     scales = {}
     out = Network()
     for name, pop in net.populations.items():
-        if isinstance(pop, SpikeSource):
-            out.add(SpikeSource(pop.n, name=name))
+        if not pop.on_chip:
+            out.add(pop)
             continue
-        if not isinstance(pop, FloatLIF):
-            raise NetworkError(f"quantize: population {name!r} is {type(pop).__name__}, expected FloatLIF")
-        spiking = pop.vth < np.finfo(np.float64).max / 2
+        if pop.quantizes_to is None:
+            raise NetworkError(f"quantize: population {name!r} is {type(pop).__name__}, which declares no "
+                               "fixed-point model (quantizes_to)")
+        spiking = pop.vth < NEVER_VTH_FLOAT / 2
         if name in vth or (isinstance(vth, int) and spiking):
             v_mant = vth[name] if isinstance(vth, dict) else vth
-            s = v_mant * 64 / pop.vth
+            s = v_mant * 2**VTH_SHIFT / pop.vth
         elif spiking:  # vth at 2**16 unless the largest weight would not fit at weight_exp 7
             wmax = max((np.abs(w_of(p)).max() for p in incoming[name]), default=0.0)
-            s = min(DEFAULT_VTH * 64 / pop.vth, W_MAX_UNITS / wmax if wmax > 0 else np.inf)
-            v_mant = int(round(s * pop.vth / 64))
+            s = min(DEFAULT_VTH * 2**VTH_SHIFT / pop.vth, W_MAX_UNITS / wmax if wmax > 0 else np.inf)
+            v_mant = int(round(s * pop.vth / 2**VTH_SHIFT))
         else:
             wmax = max((np.abs(w_of(p)).max() for p in incoming[name]), default=1.0) or 1.0
-            s, v_mant = 255 * 64 / wmax, NEVER_VTH
+            s, v_mant = weight_range("excitatory")[1] * 2**ACT_SHIFT / wmax, NEVER_VTH
         if not np.isfinite(s) or s <= 0:
             raise NetworkError(f"quantize: population {name!r} has threshold {pop.vth}; it must be positive")
         scales[name] = s
         b = s * pop.bias
         bmax = np.abs(b).max() if b.size else 0
-        bexp = int(np.clip(np.ceil(np.log2(bmax / BIAS_MAX)) if bmax > BIAS_MAX else 0, 0, 7))
+        bexp = int(np.clip(np.ceil(np.log2(bmax / BIAS_MAX)) if bmax > BIAS_MAX else 0, 0, BIAS_EXP_RANGE[1]))
         bm = _round(b / 2**bexp, rounding)
         sat = int(np.sum(np.abs(bm) > BIAS_MAX))
         du, dv = _decay(pop.du, "du", decays), _decay(pop.dv, "dv", decays)
-        v_sub = int(np.clip(round(s * pop.v_sub / 64), 1, NEVER_VTH)) if pop.reset == "subtract" else None
-        out.add(LoihiLIF(pop.n, du=du, dv=dv, vth=int(min(v_mant, NEVER_VTH)), name=name, reset=pop.reset, v_sub=v_sub,
-                         bias_mant=np.clip(bm, -BIAS_MAX - 1, BIAS_MAX).astype(np.int64), bias_exp=bexp,
-                         u0=np.clip(_round(s * pop.u0, rounding), -(2**23) + 1, 2**23).astype(np.int64),
-                         v0=np.clip(_round(s * pop.v0, rounding), -(2**23) + 1, 2**23 - 1).astype(np.int64)))
+        v_sub = int(np.clip(round(s * pop.v_sub / 2**VTH_SHIFT), 1, NEVER_VTH)) if pop.reset == "subtract" else None
+        out.add(pop.quantizes_to(pop.n, du=du, dv=dv, vth=int(min(v_mant, NEVER_VTH)), name=name, reset=pop.reset,
+                                 v_sub=v_sub, bias_mant=np.clip(bm, -BIAS_MAX - 1, BIAS_MAX).astype(np.int64),
+                                 bias_exp=bexp, u0=np.clip(_round(s * pop.u0, rounding), -U_MAX + 1, U_MAX).astype(np.int64),
+                                 v0=np.clip(_round(s * pop.v0, rounding), -V_LIMIT, V_LIMIT).astype(np.int64)))
         report.populations.append(PopulationReport(name, s, int(min(v_mant, NEVER_VTH)), du, dv, bexp, sat))
 
     for proj in net.projections:
         s = scales[proj.post]
         w = w_of(proj)
-        ws = w * s / 64.0
+        ws = w * s / 2**ACT_SHIFT
         nz = np.abs(ws[ws != 0])
         top = (np.percentile(nz, percentile) if method == "percentile" else nz.max()) if nz.size else 1.0
         mode = sign_mode(w)
-        mixed = mode == "mixed"
-        step = 2 ** (8 - num_weight_bits + mixed)          # mantissas are multiples of this
-        limit = 256 - step                                  # largest representable magnitude
-        wexp = int(np.clip(np.ceil(np.log2(top / limit)) if top > 0 else 0, -8, 7))
+        step = 2 ** (WEIGHT_BITS - num_weight_bits + (mode == "mixed"))  # mantissas are multiples of this
+        limit = 2**WEIGHT_BITS - step                                    # largest representable magnitude
+        wexp = int(np.clip(np.ceil(np.log2(top / limit)) if top > 0 else 0, *WEIGHT_EXP_RANGE))
         mant = _round(ws / 2**wexp / step, rounding) * step
-        lo, hi = (-256, 256 - step) if mixed else ((0, limit) if mode == "excitatory" else (-limit, 0))
-        sat = int(np.sum((mant < lo) | (mant > hi)))
-        mant = np.clip(mant, lo, hi).astype(np.int64)
-        lsb = 2**wexp * 64 / s
+        clipped = effective_weights(mant, num_weight_bits, mode)  # multiples of step already: only clips
+        sat = int(np.count_nonzero(clipped != mant))
+        mant = clipped
+        lsb = 2**wexp * 2**ACT_SHIFT / s
         err = np.linalg.norm(mant * lsb - w) / (np.linalg.norm(w) or 1.0)
         out.projections.append(Projection(proj.pre, proj.post, sp.csr_matrix(mant) if sp.issparse(proj.weights) else mant,
                                           weight_exp=wexp, num_weight_bits=num_weight_bits, delay=proj.delay,

@@ -23,25 +23,20 @@ its activation saturates at the width (counted in `TTFSResult.saturated`, warned
 `TTFSNetwork.from_relu` picks each width as `margin` x the largest ReLU activation of the layer
 on the training data.
 
-Fixed-point time (`time_bits` = b): window n is divided into 2**b steps of dt_n = width_n / 2**b.
-Inputs spike on the grid of window 0 (x_j rounded to the nearest multiple of dt_0, half up);
-V_i(t_min(n)) is integrated exactly (inputs only arrive on grid points, so this equals a
-step-by-step integration on the grid); the neuron is checked at the grid points
-t_min(n) + k dt_n, k = 0..2**b - 1, and fires at the first one where V_i >= theta_i. The
-activation is then floor-quantised: x_i = width_n - k dt_n.
+Float time (`time_bits` None): the closed form above (`neurochip.rules.ttfs.ttfs_forward`, which
+the fine-tuning differentiates) runs on the host; nothing is counted.
 
-Counters (neurochip event kinds, summed over the batch):
-- syn_ops: every spike (input spikes included) x its fan-out (non-zero weights; pool groups);
-- spikes_out: spikes of chip neurons (hidden layers and pool units; the host's input spikes
-  are not counted, as `neurochip.energy.run_energy` does);
-- neuron updates, fixed-point time: every neuron (hidden, pool and readout) is updated once per
-  grid step of the windows it is live in: the window of its inputs (integration) and, for
-  hidden neurons, its own window. An update is active while the neuron integrates: from the
-  grid step of the first spike among its fan-in, and in its own window up to and including the
-  step it fires (all of it if it never fires); before its first input and after its spike it
-  is inactive. Pool units are active only at the step they fire.
-- neuron updates, float time: one active update per neuron per layer (the closed form above is
-  evaluated once per neuron); no inactive updates.
+Fixed-point time (`time_bits` = b): B1 neurons (`neurochip.model.neurons.B1`) on the chip
+simulator, placed and counted like any network. Window n holds S = 2**b ticks of dt_n =
+width_n / S on chip steps [start_n, start_n + S): start_0 = 0, start_{n+1} = start_n + S (+ 1
+after a pool layer). An input spikes at tick k_j = S - round(x_j / dt_0) (half up). A spike
+arrives one step after it is sent; layer n+1 (weights W_ij dt_n) integrates u += a, v += u up
+to and including step start_{n+1}: V_i(t_min) = sum_j W_ij (S - k_j) dt_n exactly, and fires at
+the first tick k with V_i(t_min) + k dt_{n+1} >= theta_i (activations floor to the grid). A
+pool unit (weights 1, slope 0, theta 1/2, start + 1) fires a step after its group's first
+spike, at the same tick. The readout never fires: logits = v(start_L) + b. Counters: the
+chip's, summed over the batch, host spikes excluded (as `chip.energy.run_energy` prices
+them); packets and hops follow the placement, spikes do not.
 """
 from __future__ import annotations
 
@@ -51,157 +46,33 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from neurochip.model.numba_config import njit
-from neurochip.mapping import unroll
+from neurochip.chip.energy import chip_counters
+from neurochip.chip.simulator import Simulator
+from neurochip.model.events import EVENTS
+from neurochip.model.fixed import NEVER_VTH_FLOAT
+from neurochip.model.network import Network
+from neurochip.model.neurons import B1, SpikeSource
+from neurochip.mapping.nir import unroll
+from neurochip.rules.relu import relu_forward
+from neurochip.rules.ttfs import ttfs_forward
 
 
 class TTFSSaturationWarning(UserWarning):
     """A neuron's ReLU activation exceeded its window: it fired at t_min (activation clipped)."""
 
 
-# --------------------------------------------------------------------------- kernels
-@njit
-def encode_kernel(x, t_min0, t_max0, steps):
-    """Input spike times (S, n) (inf = silent) and grid ticks (-1 = silent; 0s in float time).
-
-    float (steps == 0): t_j = t_max0 - x_j for x_j > 0.
-    fixed: m_j = floor(x_j / dt + 1/2), dt = (t_max0 - t_min0) / steps; tick k_j = steps - m_j,
-    t_j = t_min0 + k_j dt for m_j > 0."""
-    S, n = x.shape
-    t = np.full((S, n), np.inf)
-    ticks = np.full((S, n), -1, dtype=np.int64)
-    width = t_max0 - t_min0
-    dt = width / steps if steps > 0 else 0.0
-    for s in range(S):
-        for j in range(n):
-            v = x[s, j]
-            if steps == 0:
-                if v > 0.0:
-                    t[s, j] = t_max0 - v
-                    ticks[s, j] = 0
-            else:
-                m = np.floor(v / dt + 0.5)
-                if m > 0.0:
-                    k = steps - int(m)
-                    ticks[s, j] = k
-                    t[s, j] = t_min0 + k * dt
-    return t, ticks
-
-
-@njit
-def potential_kernel(t_in, W, t_read):
-    """V_i(t_read) = sum_j W_ij (t_read - t_j) over spiking inputs j (t_j finite): (S, n_out)."""
-    S, n_in = t_in.shape
-    n_out = W.shape[0]
-    v = np.zeros((S, n_out))
-    for s in range(S):
-        for i in range(n_out):
-            acc = 0.0
-            for j in range(n_in):
-                tj = t_in[s, j]
-                if tj < np.inf:
-                    acc += W[i, j] * (t_read - tj)
-            v[s, i] = acc
-    return v
-
-
-@njit
-def fire_kernel(v0, b, t_min, t_max, steps):
-    """B1 spike times from V(t_min): (t (S, n) inf = none, ticks (-1 = none), saturated (bool)).
-
-    theta_i = (t_max - t_min) - b_i; float: t = t_min + max(theta - V, 0) if < t_max;
-    fixed: first grid k in [0, steps) with V + k dt >= theta, t = t_min + k dt."""
-    S, n = v0.shape
-    t = np.full((S, n), np.inf)
-    ticks = np.full((S, n), -1, dtype=np.int64)
-    sat = np.zeros((S, n), dtype=np.bool_)
-    width = t_max - t_min
-    dt = width / steps if steps > 0 else 0.0
-    for s in range(S):
-        for i in range(n):
-            v = v0[s, i]
-            theta = width - b[i]
-            if v > theta:
-                sat[s, i] = True
-            if steps == 0:
-                if v >= theta:
-                    t[s, i] = t_min
-                    ticks[s, i] = 0
-                else:
-                    ti = t_min + (theta - v)
-                    if ti < t_max:
-                        t[s, i] = ti
-                        ticks[s, i] = 0
-            else:
-                kf = np.ceil((theta - v) / dt)
-                if kf < 0.0:
-                    kf = 0.0
-                if kf > steps:
-                    kf = float(steps)
-                k = int(kf)
-                # the exact first grid point of the float predicate (monotone in k)
-                while k > 0 and v + (k - 1) * dt >= theta:
-                    k -= 1
-                while k < steps and v + k * dt < theta:
-                    k += 1
-                if k < steps:
-                    ticks[s, i] = k
-                    t[s, i] = t_min + k * dt
-    return t, ticks, sat
-
-
-@njit
-def minpool_kernel(t, ticks, groups):
-    """Min-pooling of spike times: groups (n_pool, k) indices into t's columns (-1 = padding)."""
-    S = t.shape[0]
-    P, K = groups.shape
-    out = np.full((S, P), np.inf)
-    out_k = np.full((S, P), -1, dtype=np.int64)
-    for s in range(S):
-        for p in range(P):
-            best = np.inf
-            bk = -1
-            for q in range(K):
-                j = groups[p, q]
-                if j >= 0 and t[s, j] < best:
-                    best = t[s, j]
-                    bk = ticks[s, j]
-            out[s, p] = best
-            out_k[s, p] = bk
-    return out, out_k
-
-
-@njit
-def first_input_kernel(ticks_in, mask):
-    """Per (sample, neuron): the earliest grid tick among spiking fan-in inputs (-1: none)."""
-    S, n_in = ticks_in.shape
-    n_out = mask.shape[0]
-    out = np.full((S, n_out), -1, dtype=np.int64)
-    for s in range(S):
-        for i in range(n_out):
-            best = -1
-            for j in range(n_in):
-                k = ticks_in[s, j]
-                if k >= 0 and mask[i, j] and (best < 0 or k < best):
-                    best = k
-            out[s, i] = best
-    return out
-
-
-# --------------------------------------------------------------------------- description
 @dataclass
 class TTFSResult:
-    """What `TTFSNetwork.run` returns for a batch of S samples.
+    """What `TTFSNetwork.run` returns for a batch of samples.
 
     stages       names of the spiking stages: "input", "hidden1", ("pool1",) "hidden2", ...
-    times[k]     (S, n) spike times of stage k (inf = no spike)
-    ticks[k]     (S, n) grid step of each spike within its window (-1 = none); 0 in float time
-    activations[k] (S, n) t_max - t for spiking neurons, else 0 (= the ReLU activations)
-    logits       (S, n_out) readout potential at t_min(L) plus bias
-    counters     dict of event kinds (totals over the batch), see the module docstring
-    spikes_per_neuron  chip spikes / chip spiking neurons (hidden and pool), per inference
-    spikes_per_layer   the same per stage (input included), per inference
-    saturated    number of (sample, neuron) whose activation exceeded its window
+    times[k]     (samples, n) spike times of stage k (inf = no spike)
+    ticks[k]     (samples, n) grid step of each spike within its window (-1 = none); 0 in float time
+    activations[k] (samples, n) t_max - t for spiking neurons, else 0 (= the ReLU activations)
+    logits       (samples, n_out) readout potential at t_min(L) plus bias
+    counters     the chip's event counts over the batch (module docstring); None in float time
+    saturated    (sample, hidden neuron) pairs whose activation exceeded the window (float
+                 time: V(t_min) > theta; fixed-point time: fired at tick 0)
     """
 
     stages: list
@@ -209,17 +80,32 @@ class TTFSResult:
     ticks: list
     activations: list
     logits: np.ndarray
-    counters: dict
-    spikes_per_neuron: float
-    spikes_per_layer: dict
+    counters: dict | None
     saturated: int
-    samples: int
+
+    @property
+    def samples(self) -> int:
+        return len(self.logits)
 
     @property
     def predictions(self) -> np.ndarray:
         return np.argmax(self.logits, axis=1)
 
+    @property
+    def spikes_per_layer(self) -> dict:
+        """Spikes per neuron and inference, per stage (input included)."""
+        return {s: float(np.isfinite(t).mean()) for s, t in zip(self.stages, self.times)}
+
+    @property
+    def spikes_per_neuron(self) -> float:
+        """Chip spikes (hidden and pool) per chip neuron and inference."""
+        chip = [np.isfinite(t) for t in self.times[1:]]
+        return float(np.mean(np.concatenate(chip, axis=1))) if chip else 0.0
+
     def per_inference(self) -> dict:
+        if self.counters is None:
+            raise ValueError("per_inference: float time ran the closed form on the host, nothing was counted; "
+                             "run with time_bits for the chip's counts")
         return {k: v / self.samples for k, v in self.counters.items()}
 
 
@@ -286,7 +172,6 @@ class TTFSNetwork:
                 raise ValueError(f"time_bits must be None (float time) or an integer in [1, 30], got {self.time_bits!r}")
             self.time_bits = int(self.time_bits)
 
-    # ------------------------------------------------------------------ construction
     @classmethod
     def from_relu(cls, weights, biases, x_train, margin: float = 1.05, time_bits=None, pools=None,
                   t_min0: float = 0.0, x_max: float | None = None) -> TTFSNetwork:
@@ -313,122 +198,104 @@ class TTFSNetwork:
         return replace(self, time_bits=time_bits)
 
     @property
-    def t_read(self) -> float:
-        """t_min of the readout layer (= t_max of the last hidden layer)."""
-        return self.windows[-1][1]
-
-    @property
     def steps(self) -> int:
         return 0 if self.time_bits is None else 2 ** self.time_bits
 
-    # ------------------------------------------------------------------ inference
-    def run(self, x, warn: bool = True) -> TTFSResult:
-        """Spike times, activations, logits and counted events of a batch x (S, n_in)."""
+    def to_network(self) -> Network:
+        """The chip network of fixed-point time (see the module docstring): a spike source
+        "input" and B1 populations "hidden<n>", "pool<n>" and "readout"."""
+        if self.time_bits is None:
+            raise ValueError("to_network: the chip runs fixed-point time; give time_bits (with_time_bits)")
+        S = self.steps
+        net = Network()
+        prev = net.add(SpikeSource(self.weights[0].shape[1], name="input")).name
+        start = S
+        for n, w in enumerate(self.weights):
+            dt_in = (self.windows[n][1] - self.windows[n][0]) / S
+            if n == len(self.weights) - 1:
+                name, theta, slope = "readout", NEVER_VTH_FLOAT, 0.0
+            else:
+                name, width = f"hidden{n + 1}", self.windows[n + 1][1] - self.windows[n + 1][0]
+                theta, slope = width - self.biases[n], width / S
+            net.add(B1(w.shape[0], start, S, slope, theta, name))
+            net.connect(prev, name, w * dt_in)
+            prev, start = name, start + S
+            g = self.pools[n] if n < len(self.pools) else None
+            if g is not None:
+                member = np.zeros((len(g), w.shape[0]))
+                rows, cols = np.nonzero(g >= 0)
+                member[rows, g[rows, cols]] = 1.0
+                prev = net.add(B1(len(g), start - S + 1, S, 0.0, 0.5, f"pool{n + 1}")).name
+                net.connect(name, prev, member)
+                start += 1
+        return net
+
+    def run(self, x, warn: bool = True, chip=None, placement=None) -> TTFSResult:
+        """Spike times, activations, logits and (fixed-point time: on the chip `chip`, default
+        loihi1, with `placement` of `to_network()`'s populations) counted events of a batch
+        x (samples, n_in)."""
         x = np.ascontiguousarray(np.atleast_2d(np.asarray(x, dtype=np.float64)))
-        L = len(self.weights)
         if x.shape[1] != self.weights[0].shape[1]:
             raise ValueError(f"x has {x.shape[1]} inputs, the network takes {self.weights[0].shape[1]}")
         w0 = self.windows[0][1] - self.windows[0][0]
         if x.size and (x.min() < 0 or x.max() > w0 * (1 + 1e-12)):
             raise ValueError(f"x must lie in the input window [0, {w0}] (t_max(0) - t_min(0)); got range "
                              f"[{x.min()}, {x.max()}]: rescale the inputs or widen windows[0]")
-        steps = self.steps
-        S = x.shape[0]
-        t, k = encode_kernel(x, self.windows[0][0], self.windows[0][1], steps)
-        stages, times, ticks = ["input"], [t], [k]
-        stage_window = [0]
-        counts = dict(syn_ops=0, spikes_out=0, neuron_updates_active=0, neuron_updates_inactive=0)
-        saturated = 0
-        for n in range(L):
-            w, b = self.weights[n], self.biases[n]
-            mask = w != 0
-            t_in, k_in = times[-1], ticks[-1]
-            fired_in = np.isfinite(t_in)
-            counts["syn_ops"] += int((fired_in * mask.sum(0)).sum())
-            t_read = self.windows[n + 1][0] if n < L - 1 else self.t_read
-            v0 = potential_kernel(t_in, w, t_read)
-            # integration-window updates of layer n+1 (window of its inputs)
-            if steps:
-                first = first_input_kernel(k_in, mask)
-                act = np.where(first >= 0, steps - first, 0)
-                counts["neuron_updates_active"] += int(act.sum())
-                counts["neuron_updates_inactive"] += int((steps - act).sum())
-            else:
-                counts["neuron_updates_active"] += S * w.shape[0]
-            if n == L - 1:
-                logits = v0 + b
-                break
-            t_min, t_max = self.windows[n + 1]
-            t, k, sat = fire_kernel(v0, b, t_min, t_max, steps)
-            saturated += int(sat.sum())
-            fired = np.isfinite(t)
-            counts["spikes_out"] += int(fired.sum())
-            if steps:
-                act = np.where(fired, k + 1, steps)
-                counts["neuron_updates_active"] += int(act.sum())
-                counts["neuron_updates_inactive"] += int((steps - act).sum())
-            stages.append(f"hidden{n + 1}")
-            times.append(t)
-            ticks.append(k)
-            stage_window.append(n + 1)
-            g = self.pools[n]
-            if g is not None:
-                fan = np.zeros(w.shape[0], dtype=np.int64)
-                np.add.at(fan, g[g >= 0], 1)
-                counts["syn_ops"] += int((fired * fan).sum())
-                t, k = minpool_kernel(t, k, g)
-                pf = np.isfinite(t)
-                counts["spikes_out"] += int(pf.sum())
-                if steps:
-                    counts["neuron_updates_active"] += int(pf.sum())
-                    counts["neuron_updates_inactive"] += int((steps - pf).sum())
-                else:
-                    counts["neuron_updates_active"] += S * g.shape[0]
-                stages.append(f"pool{n + 1}")
-                times.append(t)
-                ticks.append(k)
-                stage_window.append(n + 1)
+        stages, stage_window = ["input"], [0]
+        for n in range(1, len(self.weights)):
+            stages.append(f"hidden{n}")
+            stage_window.append(n)
+            if self.pools[n - 1] is not None:
+                stages.append(f"pool{n}")
+                stage_window.append(n)
+        if self.time_bits is None:
+            times, caches, logits = ttfs_forward(self.weights, self.biases, self.windows, x, pools=self.pools)
+            ticks = [np.where(np.isfinite(t), 0, -1) for t in times]
+            saturated = sum(int(c["saturated"].sum()) for c in caches[:-1])
+            counters = None
+        else:
+            ticks, logits, counters = self._run_chip(x, chip, placement)
+            times = []
+            for k, wi in zip(ticks, stage_window):
+                t_min, t_max = self.windows[wi]
+                times.append(np.where(k >= 0, t_min + k * ((t_max - t_min) / self.steps), np.inf))
+            saturated = sum(int((k == 0).sum()) for k, s in zip(ticks, stages) if s.startswith("hidden"))
         if saturated and warn:
-            warnings.warn(f"{saturated} neuron activations (of {S} samples) exceeded their window and were "
+            warnings.warn(f"{saturated} neuron activations (of {len(x)} samples) exceeded their window and were "
                           "clipped to its width (fired at t_min); widen the windows (from_relu margin)",
                           TTFSSaturationWarning, stacklevel=2)
-        acts = []
-        for t, wi in zip(times, stage_window):
-            tmax = self.windows[wi][1]
-            acts.append(np.where(np.isfinite(t), tmax - t, 0.0))
-        per_layer = {s: float(np.isfinite(t).sum()) / max(S, 1) / t.shape[1] for s, t in zip(stages, times)}
-        chip = [t for s, t in zip(stages, times) if s != "input"]
-        n_chip = sum(t.shape[1] for t in chip)
-        spn = float(sum(np.isfinite(t).sum() for t in chip)) / max(S, 1) / n_chip if n_chip else 0.0
-        return TTFSResult(stages, times, ticks, acts, logits, counts, spn, per_layer, saturated, S)
+        acts = [np.where(np.isfinite(t), self.windows[wi][1] - t, 0.0) for t, wi in zip(times, stage_window)]
+        return TTFSResult(stages, times, ticks, acts, logits, counters, saturated)
+
+    def _run_chip(self, x, chip, placement):
+        """(ticks per stage, logits, counters) of x run sample by sample on the simulator."""
+        net = self.to_network()
+        sim = Simulator(net, chip, placement)
+        S = self.steps
+        m = np.floor(x / ((self.windows[0][1] - self.windows[0][0]) / S) + 0.5)
+        ticks = [np.where(m > 0, S - m, -1).astype(np.int64)]
+        spiking = net.neurons()[:-1]
+        ticks += [np.full((len(x), net.populations[k].n), -1, dtype=np.int64) for k in spiking]
+        readout = net.populations["readout"]
+        steps = readout.start + 1
+        logits = np.zeros((len(x), readout.n))
+        total = np.zeros((sim.program.n_rows, len(EVENTS)), dtype=np.int64)
+        for s in range(len(x)):
+            sim.reset()
+            spikes = np.zeros((steps, x.shape[1]), dtype=bool)
+            j = np.flatnonzero(ticks[0][s] >= 0)
+            spikes[ticks[0][s][j], j] = True
+            res = sim.run(steps, inputs={"input": spikes}, populations=spiking)
+            for k, name in zip(ticks[1:], spiking):
+                step, i = np.nonzero(res.spikes[name])
+                k[s, i] = step - net.populations[name].start
+            logits[s] = sim.v[sim.program.pop_slices["readout"]] + self.biases[-1]
+            total += res.counters
+        return ticks, logits, {k: int(c) for k, c in zip(EVENTS, chip_counters(total).sum(axis=0))}
 
 
-def relu_forward(weights, biases, x, pools=None, pooled: bool = True):
-    """The ReLU network a TTFSNetwork maps: (activations per stage, as TTFSResult.stages
-    (pooled stages included when `pooled`), logits)."""
-    a = np.asarray(x, dtype=np.float64)
-    L = len(weights)
-    pools = pools or [None] * (L - 1)
-    acts = [a]
-    for n in range(L):
-        z = a @ np.asarray(weights[n]).T + biases[n]
-        if n == L - 1:
-            return acts, z
-        a = np.maximum(z, 0.0)
-        acts.append(a)
-        g = pools[n]
-        if g is not None:
-            g = np.asarray(g)
-            a = np.where(g[None] >= 0, a[:, np.maximum(g, 0)], -np.inf).max(axis=2)
-            if pooled:
-                acts.append(a)
-    return acts, None
-
-
-# --------------------------------------------------------------------------- CNN helpers
 def conv_layer(weight, bias, in_shape, stride=1, padding=0, dilation=1, groups=1):
     """A Conv2d unrolled to a dense matrix (PyTorch semantics): (W, b, out_shape)."""
-
     M, out_shape = unroll.conv(weight, in_shape, stride, padding, dilation, groups)
     return M.toarray(), unroll.bias_vector(bias, out_shape), out_shape
 

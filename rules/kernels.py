@@ -6,32 +6,26 @@ Layout (shared by every kernel; built by `rules.learner`):
   the synapse from pre neuron j to post neuron i (an axon's synapse list, as on the chip).
 - Neuron state of layer m + 1 lives in flat arrays from `noff[m]`; the last layer is the
   memoryless readout o = W s (it never spikes).
-- `fixed` = 1: weights are integer mantissas, the membrane v is integer (Loihi, du = 4095,
-  subtractive reset; see `rules.learner.Format`), `theta_q[m]` = vth << 6 and `wexp[m]`
-  the weight exponent; the learning phase sees v / theta_q (threshold 1) in float.
+- `fixed` = 1: weights are integer mantissas, the membrane v is an integer held in float64
+  (Loihi, du = 4095, subtractive reset; see `rules.learner.Format`), `theta_q[m]` = vth << 6
+  and `wexp[m]` the weight exponent; the learning phase sees v / theta_q (threshold 1) in float.
   `fixed` = 0: float64 throughout with threshold theta_q[m] (= theta).
-- Counters `cnt[m, k]` per matrix m and event kind k (`rules.rule.LEARN_EVENTS`).
-Stochastic rounding draws from a splitmix64 stream whose state is `rng[0]` (passed in).
+- Counters `cnt[m, k]` per matrix m and event kind COLUMNS[k], in the chip's event names.
+Stochastic rounding draws from the splitmix64 stream of `neurochip.model.fixed` (state `rng`).
 """
 import numpy as np
 
+from neurochip.model.events import LEARNING_EVENTS
+from neurochip.model.fixed import ACT_SHIFT, DECAY_ONE, clip_v, decay_trunc0, round_stochastic
 from neurochip.model.numba_config import njit
 
-# counter columns, as rules.rule.LEARN_EVENTS
-SYN_OPS, NEURON_UPDATES, SPIKES, TRACE_UPDATES, SURROGATE_EVALS, ERROR_OPS, WEIGHT_READS, \
-    WEIGHT_WRITES, STATE_WRITE_BYTES, STATE_READ_BYTES = range(10)
-V_LIMIT = 2**23 - 1
-
-
-@njit
-def uniform(rng):
-    """splitmix64: the next float in [0, 1) from the state rng[0]."""
-    rng[0] += np.uint64(0x9E3779B97F4A7C15)
-    z = rng[0]
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    z = z ^ (z >> np.uint64(31))
-    return (z >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+# Counter columns: the chip's forward-pass events, then the learning events; indices by name.
+COLUMNS = ("syn_ops", "neuron_updates_active", "spikes_out") + LEARNING_EVENTS
+SYN_OPS, UPDATES_ACTIVE, SPIKES_OUT = map(COLUMNS.index, ("syn_ops", "neuron_updates_active", "spikes_out"))
+TRACE_UPDATES, SURROGATE_EVALS, ERROR_OPS = map(COLUMNS.index, ("trace_updates", "surrogate_evals", "error_ops"))
+WEIGHT_READS, WEIGHT_WRITES = map(COLUMNS.index, ("weight_reads", "weight_writes"))
+STATE_WRITE_BYTES, STATE_READ_BYTES = map(COLUMNS.index, ("state_write_bytes", "state_read_bytes"))
+ACT_UNIT = float(2**ACT_SHIFT)  # a << 6 in float
 
 
 @njit
@@ -73,35 +67,34 @@ def integrate(W, base, n_pre, n_post, s_pre, out, fixed, wexp, cnt_row):
     if fixed:
         scale = 2.0**wexp
         for i in range(n_post):
-            out[i] = np.floor(out[i] * scale) * 64.0 if wexp < 0 else out[i] * scale * 64.0
+            out[i] = np.floor(out[i] * scale) * ACT_UNIT if wexp < 0 else out[i] * scale * ACT_UNIT
 
 
 @njit
 def lif(v, vpre, s, I, lam_f, dv, thr, fixed, cnt_row):
     """One step of soft-reset LIF: vpre = lam v + I; s = vpre > thr; v = vpre - thr s.
-    Fixed: vpre = clip(trunc0(v (4096 - dv) / 4096) + I), Loihi's integer rule."""
+    Fixed: vpre = clip_v(trunc0(v (4096 - dv) / 4096) + I), Loihi's integer rule."""
     n = v.shape[0]
     for i in range(n):
         if fixed:
-            x = np.trunc(v[i] * (4096 - dv) / 4096.0) + I[i]
-            x = min(max(x, -V_LIMIT), V_LIMIT)
+            x = clip_v(decay_trunc0(np.int64(v[i]), DECAY_ONE - dv) + I[i])
         else:
             x = lam_f * v[i] + I[i]
         vpre[i] = x
         if x > thr[i]:
             s[i] = 1.0
             v[i] = x - thr[i]
-            cnt_row[SPIKES] += 1
+            cnt_row[SPIKES_OUT] += 1
         else:
             s[i] = 0.0
             v[i] = x
-    cnt_row[NEURON_UPDATES] += n
+    cnt_row[UPDATES_ACTIVE] += n
 
 
 @njit
 def wunit(fixed, wexp, theta_post):
     """The float weight of one integer weight unit (1 in float mode)."""
-    return 64.0 * 2.0**wexp / theta_post if fixed else 1.0
+    return ACT_UNIT * 2.0**wexp / theta_post if fixed else 1.0
 
 
 @njit
@@ -112,62 +105,56 @@ def write_weights(W, base, n, delta, fixed, lsb, wmin, wmax, rng, cnt_row):
         if d == 0.0:
             continue
         if fixed:
-            q = d / lsb
-            f = np.floor(q)
-            if uniform(rng) < q - f:
-                f += 1.0
-            w = W[base + k] + f * lsb
-            W[base + k] = min(max(w, wmin), wmax)
+            W[base + k] = min(max(W[base + k] + round_stochastic(d / lsb, rng) * lsb, wmin), wmax)
         else:
             W[base + k] += d
         cnt_row[WEIGHT_WRITES] += 1
 
 
 @njit
-def forward(x, sizes, woff, noff, W, fixed, wexp, lam, dv, theta, spiking_out, timing, v, vpre, s, I, cnt, o_out):
-    """Inference over one sample; o_out[t] holds the readout of step t and the sum is returned.
-    spiking_out = 0: the last layer is the memoryless readout o = W s (OTTT, BPTT);
-    1: it spikes too and o counts its spikes (timing = 1: each weighted (T - t) / T)."""
-    M = sizes.shape[0] - 1
-    T = x.shape[0]
-    C = sizes[M]
-    total = np.zeros(C)
-    v[:] = 0.0
-    s[:] = 0.0
-    a = noff[M - 1]
-    for t in range(T):
-        pre = x[t]
-        for m in range(M):
-            a, b = noff[m], noff[m] + sizes[m + 1]
-            integrate(W, woff[m], sizes[m], sizes[m + 1], pre, I[a:b], fixed, wexp[m], cnt[m])
-            if m < M - 1 or spiking_out:
-                leak = 1.0 if timing else lam[m]
-                lif(v[a:b], vpre[a:b], s[a:b], I[a:b], leak, 0 if timing else dv[m], theta[a:b], fixed, cnt[m])
-                pre = s[a:b]
-        for k in range(C):
-            if spiking_out:
-                o_out[t, k] = s[a + k] * ((T - t) / T if timing else 1.0)
-            else:
-                o_out[t, k] = I[a + k] / theta[a + k] if fixed else I[a + k]
-            total[k] += o_out[t, k]
-    return total
-
-
-@njit
-def step_hidden(xt, sizes, woff, noff, W, fixed, wexp, lam, dv, theta, v, vpre, s, I, cnt, o):
-    """One step of the layers under a memoryless readout: every hidden layer integrates and
-    updates; the readout's input lands in I and, in threshold units, in o."""
+def step(xt, t, T, sizes, woff, noff, W, fixed, wexp, lam, dv, theta, spiking_out, timing, v, vpre, s, I, cnt, o):
+    """Step t of T: every layer integrates, the hidden layers update. spiking_out = 0: the last
+    layer is the memoryless readout (OTTT, BPTT), o its input I (fixed point: in threshold
+    units); 1: it spikes too and o is its spikes (timing = 1: without leak, each spike
+    weighted (T - t) / T)."""
     M = sizes.shape[0] - 1
     pre = xt
     for m in range(M):
         a, b = noff[m], noff[m] + sizes[m + 1]
         integrate(W, woff[m], sizes[m], sizes[m + 1], pre, I[a:b], fixed, wexp[m], cnt[m])
-        if m < M - 1:
-            lif(v[a:b], vpre[a:b], s[a:b], I[a:b], lam[m], dv[m], theta[a:b], fixed, cnt[m])
+        if m < M - 1 or spiking_out:
+            lif(v[a:b], vpre[a:b], s[a:b], I[a:b], 1.0 if timing else lam[m], 0 if timing else dv[m], theta[a:b],
+                fixed, cnt[m])
             pre = s[a:b]
     a = noff[M - 1]
     for k in range(sizes[M]):
-        o[k] = I[a + k] / theta[a + k] if fixed else I[a + k]
+        if spiking_out:
+            o[k] = s[a + k] * ((T - t) / T if timing else 1.0)
+        else:
+            o[k] = I[a + k] / theta[a + k] if fixed else I[a + k]
+
+
+@njit
+def forward(x, sizes, woff, noff, W, fixed, wexp, lam, dv, theta, spiking_out, timing, v, vpre, s, I, cnt, o):
+    """Inference over one sample; o[t] is the readout of step t (see `step`)."""
+    v[:] = 0.0
+    s[:] = 0.0
+    for t in range(x.shape[0]):
+        step(x[t], t, x.shape[0], sizes, woff, noff, W, fixed, wexp, lam, dv, theta, spiking_out, timing, v, vpre, s,
+             I, cnt, o[t])
+
+
+@njit
+def transpose_pass(src, base, n_pre, n_post, err, unit, out, cnt_row):
+    """out_j = unit sum_i src[base + j n_post + i] err_i: an error sent down through W^T (or B)."""
+    for j in range(n_pre):
+        acc_j = 0.0
+        row = base + j * n_post
+        for i in range(n_post):
+            acc_j += src[row + i] * err[i]
+        out[j] = acc_j * unit
+    cnt_row[ERROR_OPS] += n_pre * n_post
+    cnt_row[WEIGHT_READS] += n_pre * n_post
 
 
 @njit
@@ -175,7 +162,7 @@ def ottt_sample(x, y, sizes, woff, noff, W, fixed, wexp, lam, dv, theta, alpha, 
                 lsb, wmin, wmax, feedback, B, rng, v, vpre, s, I, trace, acc, cnt):
     """OTTT on one sample (rules.rule.OTTT): traces a <- lam a + s, instantaneous backward pass
     through W^T (feedback = 0) or fixed random B (feedback = 1); online = 1 writes every step
-    (OTTT_O), else accumulates in `acc` and writes once (OTTT_A). Returns (loss, summed o)."""
+    (OTTT_O), else accumulates in `acc` and writes once (OTTT_A). Returns the loss."""
     M = sizes.shape[0] - 1
     T = x.shape[0]
     C = sizes[M]
@@ -184,7 +171,6 @@ def ottt_sample(x, y, sizes, woff, noff, W, fixed, wexp, lam, dv, theta, alpha, 
     e = np.zeros(C)
     g_s = np.zeros(nmax)
     g_u = np.zeros(nmax)
-    total = np.zeros(C)
     delta = np.zeros(nmax * nmax)
     loss = 0.0
     v[:] = 0.0
@@ -194,7 +180,7 @@ def ottt_sample(x, y, sizes, woff, noff, W, fixed, wexp, lam, dv, theta, alpha, 
         acc[:] = 0.0
     for t in range(T):
         # forward; presynaptic traces of every layer (input included) with the layer's leak
-        step_hidden(x[t], sizes, woff, noff, W, fixed, wexp, lam, dv, theta, v, vpre, s, I, cnt, o)
+        step(x[t], t, T, sizes, woff, noff, W, fixed, wexp, lam, dv, theta, 0, 0, v, vpre, s, I, cnt, o)
         toff = 0
         for m in range(M):
             src = x[t] if m == 0 else s[noff[m - 1]: noff[m - 1] + sizes[m]]
@@ -203,8 +189,6 @@ def ottt_sample(x, y, sizes, woff, noff, W, fixed, wexp, lam, dv, theta, alpha, 
                 trace[toff + j] = lam_tr * trace[toff + j] + src[j]
             cnt[m, TRACE_UPDATES] += sizes[m]
             toff += sizes[m]
-        for k in range(C):
-            total[k] += o[k]
         loss += loss_grad(o, y, gamma, e) / T
         for k in range(C):
             g_u[k] = e[k] / T
@@ -215,15 +199,8 @@ def ottt_sample(x, y, sizes, woff, noff, W, fixed, wexp, lam, dv, theta, alpha, 
             n_pre, n_post = sizes[m], sizes[m + 1]
             toff -= n_pre
             if m > 0:
-                src = B if feedback else W
-                for j in range(n_pre):
-                    acc_j = 0.0
-                    row = woff[m] + j * n_post
-                    for i in range(n_post):
-                        acc_j += src[row + i] * g_u[i]
-                    g_s[j] = acc_j * wunit(fixed, wexp[m], theta[noff[m]])
-                cnt[m, ERROR_OPS] += n_pre * n_post
-                cnt[m, WEIGHT_READS] += n_pre * n_post
+                transpose_pass(B if feedback else W, woff[m], n_pre, n_post, g_u, wunit(fixed, wexp[m], theta[noff[m]]),
+                               g_s, cnt[m])
             # weight change of this step: -eta a_j g_u_i (in weight units)
             scale = eta / wunit(fixed, wexp[m], theta[noff[m]])
             k = 0
@@ -250,7 +227,7 @@ def ottt_sample(x, y, sizes, woff, noff, W, fixed, wexp, lam, dv, theta, alpha, 
     if not online:
         for m in range(M):
             write_weights(W, woff[m], sizes[m] * sizes[m + 1], acc[woff[m]:], fixed, lsb[m], wmin, wmax, rng, cnt[m])
-    return loss, total
+    return loss
 
 
 @njit
@@ -259,21 +236,18 @@ def bptt_sample(x, y, sizes, woff, noff, W, fixed, wexp, lam, dv, theta, alpha, 
     """BPTT with surrogate gradients on one sample (rules.rule.BPTT): the forward pass stores
     every hidden membrane potential of every step (u_hist, (T, N)) and the readout error
     (e_hist), the backward pass reads them back in reverse time; full_reset = 1 also
-    differentiates the reset term. One weight write per synapse. Returns (loss, summed o)."""
+    differentiates the reset term. One weight write per synapse. Returns the loss."""
     M = sizes.shape[0] - 1
     T = x.shape[0]
     C = sizes[M]
     N = noff[M - 1]
     o = np.zeros(C)
-    total = np.zeros(C)
     loss = 0.0
     v[:] = 0.0
     s[:] = 0.0
     grad[:] = 0.0
     for t in range(T):
-        step_hidden(x[t], sizes, woff, noff, W, fixed, wexp, lam, dv, theta, v, vpre, s, I, cnt, o)
-        for k in range(C):
-            total[k] += o[k]
+        step(x[t], t, T, sizes, woff, noff, W, fixed, wexp, lam, dv, theta, 0, 0, v, vpre, s, I, cnt, o)
         loss += loss_grad(o, y, gamma, e_hist[t]) / T
         for k in range(C):
             e_hist[t, k] /= T
@@ -291,29 +265,17 @@ def bptt_sample(x, y, sizes, woff, noff, W, fixed, wexp, lam, dv, theta, alpha, 
         for m in range(M - 1, -1, -1):
             n_pre, n_post, a = sizes[m], sizes[m + 1], noff[m]
             cnt[m, STATE_READ_BYTES] += 8 * n_post
-            if m == 0:
-                src = x[t]
-            else:
-                src = np.zeros(n_pre)
-                for j in range(n_pre):
-                    src[j] = 1.0 if u_hist[t, noff[m - 1] + j] > 0.0 else 0.0
-            for j in range(n_pre):
-                if src[j] != 0.0:
+            for j in range(n_pre):  # the layer's input spikes, read back from the stored potentials
+                sj = x[t, j] if m == 0 else (1.0 if u_hist[t, noff[m - 1] + j] > 0.0 else 0.0)
+                if sj != 0.0:
                     row = woff[m] + j * n_post
                     for i in range(n_post):
-                        grad[row + i] += src[j] * delta[a + i]
+                        grad[row + i] += sj * delta[a + i]
             if m == 0:
                 break
-            for j in range(n_pre):
-                acc_j = 0.0
-                row = woff[m] + j * n_post
-                for i in range(n_post):
-                    acc_j += W[row + i] * delta[a + i]
-                g_s[j] = acc_j * wunit(fixed, wexp[m], theta[a])
-            cnt[m, ERROR_OPS] += n_pre * n_post
-            cnt[m, WEIGHT_READS] += n_pre * n_post
+            transpose_pass(W, woff[m], n_pre, n_post, delta[a:], wunit(fixed, wexp[m], theta[a]), g_s, cnt[m])
             b0 = noff[m - 1]
-            lam_f = (4096 - dv[m - 1]) / 4096.0 if fixed else lam[m - 1]
+            lam_f = (DECAY_ONE - dv[m - 1]) / DECAY_ONE if fixed else lam[m - 1]
             thr = 1.0 if fixed else theta[b0]
             for j in range(n_pre):
                 g = g_s[j]
@@ -329,7 +291,7 @@ def bptt_sample(x, y, sizes, woff, noff, W, fixed, wexp, lam, dv, theta, alpha, 
         for q in range(n):
             grad[woff[m] + q] *= -scale
         write_weights(W, woff[m], n, grad[woff[m]:], fixed, lsb[m], wmin, wmax, rng, cnt[m])
-    return loss, total
+    return loss
 
 
 @njit
@@ -345,7 +307,7 @@ def event_sample(x, y, sizes, woff, noff, W, fixed, wexp, lam, dv, theta, alpha,
     The readout o_k = sum over k's spikes of 1 (count) or (T - t) / T (timing). At the end
     the loss error dL/do goes down only through neurons that spiked, delta_j =
     sum_k W_kj delta_k G_k / n_k (G the summed phi, n the spike count, or T for timing), and
-    W_ji -= eta psi delta_i e_ji with psi = 1 (count) or 1 / T (timing). Returns (loss, o)."""
+    W_ji -= eta psi delta_i e_ji with psi = 1 (count) or 1 / T (timing). Returns the loss."""
     M = sizes.shape[0] - 1
     T = x.shape[0]
     C = sizes[M]
@@ -366,7 +328,7 @@ def event_sample(x, y, sizes, woff, noff, W, fixed, wexp, lam, dv, theta, alpha,
             a, b = noff[m], noff[m] + sizes[m + 1]
             n_pre = sizes[m]
             for j in range(n_pre):  # presynaptic trace of this matrix, leak of the post layer
-                trace[toff + j] = (1.0 if timing else (4096 - dv[m]) / 4096.0 if fixed else lam[m]) \
+                trace[toff + j] = (1.0 if timing else (DECAY_ONE - dv[m]) / DECAY_ONE if fixed else lam[m]) \
                     * trace[toff + j] + pre[j]
             cnt[m, TRACE_UPDATES] += n_pre
             integrate(W, woff[m], n_pre, sizes[m + 1], pre, I[a:b], fixed, wexp[m], cnt[m])
@@ -429,4 +391,4 @@ def event_sample(x, y, sizes, woff, noff, W, fixed, wexp, lam, dv, theta, alpha,
             for i in range(n_post):
                 elig[row + i] *= -scale * delta[a + i]
         write_weights(W, woff[m], n_pre * n_post, elig[woff[m]:], fixed, lsb[m], wmin, wmax, rng, cnt[m])
-    return loss, o
+    return loss

@@ -2,9 +2,9 @@
 
 `Learner(sizes, rule)` holds the weights in the chip's format (float64, or Loihi fixed point
 with stochastic rounding of every update), runs one compiled kernel per sample
-(`rules.kernels`), counts every event per weight matrix (`rules.rule.LEARN_EVENTS`) apart
-for learning and for inference, measures the bytes of learning state it holds, and can be
-checkpointed mid-epoch and resumed to bit-identical weights.
+(`rules.kernels`), counts every event per weight matrix in the chip's event names
+(`rules.kernels.COLUMNS`) apart for learning and for inference, measures the bytes of
+learning state it holds, and can be checkpointed mid-epoch and resumed to bit-identical weights.
 """
 from __future__ import annotations
 
@@ -13,15 +13,19 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from neurochip.model.errors import NetworkError
+from neurochip.model.fixed import (DECAY_ONE, NEVER_VTH, NEVER_VTH_FLOAT, VTH_BITS, VTH_SHIFT, WEIGHT_BITS,
+                                   effective_weights, weight_range)
 from neurochip.model.network import Network
 from neurochip.model.neurons import FloatLIF, LoihiLIF, SpikeSource
-
 from neurochip.rules import kernels as K
-from neurochip.rules.rule import BPTT, LEARN_EVENTS, OTTT, EventDriven, RuleError
+from neurochip.rules.rule import BPTT, OTTT, EventDriven, RuleError
 
-NEVER = 2**17 - 1  # the readout's vth: it never spikes
+# Lava drops the LSB of mixed-sign 8-bit weights (`effective_weights`): learned weights live on that grid.
+_GRID = np.unique(effective_weights(np.arange(weight_range("mixed")[0], weight_range("mixed")[1] + 1), WEIGHT_BITS))
+W_MIN, W_MAX, W_LSB = float(_GRID[0]), float(_GRID[-1]), float(_GRID[1] - _GRID[0])
 
 
 @dataclass(frozen=True)
@@ -39,19 +43,16 @@ class Format:
     dv: int = 512
 
     def __post_init__(self):
-        if not (1 <= self.vth < 2**17 and -7 <= self.weight_exp <= 7 and 0 <= self.dv <= 4096):
+        if not (1 <= self.vth < 2**VTH_BITS and -7 <= self.weight_exp <= 7 and 0 <= self.dv <= DECAY_ONE):
             raise NetworkError(f"Format: vth in [1, 2**17), weight_exp in [-7, 7], dv in [0, 4096]; got {self}")
 
     @property
     def lam(self) -> float:
-        return 1.0 - self.dv / 4096.0
+        return 1.0 - self.dv / DECAY_ONE
 
     @property
     def unit(self) -> float:
         return 2.0**self.weight_exp / self.vth
-
-
-W_MIN, W_MAX, W_LSB = -256.0, 254.0, 2.0
 
 
 class Learner:
@@ -60,7 +61,16 @@ class Learner:
     Float mode: threshold `theta`, leak `lam`. Fixed mode (`fixed=True`): `fmt` sets both.
     `weights` (list of (n_post, n_pre) float matrices) or a seeded Gaussian init with
     standard deviation init_gain / sqrt(n_pre).
+
+    State in the flat layout of `rules.kernels`: `synapse_weights` W and `feedback_weights` B
+    (OTTT's random feedback; fixed point: in mantissa units); per neuron `thresholds` theta
+    (vth << 6), `threshold_scale` thr (adaptive, event-driven rules), `current` I = W s_in,
+    `membrane_pre_reset` u = lam v + I, `membrane` v = u - theta s, `spiked` s; `traces` a;
+    `rng` (splitmix64 state); `learn_counts`, `infer_counts` (n_matrices, `kernels.COLUMNS`).
     """
+
+    _STATE = ("synapse_weights", "feedback_weights", "rng", "threshold_scale", "learn_counts", "infer_counts")
+    _CONFIG = ("fixed", "lam", "theta", "seed")
 
     def __init__(self, sizes, rule, *, fixed: bool = False, lam: float = 0.875, theta: float = 1.0,
                  fmt: Format = Format(), seed: int = 0, weights=None, init_gain: float = 2.0):
@@ -73,39 +83,44 @@ class Learner:
         if not fixed and not (0 < lam <= 1 and theta > 0):
             raise RuleError(f"lam must be in (0, 1] and theta > 0, got lam={lam}, theta={theta}")
         self.rule, self.fixed, self.fmt, self.seed = rule, bool(fixed), fmt, seed
-        self.lam_f = fmt.lam if fixed else float(lam)
+        self.lam = fmt.lam if fixed else float(lam)
         self.theta = 1.0 if fixed else float(theta)
         self.sizes = np.array(sizes, np.int64)
-        M = self.M = len(sizes) - 1
-        self.woff = np.concatenate([[0], np.cumsum(self.sizes[:-1] * self.sizes[1:])]).astype(np.int64)
-        self.noff = np.concatenate([[0], np.cumsum(self.sizes[1:])]).astype(np.int64)
+        n_mat = self.n_matrices = len(sizes) - 1
+        self.matrix_offsets = np.concatenate([[0], np.cumsum(self.sizes[:-1] * self.sizes[1:])]).astype(np.int64)
+        self.neuron_offsets = np.concatenate([[0], np.cumsum(self.sizes[1:])]).astype(np.int64)
         rng = np.random.default_rng(seed)
         if weights is None:
-            weights = [rng.normal(0, init_gain / np.sqrt(sizes[m]), (sizes[m + 1], sizes[m])) for m in range(M)]
-        self.W = np.zeros(self.woff[-1])
+            weights = [rng.normal(0, init_gain / np.sqrt(sizes[m]), (sizes[m + 1], sizes[m])) for m in range(n_mat)]
+        self.synapse_weights = np.zeros(self.matrix_offsets[-1])
         self.set_weights(weights)
-        B = [rng.normal(0, 1 / np.sqrt(sizes[m + 1]), (sizes[m + 1], sizes[m])) for m in range(M)]
-        self.B = self._flat(B) / (fmt.unit if fixed else 1.0)  # in the units of W, as the kernels read it
-        n = self.noff[-1]
-        self.theta_v = np.full(n, float(fmt.vth * 64) if fixed else self.theta)
-        self.lam = np.full(M, self.lam_f)
-        self.dv = np.full(M, fmt.dv, np.int64)
-        self.wexp = np.full(M, fmt.weight_exp if fixed else 0, np.int64)
-        self.lsb = np.full(M, W_LSB)
+        feedback = [rng.normal(0, 1 / np.sqrt(sizes[m + 1]), (sizes[m + 1], sizes[m])) for m in range(n_mat)]
+        self.feedback_weights = self._flat(feedback) / (fmt.unit if fixed else 1.0)
+        n = self.neuron_offsets[-1]
+        self.thresholds = np.full(n, float(fmt.vth << VTH_SHIFT) if fixed else self.theta)
+        self.leaks = np.full(n_mat, self.lam)
+        self.decays = np.full(n_mat, fmt.dv, np.int64)
+        self.weight_exps = np.full(n_mat, fmt.weight_exp if fixed else 0, np.int64)
+        self.weight_lsbs = np.full(n_mat, W_LSB)
         self.rng = np.array([np.uint64(seed) * np.uint64(2654435761) + np.uint64(1)], np.uint64)
-        self.thr = np.ones(n)  # adaptive-threshold multipliers (event-driven rules)
-        self.v, self.vpre, self.s, self.I = (np.zeros(n) for _ in range(4))
-        self.trace = np.zeros(int(self.sizes[:-1].sum()))
-        self.learn_counts = np.zeros((M, len(LEARN_EVENTS)), np.int64)
-        self.infer_counts = np.zeros((M, len(LEARN_EVENTS)), np.int64)
+        self.threshold_scale = np.ones(n)
+        self.membrane, self.membrane_pre_reset, self.spiked, self.current = (np.zeros(n) for _ in range(4))
+        self.traces = np.zeros(int(self.sizes[:-1].sum()))
+        self.learn_counts = np.zeros((n_mat, len(K.COLUMNS)), np.int64)
+        self.infer_counts = np.zeros((n_mat, len(K.COLUMNS)), np.int64)
         self.history: list[dict] = []
-        self._progress = (0, 0)  # (epoch, position in the epoch) reached by fit
+        self._progress = (0, 0)
         self._loss_sum = 0.0
-        self._T = None
+        self._steps = None
+
+    @property
+    def progress(self) -> tuple:
+        """(epoch, position in the epoch) that `fit` has reached."""
+        return self._progress
 
     # -- weights ---------------------------------------------------------------------------
     def _flat(self, mats) -> np.ndarray:
-        out = np.zeros(self.woff[-1])
+        out = np.zeros(self.matrix_offsets[-1])
         for m, w in enumerate(mats):
             w = np.asarray(w, np.float64)
             want = (self.sizes[m + 1], self.sizes[m])
@@ -113,7 +128,7 @@ class Learner:
                 raise RuleError(f"weights[{m}] has shape {w.shape}, expected (n_post, n_pre) = {tuple(want)}")
             if not np.isfinite(w).all():
                 raise RuleError(f"weights[{m}] has {np.size(w) - np.isfinite(w).sum()} non-finite values")
-            out[self.woff[m]:self.woff[m + 1]] = w.T.ravel()
+            out[self.matrix_offsets[m]:self.matrix_offsets[m + 1]] = w.T.ravel()
         return out
 
     def set_weights(self, mats) -> None:
@@ -121,14 +136,15 @@ class Learner:
         if self.fixed:
             q = np.round(flat / self.fmt.unit / W_LSB) * W_LSB
             flat = np.clip(q, W_MIN, W_MAX)
-        self.W[:] = flat
+        self.synapse_weights[:] = flat
 
     @property
     def weights(self) -> list[np.ndarray]:
         """Float weights (n_post, n_pre) per matrix (fixed point: mantissa x unit)."""
         scale = self.fmt.unit if self.fixed else 1.0
-        return [self.W[self.woff[m]:self.woff[m + 1]].reshape(self.sizes[m], self.sizes[m + 1]).T * scale
-                for m in range(self.M)]
+        off, n = self.matrix_offsets, self.sizes
+        return [self.synapse_weights[off[m]:off[m + 1]].reshape(n[m], n[m + 1]).T * scale
+                for m in range(self.n_matrices)]
 
     @property
     def int_weights(self) -> list[np.ndarray]:
@@ -148,30 +164,31 @@ class Learner:
         return x
 
     def _buffers(self, T: int) -> None:
-        if self._T == T:
+        """The per-sample state of the rule's kernel, allocated for samples of T steps."""
+        if self._steps == T:
             return
-        self._T = T
-        r = self.rule
-        n_hidden = int(self.noff[-2])
-        zero = np.zeros(0)
-        self.acc = np.zeros(self.woff[-1]) if isinstance(r, OTTT) and r.mode == "A" else zero
-        self.u_hist = np.zeros((T, n_hidden)) if isinstance(r, BPTT) else np.zeros((0, 0))
-        self.e_hist = np.zeros((T, self.sizes[-1])) if isinstance(r, BPTT) else np.zeros((0, 0))
-        self.grad = np.zeros(self.woff[-1]) if isinstance(r, BPTT) else zero
-        self.elig = np.zeros(self.woff[-1]) if isinstance(r, EventDriven) else zero
-        self.G = np.zeros(self.noff[-1]) if isinstance(r, EventDriven) else zero
-        self.c = np.zeros(self.noff[-1]) if isinstance(r, EventDriven) else zero
+        self._steps = T
+        r, n_syn, n = self.rule, self.matrix_offsets[-1], self.neuron_offsets[-1]
+        if isinstance(r, OTTT):  # OTTT_A sums its changes per synapse
+            self.accumulator = np.zeros(n_syn if r.mode == "A" else 0)
+        elif isinstance(r, BPTT):  # the hidden potentials and readout errors of every step
+            self.potential_history = np.zeros((T, int(self.neuron_offsets[-2])))
+            self.error_history, self.gradient = np.zeros((T, self.sizes[-1])), np.zeros(n_syn)
+        else:  # eligibility per synapse; summed phi G and (weighted) spike count c per neuron
+            self.eligibility, self.phi_sum, self.spike_weight_sum = np.zeros(n_syn), np.zeros(n), np.zeros(n)
 
     def state_bytes(self, T: int) -> int:
         """Bytes of learning state the rule holds for samples of T steps, measured from the
         arrays allocated (traces, accumulators, stored steps, thresholds; not the weights)."""
         self._buffers(T)
-        r = self.rule
-        if isinstance(r, OTTT):
-            return self.trace.nbytes + self.acc.nbytes
-        if isinstance(r, BPTT):
-            return self.u_hist.nbytes + self.e_hist.nbytes + self.grad.nbytes
-        return self.trace.nbytes + self.elig.nbytes + self.G.nbytes + self.c.nbytes + self.thr.nbytes
+        held = {OTTT: ("traces", "accumulator"), BPTT: ("potential_history", "error_history", "gradient"),
+                EventDriven: ("traces", "eligibility", "phi_sum", "spike_weight_sum", "threshold_scale")}
+        return sum(getattr(self, k).nbytes for k in held[type(self.rule)])
+
+    def _network(self) -> tuple:
+        """The kernels' leading arguments: layout, weights, format and leaks."""
+        return (self.sizes, self.matrix_offsets, self.neuron_offsets, self.synapse_weights, int(self.fixed),
+                self.weight_exps, self.leaks, self.decays)
 
     def learn_sample(self, x, y: int) -> float:
         """One sample of on-chip learning; returns its loss."""
@@ -179,36 +196,35 @@ class Learner:
         if not 0 <= int(y) < self.sizes[-1]:
             raise RuleError(f"label {y} is outside [0, {self.sizes[-1]})")
         self._buffers(x.shape[0])
-        r, fx = self.rule, int(self.fixed)
-        common = (self.sizes, self.woff, self.noff, self.W, fx, self.wexp, self.lam, self.dv, self.theta_v,
-                  r.alpha, r.gamma, r.eta)
+        r = self.rule
+        net = self._network() + (self.thresholds, r.alpha, r.gamma, r.eta)
+        neurons = (self.membrane, self.membrane_pre_reset, self.spiked, self.current)
         if isinstance(r, OTTT):
-            loss, _ = K.ottt_sample(x, int(y), *common, int(r.mode == "O"), self.lsb, W_MIN, W_MAX,
-                                    int(r.feedback == "random"), self.B, self.rng, self.v, self.vpre, self.s, self.I,
-                                    self.trace, self.acc, self.learn_counts)
+            loss = K.ottt_sample(x, int(y), *net, int(r.mode == "O"), self.weight_lsbs, W_MIN, W_MAX,
+                                 int(r.feedback == "random"), self.feedback_weights, self.rng, *neurons,
+                                 self.traces, self.accumulator, self.learn_counts)
         elif isinstance(r, BPTT):
-            loss, _ = K.bptt_sample(x, int(y), *common, int(r.reset_grad == "full"), self.lsb, W_MIN, W_MAX,
-                                    self.rng, self.v, self.vpre, self.s, self.I, self.u_hist, self.e_hist, self.grad,
-                                    self.learn_counts)
+            loss = K.bptt_sample(x, int(y), *net, int(r.reset_grad == "full"), self.weight_lsbs, W_MIN, W_MAX,
+                                 self.rng, *neurons, self.potential_history, self.error_history, self.gradient,
+                                 self.learn_counts)
         else:
-            loss, _ = K.event_sample(x, int(y), *common, int(r.kind == "STD-ED"), r.s_min, r.readout_scale,
-                                     r.kappa, r.rate, r.thr_lo, r.thr_hi, self.lsb, W_MIN, W_MAX, self.rng,
-                                     self.v, self.vpre, self.s, self.I, self.thr, self.trace, self.elig, self.G,
-                                     self.c, self.learn_counts)
+            loss = K.event_sample(x, int(y), *net, int(r.kind == "STD-ED"), r.s_min, r.readout_scale,
+                                  r.kappa, r.rate, r.thr_lo, r.thr_hi, self.weight_lsbs, W_MIN, W_MAX, self.rng,
+                                  *neurons, self.threshold_scale, self.traces, self.eligibility, self.phi_sum,
+                                  self.spike_weight_sum, self.learn_counts)
         return float(loss)
 
     def readout(self, x) -> np.ndarray:
         """(T, C) readout of one sample, inference only (counted in infer_counts)."""
         x = self._check_x(x)
         r = self.rule
-        spiking = isinstance(r, EventDriven)
-        theta = self.theta_v
+        spiking = r.spiking_readout
+        theta = self.thresholds
         if spiking:
-            theta = np.floor(self.thr * self.theta_v) if self.fixed else self.thr * self.theta_v
+            theta = np.floor(self.threshold_scale * theta) if self.fixed else self.threshold_scale * theta
         o = np.zeros((x.shape[0], self.sizes[-1]))
-        K.forward(x, self.sizes, self.woff, self.noff, self.W, int(self.fixed), self.wexp, self.lam, self.dv, theta,
-                  int(spiking), int(spiking and r.kind == "STD-ED"), self.v, self.vpre, self.s, self.I,
-                  self.infer_counts, o)
+        K.forward(x, *self._network(), theta, int(spiking), int(spiking and r.kind == "STD-ED"), self.membrane,
+                  self.membrane_pre_reset, self.spiked, self.current, self.infer_counts, o)
         return o
 
     def predict(self, X) -> np.ndarray:
@@ -229,7 +245,8 @@ class Learner:
             raise RuleError(f"fit: {len(X)} samples and {len(Y)} labels")
         done = 0
         epoch, pos = self._progress
-        bar = _bar(progress, epochs * len(X), epoch * len(X) + pos, self.rule.label)
+        bar = tqdm(total=epochs * len(X), initial=epoch * len(X) + pos, desc=self.rule.label, unit="sample",
+                   disable=not progress)
         while epoch < epochs:
             order = np.random.default_rng([self.seed, epoch]).permutation(len(X))
             while pos < len(X):
@@ -255,8 +272,6 @@ class Learner:
         bar.close()
         return self.history
 
-    _CONFIG = ("fixed", "lam_f", "theta", "seed")
-
     def save(self, path) -> None:
         """Everything needed to resume bit-identically (weights, RNG, thresholds, counters, place)."""
         r = self.rule
@@ -264,8 +279,7 @@ class Learner:
                       **{k: getattr(self, k) for k in self._CONFIG}, progress=list(self._progress),
                       loss_sum=self._loss_sum, history=self.history)
         tmp = Path(str(path) + ".tmp.npz")
-        np.savez(tmp, W=self.W, B=self.B, rng=self.rng, thr=self.thr, learn_counts=self.learn_counts,
-                 infer_counts=self.infer_counts, config=np.array(json.dumps(config)))
+        np.savez(tmp, **{k: getattr(self, k) for k in self._STATE}, config=np.array(json.dumps(config)))
         tmp.replace(path)  # never leave a half-written checkpoint
 
     @classmethod
@@ -276,9 +290,9 @@ class Learner:
         except (OSError, ValueError, KeyError) as e:
             raise RuleError(f"{path}: not a neurochip learning checkpoint ({e})") from None
         rule = {"OTTT": OTTT, "BPTT": BPTT, "EventDriven": EventDriven}[config["rule"]](**config["rule_args"])
-        self = cls(config["sizes"], rule, fixed=config["fixed"], lam=config["lam_f"], theta=config["theta"],
+        self = cls(config["sizes"], rule, fixed=config["fixed"], lam=config["lam"], theta=config["theta"],
                    fmt=Format(**config["fmt"]), seed=config["seed"])
-        for k in ("W", "B", "rng", "thr", "learn_counts", "infer_counts"):
+        for k in cls._STATE:
             getattr(self, k)[...] = d[k]
         self._progress = tuple(config["progress"])
         self._loss_sum, self.history = config["loss_sum"], config["history"]
@@ -286,9 +300,9 @@ class Learner:
 
     # -- counts ------------------------------------------------------------------------------------
     def counts(self, phase: str = "learn") -> dict:
-        """Totals per event kind, for phase "learn" or "infer"."""
+        """Totals per event kind (the chip's names), for phase "learn" or "infer"."""
         c = self.learn_counts if phase == "learn" else self.infer_counts
-        return dict(zip(LEARN_EVENTS, (int(v) for v in c.sum(0))))
+        return dict(zip(K.COLUMNS, (int(v) for v in c.sum(0))))
 
     @classmethod
     def from_network(cls, net: Network, rule, **kw) -> "Learner":
@@ -315,8 +329,7 @@ class Learner:
             raise RuleError(f"{who}: populations {sorted(set(net.populations) - set(chain))} are not on the chain "
                             f"{chain}")
         pops = [net.populations[k] for k in chain[1:]]
-        never = (NEVER, np.finfo(np.float64).max)
-        readout = pops[-1].vth in never
+        readout = pops[-1].vth in (NEVER_VTH, NEVER_VTH_FLOAT)
         if not isinstance(rule, EventDriven) and not readout:
             raise RuleError(f"{who}: no readout: the last population {chain[-1]!r} spikes (vth {pops[-1].vth}); "
                             "the loss needs a compartment that never spikes (vth at its maximum)")
@@ -330,7 +343,7 @@ class Learner:
             if p.reset != "subtract" or p.v_sub != p.vth:
                 raise RuleError(f"{who}: incompatible neuron model: {name!r} resets to zero (or by v_sub != vth); "
                                 "the rules assume the soft reset u - theta s (reset='subtract', v_sub = vth)")
-            if p.du != (4095 if fixed else 1.0):
+            if p.du != (DECAY_ONE - 1 if fixed else 1.0):
                 raise RuleError(f"{who}: missing traces: {name!r} keeps a synaptic current (du = {p.du}); the "
                                 "presynaptic trace a <- lam a + s models du = " + ("4095" if fixed else "1"))
             if np.any(np.asarray(p.bias) != 0) or p.dv != pops[0].dv or p.vth != pops[0].vth:
@@ -356,34 +369,19 @@ class Learner:
             raise RuleError(f"to_network: reset must be 'subtract' or 'zero', got {reset!r}")
         net = Network()
         net.add(SpikeSource(int(self.sizes[0]), name="in"))
-        names = ["in"] + [f"h{m + 1}" for m in range(self.M - 1)] + ["out"]
-        for m in range(self.M):
-            n, last = int(self.sizes[m + 1]), m == self.M - 1
+        names = ["in"] + [f"h{m + 1}" for m in range(self.n_matrices - 1)] + ["out"]
+        for m in range(self.n_matrices):
+            n, last = int(self.sizes[m + 1]), m == self.n_matrices - 1
             if self.fixed:
-                pop = LoihiLIF(n, du=4095, dv=4096 if last else self.fmt.dv, vth=NEVER if last else self.fmt.vth,
-                               reset=reset, v_sub=self.fmt.vth, name=names[m + 1])
+                pop = LoihiLIF(n, du=DECAY_ONE - 1, dv=DECAY_ONE if last else self.fmt.dv,
+                               vth=NEVER_VTH if last else self.fmt.vth, reset=reset, v_sub=self.fmt.vth,
+                               name=names[m + 1])
             else:
-                pop = FloatLIF(n, du=1.0, dv=1.0 if last else 1.0 - self.lam_f,
-                               vth=np.finfo(np.float64).max if last else self.theta, reset=reset,
+                pop = FloatLIF(n, du=1.0, dv=1.0 if last else 1.0 - self.lam,
+                               vth=NEVER_VTH_FLOAT if last else self.theta, reset=reset,
                                v_sub=self.theta, name=names[m + 1])
             net.add(pop)
             w = self.int_weights[m] if self.fixed else self.weights[m]
-            kw = dict(weight_exp=self.fmt.weight_exp, num_weight_bits=8) if self.fixed else {}
+            kw = dict(weight_exp=self.fmt.weight_exp, num_weight_bits=WEIGHT_BITS) if self.fixed else {}
             net.connect(names[m], names[m + 1], w, **kw)
         return net
-
-
-def _bar(on: bool, total: int, initial: int, desc: str):
-    if on:
-        from tqdm import tqdm
-
-        return tqdm(total=total, initial=initial, desc=desc, unit="sample")
-
-    class _Quiet:
-        def update(self, n):
-            pass
-
-        def close(self):
-            pass
-
-    return _Quiet()

@@ -20,12 +20,10 @@ Random streams (lava/magma/core/learning/random.py), for `rng_seed = seed` of th
   stream is the same for every rng_seed; only the trace rounding changes with the seed.
 
 Per time step t (1-based; ts = t mod t_epoch, or t_epoch):
-- LIF (DESIGN.md): u = trunc0(u (4096 - du - 1) / 2^12) + (a << 6), wrapped once at 24 bits;
-  v = clip(trunc0(v (4096 - dv) / 2^12) + u + (bias_mant << bias_exp), +-(2^23 - 1));
-  s = v > vth << 6; v[s] = 0. `a` is what the projection buffered at step t - 1.
-- Projection: at the first step the weights are truncated once (`truncate_weights`):
-  k = 8 - num_weight_bits + (sign mode mixed), w = (w >> k) << k (inhibitory: on -w). They are
-  never truncated again (learned weights keep all 8 bits). a = (W @ s_pre) << weight_exp
+- LIF: the chip's kernel of `LoihiLIF` (DESIGN.md), reset to zero, on the activation `a` the
+  projection buffered at step t - 1.
+- Projection: at the first step the weights are truncated once (`truncate_weights`, as
+  `effective_weights`); never again (learned weights keep all 8 bits). a = (W @ s_pre) << weight_exp
   (>> -weight_exp, floor, if negative).
 - Pre spikes: a pre neuron already spiking in this epoch (tx > 0) gets its x1, x2 impulse now:
   x = clip(x + I_int + [0 < I_frac], 0, 127), I_int = floor(I), I_frac = round(frac(I) 2^8).
@@ -59,7 +57,9 @@ from fractions import Fraction
 
 import numpy as np
 
-from neurochip.rules.loihi_rule import LoihiRule, traces_at
+from neurochip.model.fixed import effective_weights, shift, weight_range
+from neurochip.model.neurons import LoihiLIF
+from neurochip.rules.loihi_rule import LoihiRule, PostNeurons, traces_at
 from neurochip.rules.rule import RuleError
 
 W_TRACE = 7
@@ -176,13 +176,10 @@ def simulate_fixed(rule: LoihiRule, weights_int, x, *, du, dv, vth, bias_mant=0,
     n_post = W.shape[0]
     if W.shape[1] != n_pre:
         raise RuleError(f"weights {W.shape} do not match inputs with {n_pre} channels")
-    # the one-off truncation of Lava's first run_spk (truncate_weights), no clipping
-    W = W.astype(np.int32)
-    k = 8 - num_weight_bits + (sign_mode == "mixed")
-    if sign_mode == "inhibitory":
-        W = -((-W >> k) << k)
-    else:
-        W = (W >> k) << k
+    lo, hi = weight_range(sign_mode)
+    if W.size and not lo <= W.min() <= W.max() <= hi:
+        raise RuleError(f"weights_int lie in [{W.min()}, {W.max()}]; {sign_mode} 8-bit mantissas are in [{lo}, {hi}]")
+    W = effective_weights(W, num_weight_bits, sign_mode).astype(np.int32)  # Lava truncates once, at its first step
     tag = np.zeros(W.shape, dtype=np.int64)
     x_dec, x_imp = _Stream(seed, "float"), _Stream(seed + 1, "int")
     y_dec, y_imp = _Stream(seed + 2, "float"), _Stream(seed + 3, "int")
@@ -193,28 +190,15 @@ def simulate_fixed(rule: LoihiRule, weights_int, x, *, du, dv, vth, bias_mant=0,
     yt = np.array([rule.y1_tau, rule.y2_tau, rule.y3_tau], dtype=float)
     xtr, ytr = np.zeros((2, n_pre), int), np.zeros((3, n_post), int)
     tx, ty = np.zeros(n_pre, int), np.zeros(n_post, int)
-    u, v = np.zeros(n_post, np.int64), np.zeros(n_post, np.int64)
+    post = PostNeurons(LoihiLIF(n_post, du=du, dv=dv, vth=vth, bias_mant=bias_mant, bias_exp=bias_exp, name="post"))
     a_buff = np.zeros(n_post, np.int64)
-    bias = (bias_mant << bias_exp) if bias_exp >= 0 else (bias_mant >> -bias_exp)
-    vth_eff, lim = vth << 6, 2**23
     spikes = np.zeros((steps, n_post), bool)
     E = rule.t_epoch
-
-    def trunc0(z):
-        return np.sign(z) * (np.abs(z) >> 12)
-
     for step in range(1, steps + 1):
-        # post neuron (PyLifModelBitAcc)
-        u = trunc0(u * (4096 - (du + 1))) + (a_buff << 6)
-        u = np.where(u > lim, u - 2 * lim, np.where(u <= -lim, u + 2 * lim, u))
-        v = np.clip(trunc0(v * (4096 - dv)) + u + bias, -(lim - 1), lim - 1)
-        s_post = v > vth_eff
-        v[s_post] = 0
-        spikes[step - 1] = s_post
+        s_post = spikes[step - 1] = post.step(a_buff)  # PyLifModelBitAcc, as the chip's kernel
         # projection: buffer this step's input
         s_pre = x[step - 1]
-        acc = W[:, s_pre].astype(np.int64).sum(axis=1)
-        a_buff = acc << weight_exp if weight_exp > 0 else acc >> -weight_exp
+        a_buff = shift(W[:, s_pre].astype(np.int64).sum(axis=1), weight_exp)
         ts = step % E or E
         multi = (tx > 0) & s_pre
         xtr[:, multi] = _add_impulse(xtr[:, multi], 0, xi_int, xi_frac)
@@ -244,7 +228,6 @@ def simulate_fixed(rule: LoihiRule, weights_int, x, *, du, dv, vth, bias_mant=0,
             elif sign_mode == "inhibitory":
                 accw = np.minimum(0, accw)
             wq = _round(accw, w_rnd.value)
-            lo, hi = {"mixed": (-256, 255), "excitatory": (0, 255), "inhibitory": (-255, 0)}[sign_mode]
             W = np.clip(wq, lo, hi).astype(np.int32)
         if rule.dt:
             acct = _apply(rule.dt, tag_old << SHIFT, dep, at, W_old, tag_old)

@@ -16,6 +16,7 @@ rules take y1..y3 from the postsynaptic neuron instead (Lava's Loihi3FLearningRu
 `PyLearningDenseModelFloat` step for step (spike-time recording within an epoch, trace
 histories, the order of the spiking and learning phases), for a plastic projection from
 spike inputs onto float LIF neurons whose spikes are the back-propagating action potential.
+The neurons (here and in `rules.loihi_fixed`) are the chip's LIF kernel.
 """
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ from fractions import Fraction
 
 import numpy as np
 
+from neurochip.chip.kernels import SPIKED, lif_fixed_update, lif_float_update
+from neurochip.model.neurons import FloatLIF
 from neurochip.rules.rule import RuleError
 
 DEPENDENCIES = ("x0", "y0", "u0")
@@ -113,6 +116,25 @@ def r_stdp(learning_rate=1.0, A_plus=2**-2, A_minus=-(2**-2), tau_plus=10.0, x1_
 
 # -- float emulation of lava-nc 0.10's LearningDense --------------------------------------------
 
+class PostNeurons:
+    """The postsynaptic population of a plastic projection (a `FloatLIF` or `LoihiLIF`, reset
+    to zero), stepped by the chip's LIF kernel; `u` and `v` are its state."""
+
+    def __init__(self, pop):
+        dtype = np.int64 if pop.fixed_point else np.float64
+        self.kernel = lif_fixed_update if pop.fixed_point else lif_float_update
+        arrays = pop.kernel_arrays()
+        self.params = [np.full(pop.n, arrays[k], dtype) for k in ("du_fac", "dv_fac", "bias", "vth", "sub")]
+        self.u, self.v, self.dend = np.zeros(pop.n, dtype), np.zeros(pop.n, dtype), np.zeros((1, pop.n), dtype)
+        self.flags = np.zeros(pop.n, np.uint8)
+
+    def step(self, a) -> np.ndarray:
+        """One update with input a (what the projection buffered at the step before); the spikes."""
+        self.dend[0] = a
+        self.kernel(0, self.dend, self.u, self.v, *self.params, self.flags)
+        return (self.flags & SPIKED) != 0
+
+
 def _evaluate(products, dep, traces_at, w, tag, u):
     total = 0.0
     for p in products:
@@ -139,9 +161,10 @@ def traces_at(xh, yh, tx, ty) -> dict:
 
 def simulate(rule: LoihiRule, weights, x, *, du=1.0, dv=0.0, vth=1.0, bias=0.0, third=None, sign_mode="mixed"):
     """Run a plastic projection (weights (n_post, n_pre)) from spike inputs x (steps, n_pre)
-    onto float LIF neurons (Lava's floating_pt LIF: u = u (1 - du) + a; v = v (1 - dv) + u +
-    bias; spike if v > vth; v = 0), the post spikes fed back as bAP; `third(t, s_post, u)`
-    gives the (y1, y2, y3) arrays a third-factor neuron sends at step t (u: its input current). Returns (weights, tag, post spikes)."""
+    onto float LIF neurons (`FloatLIF`, Lava's floating_pt LIF: u = u (1 - du) + a; v = v (1 - dv)
+    + u + bias; spike if v > vth; v = 0), the post spikes fed back as bAP; `third(t, s_post, u)`
+    gives the (y1, y2, y3) arrays a third-factor neuron sends at step t (u: its input current).
+    Returns (weights, tag, post spikes)."""
     W = np.array(weights, dtype=np.float64)
     x = np.asarray(x, dtype=bool)
     steps, n_pre = x.shape
@@ -157,16 +180,11 @@ def simulate(rule: LoihiRule, weights, x, *, du=1.0, dv=0.0, vth=1.0, bias=0.0, 
     if rule.third_factor:  # the neuron owns y1..y3; the engine only decays them (Lava: tau 2**16 - 1)
         yi, yt = np.zeros((3, 1)), np.full(3, float(THIRD_FACTOR_TAU))
     tx, ty = np.zeros(n_pre, int), np.zeros(n_post, int)
-    u, v, a_buff = np.zeros(n_post), np.zeros(n_post), np.zeros(n_post)
+    post, a_buff = PostNeurons(FloatLIF(n_post, du=du, dv=dv, vth=vth, bias=bias, name="post")), np.zeros(n_post)
     spikes = np.zeros((steps, n_post), bool)
     E = rule.t_epoch
     for step in range(1, steps + 1):
-        # post neuron: the activation the projection buffered last step
-        u = u * (1 - du) + a_buff
-        v = v * (1 - dv) + u + bias
-        s_post = v > vth
-        v[s_post] = 0.0
-        spikes[step - 1] = s_post
+        s_post = spikes[step - 1] = post.step(a_buff)  # the activation the projection buffered last step
         # projection: buffer this step's input, record spike times within the epoch
         s_pre = x[step - 1]
         a_buff = W[:, s_pre].sum(axis=1)
@@ -176,7 +194,7 @@ def simulate(rule: LoihiRule, weights, x, *, du=1.0, dv=0.0, vth=1.0, bias=0.0, 
         tx[s_pre] = ts
         multi = (ty > 0) & s_post
         if rule.third_factor:  # Lava adds impulses, then overwrites y1..y3 with the neuron's values
-            ytr[:] = np.stack(third(step - 1, s_post, u)) if third else 0.0
+            ytr[:] = np.stack(third(step - 1, s_post, post.u.copy())) if third else 0.0
         else:
             ytr[:, multi] += yi
         ty[s_post] = ts

@@ -14,11 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from neurochip.model.errors import NetworkError
-from neurochip.model.events import LEARNING_EVENTS
-
-# Counted per weight matrix by the learning kernels (columns of Learner.learn_counts): the
-# forward pass's synaptic ops, neuron updates and spikes, then the learning events.
-LEARN_EVENTS = ("syn_ops", "neuron_updates", "spikes") + LEARNING_EVENTS
 
 
 class RuleError(NetworkError):
@@ -45,8 +40,6 @@ class OTTT:
     gamma: float = 0.05
     alpha: float = 4.0
 
-    name = "ottt"
-    trigger = "step"
     spiking_readout = False
 
     def __post_init__(self):
@@ -75,8 +68,6 @@ class BPTT:
     gamma: float = 0.05
     alpha: float = 4.0
 
-    name = "bptt"
-    trigger = "sample"
     spiking_readout = False
 
     def __post_init__(self):
@@ -123,8 +114,6 @@ class EventDriven:
     thr_lo: float = 0.05
     thr_hi: float = 4.0
 
-    name = "event"
-    trigger = "spike"
     spiking_readout = True
 
     def __post_init__(self):
@@ -143,16 +132,10 @@ class EventDriven:
         return self.kind
 
 
-def STD_ED(**kw) -> EventDriven:
-    return EventDriven(kind="STD-ED", **kw)
-
-
-def MPD_ED(**kw) -> EventDriven:
-    return EventDriven(kind="MPD-ED", **kw)
-
-
+# The rules by command-line name (`neurochip learn --rule`), each a factory taking the rule's fields.
 RULES = {"ottt_a": lambda **kw: OTTT(mode="A", **kw), "ottt_o": lambda **kw: OTTT(mode="O", **kw),
-         "std_ed": STD_ED, "mpd_ed": MPD_ED,
+         "std_ed": lambda **kw: EventDriven(kind="STD-ED", **kw),
+         "mpd_ed": lambda **kw: EventDriven(kind="MPD-ED", **kw),
          "bptt": BPTT, "bptt_full": lambda **kw: BPTT(reset_grad="full", **kw)}
 
 

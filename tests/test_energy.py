@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import neurochip as nc
-from neurochip.chip.energy import PHASES, energy, per_core_pj, run_energy, step_core_pj
-from neurochip.model.events import ALL_EVENTS, EVENTS
+from neurochip.chip.energy import energy, per_core_pj, run_energy, step_core_pj
+from neurochip.model.events import ALL_EVENTS, EVENTS, PHASES
 from neurochip.chip.spec import Profile, presets
 
 PROFILES = presets("profiles")

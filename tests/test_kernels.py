@@ -54,6 +54,32 @@ def test_lif_float_update_matches_lava_transcription(data):
     assert np.array_equal((flags & kernels.SPIKED) > 0, s_ref)
 
 
+@settings(max_examples=200, deadline=None)
+@given(data=st.data())
+def test_b1_update_matches_naive(data):
+    n = data.draw(st.integers(1, 30))
+    lists = lambda s: data.draw(st.lists(s, min_size=n, max_size=n))  # noqa: E731
+    small = st.one_of(st.just(0.0), st.floats(-4, 4))
+    a, u = np.array(lists(small)), np.array(lists(small))
+    v = np.array(lists(st.one_of(small, st.just(-np.inf))))   # -inf: fired already
+    start, steps = np.array(lists(st.integers(0, 12))), np.array(lists(st.integers(1, 8)))
+    slope, theta = np.array(lists(st.floats(0, 2))), np.array(lists(st.floats(-3, 6)))
+    t = data.draw(st.integers(0, 24))
+    lo = data.draw(st.integers(0, n))
+    hi = data.draw(st.integers(lo, n))
+    want_u, want_v, want_flags = naive_kernels.b1_update(t, a, u, v, start, steps, slope, theta)
+    dend, flags = a[None, :].copy(), np.zeros(n, np.uint8)
+    u0, v0 = u.copy(), v.copy()
+    kernels.b1_update(t, 0, dend, u, v, start, steps, slope, theta, flags, lo, hi)
+    inside = np.arange(n)[lo:hi]
+    assert np.array_equal(u[inside], np.array(want_u)[inside]) and np.array_equal(v[inside], np.array(want_v)[inside])
+    assert flags[inside].tolist() == np.array(want_flags)[inside].tolist()
+    outside = np.setdiff1d(np.arange(n), inside)
+    assert np.array_equal(u[outside], u0[outside]) and np.array_equal(v[outside], v0[outside])
+    assert not dend[0, inside].any() and np.array_equal(dend[0, outside], a[outside])
+    assert not np.any(flags[outside])
+
+
 @settings(max_examples=100, deadline=None)
 @given(flags=st.lists(st.integers(0, 7), min_size=1, max_size=60), data=st.data())
 def test_collect_spikes_matches_naive(flags, data):

@@ -14,7 +14,7 @@ from tests.strategies import networks
 
 require_lava()
 
-from neurochip.mapping.lava_export import to_lava  # noqa: E402
+from neurochip.mapping.lava.network import to_lava  # noqa: E402
 
 pytestmark = pytest.mark.lava
 EXAMPLES = 100 if os.environ.get("CI") else 12
@@ -87,7 +87,7 @@ def test_standalone_lava_script_gives_the_same_rasters(tmp_path, fixed):
     import subprocess
     import sys
 
-    from neurochip.mapping.lava_script import export_lava_script
+    from neurochip.mapping.lava.network import export_lava_script
 
     rng = np.random.default_rng(7)
     net = nc.Network()

@@ -12,8 +12,9 @@ from tests.conftest import require_lava
 
 require_lava()
 
-from neurochip.mapping.lava_learning import (exportable, ottt_readout_rule, ottt_readout_twin,  # noqa: E402
-                                             run_ottt_readout, run_plastic, run_plastic_3f, third_factors)
+from neurochip.mapping.lava.learning import (exportable, ottt_readout_rule, run_ottt_readout,  # noqa: E402
+                                             run_plastic, run_plastic_3f)
+from tests.reference.lava_learning import ottt_readout_twin, third_factors  # noqa: E402
 
 pytestmark = pytest.mark.lava
 STEPS = 1000

@@ -16,7 +16,7 @@ from tests.conftest import require_lava
 
 require_lava()
 
-from neurochip.mapping.lava_learning import run_plastic
+from neurochip.mapping.lava.learning import run_plastic  # noqa: E402
 
 pytestmark = pytest.mark.lava
 STEPS = 1000

@@ -14,7 +14,7 @@ from tests.conftest import golden, require_lava
 
 require_lava()
 
-from neurochip.mapping.lava_export import (
+from neurochip.mapping.lava.network import (
     SampleLeakWarning,
     min_padding,
     run_per_sample,
@@ -143,8 +143,9 @@ def test_neuron_spikes_crossing_a_reset_are_reported():
 def test_sinabs_cnn_through_lava_sparse():
     """The Sinabs CNN (NIR golden graph; 8970 LIF, 2 unrolled convolutions as scipy.sparse ->
     Sparse), quantized, 20 steps of random input: every population's spikes, u and v."""
-    from neurochip.mapping.nir_import import from_nir
-    from neurochip.mapping.partition import partition, place
+    from neurochip.mapping.nir.importer import from_nir
+    from neurochip.mapping.placement.partition import partition
+    from neurochip.mapping.placement.place import place
     from neurochip.mapping.quantize import quantize
 
     imp = from_nir(golden("nir_graphs") / "cnn_sinabs.nir", dt=1.0, reset="zero")  # IF: dt is immaterial

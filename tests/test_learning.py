@@ -134,7 +134,7 @@ def test_stochastic_rounding_is_seeded_and_unbiased():
     base = Learner([64, 16, 10], OTTT(eta=0.002), fixed=True, seed=0)
     w0 = np.concatenate([w.ravel() for w in base.weights])
     mean = np.mean([run(s) for s in range(200)], axis=0) - w0
-    flt = Learner([64, 16, 10], OTTT(eta=0.002), lam=base.lam_f, weights=base.weights)
+    flt = Learner([64, 16, 10], OTTT(eta=0.002), lam=base.lam, weights=base.weights)
     for i in range(10):
         flt.learn_sample(x_tr[i], y_tr[i])
     want = np.concatenate([w.ravel() for w in flt.weights]) - w0
@@ -154,7 +154,7 @@ def test_checkpoint_mid_epoch_resumes_bit_identically(rule, tmp_path):
     first = Learner([64, 20, 10], rule, fixed=True, seed=2)
     first.fit(x, y, epochs=2, checkpoint=ckpt, checkpoint_every=7, stop_after=85)  # mid epoch 2
     resumed = Learner.load(ckpt)
-    assert resumed._progress == (1, 21)
+    assert resumed.progress == (1, 21)
     resumed.fit(x, y, epochs=2)
     for a, b in zip(straight.weights, resumed.weights):
         assert np.array_equal(a, b)

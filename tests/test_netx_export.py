@@ -6,7 +6,8 @@ import pytest
 
 import neurochip as nc
 from neurochip.model.errors import NetworkError
-from neurochip.mapping.netx_export import export_netx_hdf5, read_netx_hdf5
+from neurochip.mapping.lava.netx import export_netx_hdf5
+from tests.reference.netx import read_netx_hdf5
 
 
 def stack(rng, recurrent=True):

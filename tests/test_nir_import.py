@@ -6,17 +6,18 @@ import numpy as np
 import pytest
 
 import neurochip as nc
-from neurochip.mapping.nir_import import NIRImportError, from_nir
-from neurochip.mapping.partition import partition, place
+from neurochip.mapping.nir.importer import NIRImportError, from_nir
+from neurochip.mapping.placement.partition import partition
+from neurochip.mapping.placement.place import place
 from neurochip.mapping.quantize import quantize
-from tests import shared
+from tests import conftest
 from tests.reference.framework import simulate as framework_simulate
 
 
 
 @pytest.fixture(scope="module")
 def golden():
-    return shared.golden()
+    return conftest.golden()
 
 
 def mapped(net, chip):

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import neurochip as nc
-from neurochip.mapping.nir_export import to_nir
-from neurochip.mapping.nir_import import from_nir
+from neurochip.mapping.nir.exporter import to_nir
+from neurochip.mapping.nir.importer import from_nir
 
 DT = 1e-3
 rng = np.random.default_rng(11)

@@ -7,7 +7,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import neurochip as nc
-from neurochip.mapping.partition import mapping_report, partition, place, plot_mesh_heatmap
+from neurochip.mapping.placement.partition import partition
+from neurochip.mapping.placement.place import map_network, place
+from neurochip.mapping.placement.report import mapping_report, plot_mesh_heatmap
 from neurochip.chip.spec import ChipSpec, CoreSpec, Profile
 from tests.strategies import networks
 
@@ -78,6 +80,19 @@ def test_a_neuron_too_wide_for_any_core_is_named():
     with pytest.raises(nc.FitError, match="needs .* cores under the .* limits; tiny has 32: population 'l0' is the "
                                           "first past the last core"):
         partition(big, TINY)
+
+
+def test_a_mapping_builds_its_synapse_table_once():
+    """What `neurochip map` does (partition with its greedy fallback, place, report with its
+    compile) warns once about a clipped weight: the synapse table is built once."""
+    net = layered_net()
+    net.projections[1].weights[0, 0] = 301  # beyond the 8-bit mixed-sign range: clipped
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        mapping = map_network(net, TINY, "metis")
+        mapping.report()
+    clipped = [str(w.message) for w in caught if w.category is nc.WeightClipWarning]
+    assert len(clipped) == 1 and clipped[0].startswith("projection 'l0->l1': 1 of ")
 
 
 def test_report_and_heatmap(tmp_path):

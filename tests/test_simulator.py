@@ -9,6 +9,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import neurochip as nc
+from neurochip.chip import kernels
+from neurochip.model.neurons import B1
+from tests.reference import naive_kernels
 from tests.reference.lava_like import count_events, simulate
 from tests.conftest import golden
 from tests.strategies import networks
@@ -116,6 +119,33 @@ def test_split_over_cores_changes_nothing_but_traffic(case):
             assert np.array_equal(res.v[name], base.v[name])
         for kind in ("syn_ops", "spikes_out", "neuron_updates_active", "neuron_updates_inactive", "dendrite_accums"):
             assert res.total(kind) == base.total(kind), kind
+
+
+def test_populations_run_their_own_kernels():
+    """A float LIF and B1 neurons in one network: each run of neurons is updated by its kernel."""
+    rng = np.random.default_rng(0)
+    w_in, w_b1 = rng.uniform(0, 1, (4, 5)), rng.uniform(0, 0.4, (3, 4))
+    x = rng.random((24, 5)) < 0.4
+    runs, kernel_runs = [], []
+    for with_b1 in (True, False):
+        net = nc.Network()
+        net.add(nc.SpikeSource(5, name="in"))
+        net.add(nc.FloatLIF(4, du=0.5, dv=0.2, vth=1.0, name="lif"))
+        net.connect("in", "lif", w_in)
+        if with_b1:
+            net.add(B1(3, start=6, steps=8, slope=0.25, theta=[0.5, 1.0, 1.5], name="b1"))
+            net.connect("lif", "b1", w_b1)
+        sim = nc.Simulator(net)
+        runs.append(sim.run(24, inputs={"in": x}))
+        kernel_runs.append(sim.program.kernel_runs.tolist())
+    assert kernel_runs == [[[0, 4, kernels.LIF], [4, 7, kernels.B1]], [[0, 4, kernels.LIF]]]
+    assert np.array_equal(runs[0].spikes["lif"], runs[1].spikes["lif"])
+    a = np.vstack([np.zeros((1, 4)), runs[0].spikes["lif"][:-1]]) @ w_b1.T   # one step of delay
+    u, v, want = [0.0] * 3, [0.0] * 3, []
+    for t in range(24):
+        u, v, flags = naive_kernels.b1_update(t, a[t], u, v, [6] * 3, [8] * 3, [0.25] * 3, [0.5, 1.0, 1.5])
+        want.append([f & 4 > 0 for f in flags])
+    assert np.array_equal(runs[0].spikes["b1"], want) and 0 < runs[0].spikes["b1"].sum() <= 3
 
 
 def test_runs_continue_where_they_stopped():

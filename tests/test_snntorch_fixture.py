@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import neurochip as nc
-from neurochip.mapping.nir_import import from_nir
+from neurochip.mapping.nir.importer import from_nir
 from neurochip.mapping.quantize import quantize
 
 FIXTURES = Path(__file__).parent / "fixtures" / "snntorch"

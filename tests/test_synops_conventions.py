@@ -25,8 +25,8 @@ import numpy as np
 import pytest
 
 import neurochip as nc
-from neurochip.mapping import unroll
-from neurochip.mapping.nir_import import from_nir, read_nir
+from neurochip.mapping.nir import unroll
+from neurochip.mapping.nir.importer import from_nir, read_nir
 
 FIX = Path(__file__).parent / "fixtures" / "synops"
 NPZ, NIR = FIX / "synops.npz", FIX / "cnn.nir"

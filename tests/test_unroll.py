@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from neurochip.mapping import unroll
+from neurochip.mapping.nir import unroll
 from tests.reference import naive_conv
 
 

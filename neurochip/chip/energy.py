@@ -11,17 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from neurochip.model.events import ALL_EVENTS, EVENTS, LEARNING_EVENTS
 from neurochip.chip.spec import Profile
-
-PHASES = {
-    "delivery": ("syn_ops", "dendrite_accums", "axons_in"),
-    "update": ("neuron_updates_active", "neuron_updates_inactive", "spikes_out"),
-    "routing": ("packets", "hops_ew", "hops_ns"),
-    "learning": LEARNING_EVENTS,
-}
-# the learning engine's forward-pass names for chip events
-LEARNER_KINDS = {"neuron_updates": "neuron_updates_active", "spikes": "spikes_out"}
+from neurochip.model.events import ALL_EVENTS, EVENTS, PHASES
 
 
 @dataclass
@@ -57,10 +48,9 @@ class Energy:
 
 
 def energy(counts: dict, profile: Profile) -> Energy:
-    """Energy of event counts (a dict kind -> count; the learning engine's names accepted)."""
+    """Energy of event counts (a dict kind -> count, kinds of `ALL_EVENTS`)."""
     merged = dict.fromkeys(ALL_EVENTS, 0)
     for k, c in counts.items():
-        k = LEARNER_KINDS.get(k, k)
         if k not in merged:
             raise KeyError(f"unknown event kind {k!r}; kinds are {list(ALL_EVENTS)}")
         merged[k] += c
@@ -78,7 +68,8 @@ def chip_counters(counters: np.ndarray) -> np.ndarray:
 
 
 def per_core_pj(counters: np.ndarray, profile: Profile) -> np.ndarray:
-    """Energy of each row (core, then host) of a `RunResult.counters` matrix, known costs only."""
+    """Energy of each row (core, then host) of counters shaped (rows, kinds) or (steps, rows,
+    kinds), known costs only."""
     cost = np.nan_to_num(profile.vector("energy_pj"), nan=0.0)
     return chip_counters(counters) @ cost
 
@@ -88,7 +79,7 @@ def step_core_pj(result, profile: Profile) -> np.ndarray:
     needs a run recorded with 'step_counters'."""
     if result.step_counters is None:
         raise ValueError("step_core_pj: run the simulator with record=[..., 'step_counters']")
-    return chip_counters(result.step_counters) @ np.nan_to_num(profile.vector("energy_pj"), nan=0.0)
+    return per_core_pj(result.step_counters, profile)
 
 
 def run_energy(result, profile: Profile) -> Energy:

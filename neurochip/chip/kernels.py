@@ -1,8 +1,10 @@
 """Numba kernels of one time step and of a whole run. Pure functions over arrays.
 
 A step t, as on Loihi: (1) neuron update of every compartment, reading the dendritic
-accumulator slot of step t; (2) spike routing: each spike (and each host input spike)
-sends one packet per out-axon, counted with its mesh hops; (3) synaptic delivery: each
+accumulator slot of step t, each population by its model's kernel (`KERNELS`; populations
+are contiguous in neuron ids, so the program lists runs of neurons and their kernel); (2)
+spike routing: each spike (and each host input spike) sends one packet per out-axon,
+counted with its mesh hops; (3) synaptic delivery: each
 arriving axon walks its synapse list into the slot of step t + 1 + delay; (4) the
 negative-weight_exp scratch rows are shifted and flushed; (5) per-core latency of the
 step from its event counts, then the barrier. Slow twins live in tests/reference/.
@@ -18,16 +20,20 @@ from neurochip.model.fixed import ACT_SHIFT, clip_v, decay_trunc0, wrap24, wrap_
 from neurochip.model.numba_config import OPTIONS, njit
 
 
-# Neuron-update kernels update a whole array of compartments (sub[i] > 0: subtractive
-# reset v -= sub[i], else v = 0) and write one flag byte per compartment: INPUT (non-zero dendritic input), ACTIVE (input, state or bias non-zero),
-# SPIKED. Written branch-free so that the loop vectorises.
+# Neuron-update kernels update compartments lo..hi-1 (default: all) and write one flag byte
+# per compartment: INPUT (non-zero dendritic input), ACTIVE (counted as an active update),
+# SPIKED. The LIF kernels (sub[i] > 0: subtractive reset v -= sub[i], else v = 0) are
+# branch-free so that the loop vectorises.
 INPUT, ACTIVE, SPIKED = 1, 2, 4
+LIF, B1 = 0, 1
+KERNELS = {"lif": LIF, "b1": B1}   # NeuronModel.kernel -> kernel kind of a run
 
 
 @njit
-def lif_fixed_update(slot, dend, u, v, du_fac, dv_fac, bias, vth, sub, flags):
-    """Loihi fixed-point LIF (see neurons.LoihiLIF) on every compartment."""
-    for i in range(u.shape[0]):
+def lif_fixed_update(slot, dend, u, v, du_fac, dv_fac, bias, vth, sub, flags, lo=0, hi=-1):
+    """Loihi fixed-point LIF (see neurons.LoihiLIF)."""
+    # unsigned indices: no negative-index wraparound test, so the loop vectorises
+    for i in range(np.uint64(lo), np.uint64(u.shape[0] if hi < 0 else hi)):
         a = dend[slot, i]
         dend[slot, i] = 0
         uo = u[i]
@@ -42,9 +48,9 @@ def lif_fixed_update(slot, dend, u, v, du_fac, dv_fac, bias, vth, sub, flags):
 
 
 @njit
-def lif_float_update(slot, dend, u, v, du_fac, dv_fac, bias, vth, sub, flags):
+def lif_float_update(slot, dend, u, v, du_fac, dv_fac, bias, vth, sub, flags, lo=0, hi=-1):
     """Float LIF (see neurons.FloatLIF), in Lava's order of operations."""
-    for i in range(u.shape[0]):
+    for i in range(np.uint64(lo), np.uint64(u.shape[0] if hi < 0 else hi)):
         a = dend[slot, i]
         dend[slot, i] = 0
         busy = (a != 0) | (u[i] != 0) | (v[i] != 0) | (bias[i] != 0)
@@ -56,26 +62,44 @@ def lif_float_update(slot, dend, u, v, du_fac, dv_fac, bias, vth, sub, flags):
         flags[i] = np.uint8((a != 0) * INPUT + busy * ACTIVE + s * SPIKED)
 
 
-def lif_update(slot, dend, u, v, du_fac, dv_fac, bias, vth, sub, flags):
+def lif_update(slot, dend, u, v, du_fac, dv_fac, bias, vth, sub, flags, lo, hi):
     """Fixed or float LIF update, chosen by the state's dtype at compile time."""
     fn = lif_fixed_update if np.issubdtype(u.dtype, np.integer) else lif_float_update
-    fn(slot, dend, u, v, du_fac, dv_fac, bias, vth, sub, flags)
+    fn(slot, dend, u, v, du_fac, dv_fac, bias, vth, sub, flags, lo, hi)
 
 
 @overload(lif_update, jit_options=OPTIONS)
-def _lif_update_typed(slot, dend, u, v, du_fac, dv_fac, bias, vth, sub, flags):
+def _lif_update_typed(slot, dend, u, v, du_fac, dv_fac, bias, vth, sub, flags, lo, hi):
     # Type dispatch inside compiled code (first-class function arguments break the cache).
     # The implementations call the kernels rather than being their py_func: a py_func compiled
     # here would be cached under the kernel's own name, and the kernel called directly later
     # in the process would load that entry and crash.
     if isinstance(u.dtype, types.Integer):
-        def fixed(slot, dend, u, v, du_fac, dv_fac, bias, vth, sub, flags):
-            lif_fixed_update(slot, dend, u, v, du_fac, dv_fac, bias, vth, sub, flags)
+        def fixed(slot, dend, u, v, du_fac, dv_fac, bias, vth, sub, flags, lo, hi):
+            lif_fixed_update(slot, dend, u, v, du_fac, dv_fac, bias, vth, sub, flags, lo, hi)
         return fixed
 
-    def floating(slot, dend, u, v, du_fac, dv_fac, bias, vth, sub, flags):
-        lif_float_update(slot, dend, u, v, du_fac, dv_fac, bias, vth, sub, flags)
+    def floating(slot, dend, u, v, du_fac, dv_fac, bias, vth, sub, flags, lo, hi):
+        lif_float_update(slot, dend, u, v, du_fac, dv_fac, bias, vth, sub, flags, lo, hi)
     return floating
+
+
+@njit
+def b1_update(t, slot, dend, u, v, ramp_start, ramp_steps, ramp_slope, vth, flags, lo, hi):
+    """B1 time-to-first-spike neurons (see neurons.B1) at step t. An update is active with
+    input, while it integrates a non-zero state, and in its window until it fires."""
+    for i in range(lo, hi):
+        a = dend[slot, i]
+        dend[slot, i] = 0
+        k = t - ramp_start[i]
+        busy = (a != 0) | ((k <= 0) & ((u[i] != 0) | (v[i] != 0)))
+        if k <= 0:  # integrate: the input current is the slope
+            u[i] += a
+        y = v[i] + (u[i] if k <= 0 else a)  # after the start the slope is fixed; a late input only lifts v
+        live = (0 <= k < ramp_steps[i]) & (y > -np.inf)  # -inf: fired already
+        s = live & (y + k * ramp_slope[i] >= vth[i])  # the ramp evaluated, not accumulated
+        v[i] = -np.inf if s else y
+        flags[i] = np.uint8((a != 0) * INPUT + (busy | live) * ACTIVE + s * SPIKED)
 
 
 _SPIKED_IN_WORD = 0x0404040404040404  # the SPIKED bit of 8 flag bytes read as one uint64
@@ -189,7 +213,7 @@ def step_latency(cnt_step, cnt_total, latency_ns, barrier_ns, core_busy, core_ti
 
 @njit
 def run(steps, t0, u, v, dend, scratch, sc_dirty,
-        run_ptr, run_row, du_fac, dv_fac, bias, vth, sub,
+        run_ptr, run_row, kernel_runs, du_fac, dv_fac, bias, vth, sub, ramp_start, ramp_steps, ramp_slope,
         in_ptr, in_idx, n_neurons,
         out_ptr, out_axon, out_ew, out_ns, sender_row, axon_row,
         syn_ptr, syn_tgt, syn_w, syn_dly, sc_ptr, sc_row, sc_w, sc_dly, sc_comp, sc_shift,
@@ -197,7 +221,8 @@ def run(steps, t0, u, v, dend, scratch, sc_dirty,
         cnt_total, core_busy, step_lat, rec_col, rec_spk, rec_u, rec_v, rec_core_time, rec_counts, spike_count):
     """Run `steps` steps from absolute step t0; state arrays are updated in place.
 
-    Integer u/v run the fixed-point LIF, float u/v the float LIF.
+    kernel_runs[j] = (lo, hi, kind): neurons lo..hi-1 are updated by kernel `kind` (LIF: the
+    fixed-point LIF for integer u/v, the float LIF for float u/v; B1).
 
     Inputs: the host channels spiking at step t are in_idx[in_ptr[t]:in_ptr[t+1]].
     Recording: neuron i goes to column rec_col[i] (-1: not recorded) of rec_spk/rec_u/rec_v,
@@ -214,7 +239,12 @@ def run(steps, t0, u, v, dend, scratch, sc_dirty,
     R = dend.shape[0]
     for t in range(steps):
         tabs = t0 + t
-        lif_update(tabs % R, dend, u, v, du_fac, dv_fac, bias, vth, sub, flags)
+        for j in range(kernel_runs.shape[0]):
+            lo, hi = kernel_runs[j, 0], kernel_runs[j, 1]
+            if kernel_runs[j, 2] == B1:
+                b1_update(tabs, tabs % R, dend, u, v, ramp_start, ramp_steps, ramp_slope, vth, flags, lo, hi)
+            else:
+                lif_update(tabs % R, dend, u, v, du_fac, dv_fac, bias, vth, sub, flags, lo, hi)
         n_send = collect_spikes(flags, words, run_ptr, run_row, senders, cnt_step)
         for k in range(n_send):
             spike_count[senders[k]] += 1

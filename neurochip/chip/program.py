@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from neurochip.model.errors import FitError
+from neurochip.chip.kernels import KERNELS
+from neurochip.model.errors import FitError, NetworkError
 from neurochip.model.network import Network
 from neurochip.chip.placement import Placement
 from neurochip.chip.spec import ChipSpec
@@ -36,6 +37,7 @@ class Program:
     nrn_row: np.ndarray       # counter row (compact core index) of each neuron
     run_ptr: np.ndarray       # neurons [run_ptr[j], run_ptr[j+1]) all sit on core row run_row[j]
     run_row: np.ndarray
+    kernel_runs: np.ndarray   # (runs, 3): neurons [lo, hi) updated by one kernel kind (kernels.KERNELS)
     du_fac: np.ndarray        # fixed: 4096 - (du + 1); float: 1 - du
     dv_fac: np.ndarray        # fixed: 4096 - dv;       float: 1 - dv
     bias: np.ndarray          # fixed: bias_mant << bias_exp
@@ -43,6 +45,9 @@ class Program:
     sub: np.ndarray           # amount a spike subtracts from v (subtractive reset); 0: reset to zero
     u0: np.ndarray
     v0: np.ndarray
+    ramp_start: np.ndarray    # B1 (see neurons.B1): the step its window starts,
+    ramp_steps: np.ndarray    # the ticks of its window,
+    ramp_slope: np.ndarray    # the potential gained per tick
     # routing: sender -> input axons
     out_ptr: np.ndarray
     out_axon: np.ndarray
@@ -105,10 +110,17 @@ def compile_network(net: Network, chip: ChipSpec, placement: Placement | None = 
         else np.zeros(1, np.int64)
 
     dt = np.int64 if fixed else np.float64
-    neuron = {k: np.zeros(N, dt) for k in ("du_fac", "dv_fac", "bias", "vth", "sub", "u0", "v0")}
+    neuron = {k: np.zeros(N, dt) for k in ("du_fac", "dv_fac", "bias", "vth", "sub", "u0", "v0", "ramp_slope")}
+    neuron.update(ramp_start=np.zeros(N, np.int64), ramp_steps=np.zeros(N, np.int64))
+    kind = np.zeros(N, np.int64)
     for name, sl in pop_slices.items():
-        for k, value in net.populations[name].kernel_arrays().items():
+        pop = net.populations[name]
+        if pop.kernel not in KERNELS:
+            raise NetworkError(f"population {name!r}: kernel {pop.kernel!r} is not one of the chip's {list(KERNELS)}")
+        kind[sl] = KERNELS[pop.kernel]
+        for k, value in pop.kernel_arrays().items():
             neuron[k][sl] = value
+    starts = np.flatnonzero(np.diff(kind, prepend=-1))   # populations are contiguous: runs of one kernel
 
     syn = table or synapse_table(net, chip)
     sender, tgt, w, dly, row, syn_bits = syn.sender, syn.tgt, syn.w, syn.dly, syn.row, syn.bits
@@ -141,7 +153,8 @@ def compile_network(net: Network, chip: ChipSpec, placement: Placement | None = 
 
     return Program(
         fixed_point=fixed, pop_slices=pop_slices, src_slices=src_slices, n_neurons=N, n_inputs=M,
-        nrn_row=nrn_row, run_ptr=run_ptr, run_row=nrn_row[run_ptr[:-1]], **neuron,
+        nrn_row=nrn_row, run_ptr=run_ptr, run_row=nrn_row[run_ptr[:-1]],
+        kernel_runs=np.stack([starts, np.append(starts, N)[1:], kind[starts]], axis=1), **neuron,
         out_ptr=out_ptr, out_axon=np.arange(A, dtype=np.int64), out_ew=dxy[:, 0].copy(),
         out_ns=dxy[:, 1].copy(), sender_row=sender_row, axon_row=row_of_core[ax_core],
         syn_ptr=syn_ptr, syn_tgt=tgt[direct][order], syn_w=w[direct][order], syn_dly=dly[direct][order],

@@ -12,6 +12,7 @@ from neurochip.model.network import Network
 from neurochip.chip.placement import Placement
 from neurochip.chip.program import Program, compile_network
 from neurochip.chip.spec import ChipSpec, loihi1
+from neurochip.chip.synapses import SynapseTable
 
 RECORDABLE = ("spikes", "u", "v", "core_time", "step_counters")
 
@@ -61,10 +62,11 @@ class Simulator:
     >>> res = sim.run(100, inputs={"in": spikes}, record=["spikes", "v"])
     """
 
-    def __init__(self, net: Network, chip: ChipSpec | None = None, placement: Placement | None = None):
+    def __init__(self, net: Network, chip: ChipSpec | None = None, placement: Placement | None = None,
+                 table: SynapseTable | None = None):
         self.net = net
         self.chip = chip or loihi1()
-        self.program: Program = compile_network(net, self.chip, placement)
+        self.program: Program = compile_network(net, self.chip, placement, table)
         self.reset()
 
     def reset(self) -> None:
@@ -176,7 +178,8 @@ class Simulator:
         sc_dirty = np.zeros((max(1, self.scratch.size), 2), dtype=np.int64)  # touched scratch cells
 
         kernels.run(steps, self.t, self.u, self.v, self.dend, self.scratch, sc_dirty,
-                    p.run_ptr, p.run_row, p.du_fac, p.dv_fac, p.bias, p.vth, p.sub,
+                    p.run_ptr, p.run_row, p.kernel_runs, p.du_fac, p.dv_fac, p.bias, p.vth, p.sub,
+                    p.ramp_start, p.ramp_steps, p.ramp_slope,
                     in_ptr, in_idx, p.n_neurons,
                     p.out_ptr, p.out_axon, p.out_ew, p.out_ns, p.sender_row, p.axon_row,
                     p.syn_ptr, p.syn_tgt, p.syn_w, p.syn_dly, p.sc_ptr, p.sc_row, p.sc_w, p.sc_dly,

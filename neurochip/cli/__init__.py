@@ -8,6 +8,7 @@ import sys
 
 from neurochip.cli import commands
 from neurochip.model.errors import FitError, NetworkError, SpecError
+from neurochip.rules.rule import RULES
 
 EXIT_INPUT, EXIT_FIT = 2, 3
 
@@ -42,7 +43,7 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="inference on the chip: accuracy, energy, latency")
     _nir_options(p, with_input=True)
     p = sub.add_parser("learn", help="on-chip learning on digits with a rule (checkpoints, resume)")
-    p.add_argument("--rule", default="ottt_a", choices=("ottt_a", "ottt_o", "std_ed", "mpd_ed", "bptt", "bptt_full"))
+    p.add_argument("--rule", default="ottt_a", choices=tuple(RULES))
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--hidden", type=int, default=128)
     p.add_argument("--steps", type=int, default=16)

@@ -10,13 +10,13 @@ from pathlib import Path
 import numpy as np
 
 from neurochip.model.errors import FitError, NetworkError
-from neurochip.mapping.nir_import import from_nir
-from neurochip.mapping.partition import partition, place
+from neurochip.mapping.nir.importer import from_nir
+from neurochip.mapping.placement.place import map_network
 from neurochip.mapping.quantize import quantize
 from neurochip.chip.spec import ChipSpec
 from neurochip.rules.rule import RULES
 from neurochip.chip.spec import ChipSpec, Profile, presets
-from neurochip.mapping.partition import mapping_report, plot_mesh_heatmap
+from neurochip.mapping.placement.report import plot_mesh_heatmap
 from neurochip.studies.datasets import digits
 from neurochip.chip.energy import run_energy
 from neurochip.chip.simulator import Simulator
@@ -24,11 +24,11 @@ from neurochip.rules.learner import Learner
 from neurochip.chip.energy import energy
 from neurochip.studies.report import learning_profile
 from neurochip.studies.demo import main as demo
-from neurochip.mapping.nir_export import to_nir
+from neurochip.mapping.nir.exporter import to_nir
 from neurochip.studies.ttfs_report import write_report
 from neurochip.studies.report import write
-from neurochip.mapping.netx_export import export_netx_hdf5
-from neurochip.mapping.lava_script import export_lava_script
+from neurochip.mapping.lava.netx import export_netx_hdf5
+from neurochip.mapping.lava.network import export_lava_script
 
 
 def quiet(args) -> bool:
@@ -37,7 +37,7 @@ def quiet(args) -> bool:
 
 def load_network(args):
     """A NIR file imported with the user's conventions, quantized unless --float, and mapped:
-    (imported, network, chip, placement)."""
+    (imported, mapping)."""
 
     path = Path(args.nir)
     if not path.is_file():
@@ -51,10 +51,9 @@ def load_network(args):
             net, _ = quantize(net)
     chip = ChipSpec.preset(args.chip) if not str(args.chip).endswith(".toml") else ChipSpec.from_toml(args.chip)
     try:
-        placement = place(partition(net, chip, args.partition), net, chip)
+        return imp, map_network(net, chip, args.partition)
     except FitError as e:
         raise FitError(f"{path}: {e}") from None
-    return imp, net, chip, placement
 
 
 def cmd_info(args) -> int:
@@ -76,8 +75,8 @@ def cmd_info(args) -> int:
 
 def cmd_map(args) -> int:
 
-    imp, net, chip, placement = load_network(args)
-    report = mapping_report(net, chip, placement)
+    imp, mapping = load_network(args)
+    net, chip, report = mapping.net, mapping.chip, mapping.report()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "mapping.json").write_text(json.dumps(report, indent=1))
@@ -116,11 +115,12 @@ def _inputs(args, imp, n_in):
 
 def cmd_run(args) -> int:
 
-    imp, net, chip, placement = load_network(args)
+    imp, mapping = load_network(args)
+    net, chip = mapping.net, mapping.chip
     (src,) = imp.inputs.values()
     x, y = _inputs(args, imp, net.populations[src].n)
     (out_pop,) = imp.outputs.values()
-    sim = Simulator(net, chip, placement)
+    sim = Simulator(net, chip, mapping.placement, mapping.table)
     T = x.shape[1]
     # framework timing lags layer p by lag[p] steps; Lava timing adds a step per projection
     tail = max(imp.lag.values(), default=0) if args.timing == "framework" else len(net.projections)
@@ -157,7 +157,7 @@ def cmd_learn(args) -> int:
         if not ckpt or not ckpt.is_file():
             raise FileNotFoundError(f"--resume: no checkpoint at {ckpt}; start without --resume")
         learner = Learner.load(ckpt)
-        print(f"resumed {ckpt} at epoch {learner._progress[0] + 1}, sample {learner._progress[1]}")
+        print(f"resumed {ckpt} at epoch {learner.progress[0] + 1}, sample {learner.progress[1]}")
     else:
         learner = Learner([64, args.hidden, 10], RULES[args.rule](), fixed=not args.float, seed=args.seed)
     learner.fit(x_tr, y_tr, args.epochs, eval_set=(x_te, y_te), checkpoint=ckpt,
@@ -177,7 +177,8 @@ def cmd_learn(args) -> int:
 def cmd_export(args) -> int:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    imp, net, chip, placement = load_network(args)
+    imp, mapping = load_network(args)
+    net = mapping.net
     if args.format == "nir":
         import nir
 

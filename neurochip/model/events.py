@@ -1,46 +1,52 @@
-"""Hardware event kinds the simulator counts, one counter column each.
+"""The event vocabulary: every kind of hardware event that inference and learning count.
 
-Every count is attributed to one core (a row of the counter matrix):
-
-| kind                    | counted on       | one event is                                                  |
-|-------------------------|------------------|---------------------------------------------------------------|
-| syn_ops                 | destination core | one synapse walked: weight read + add into a dendrite         |
-| dendrite_accums         | destination core | one compartment reading a non-zero dendritic accumulator      |
-| neuron_updates_active   | core of neuron   | one compartment update with input, non-zero u or v, or bias   |
-| neuron_updates_inactive | core of neuron   | one compartment update of a neuron at rest with no input      |
-| spikes_out              | core of neuron   | one spike generated                                           |
-| packets                 | source core      | one spike message sent to one destination core (out-axon)     |
-| hops_ew / hops_ns       | source core      | one router-to-router link traversed east-west / north-south   |
-| axons_in                | destination core | one input axon activated by an arriving packet                |
-
-Spikes injected by the host (input populations) are counted on an extra row, `host`,
-after the chip's cores: they have no core, but their packets and hops cross the mesh.
+One table, `EVENT_TABLE`: name, unit, phase of the time step, what one event is, and where
+it is counted. The chip counts per core, in a matrix with one row per core in use and then
+a last row, `host`, for spikes the host injects (they have no core, but their packets and
+hops cross the mesh); one column per kind, in `ALL_EVENTS` order. Energy prices the same
+names (`neurochip.chip.energy`).
 """
+from typing import NamedTuple
 
-EVENTS = (
-    "syn_ops",
-    "dendrite_accums",
-    "neuron_updates_active",
-    "neuron_updates_inactive",
-    "spikes_out",
-    "packets",
-    "hops_ew",
-    "hops_ns",
-    "axons_in",
+
+class Event(NamedTuple):
+    name: str
+    unit: str
+    phase: str      # delivery, update, routing (a step of inference) or learning
+    counts: str     # what one event is
+    where: str      # the counter row it is attributed to
+
+
+EVENT_TABLE = (
+    Event("syn_ops", "synapse", "delivery", "one synapse walked: weight read + add into a dendrite", "destination core"),
+    Event("dendrite_accums", "compartment", "delivery", "one compartment reading a non-zero dendritic accumulator",
+          "destination core"),
+    Event("neuron_updates_active", "compartment", "update",
+          "one compartment update with input, non-zero state, or bias", "core of neuron"),
+    Event("neuron_updates_inactive", "compartment", "update", "one compartment update of a neuron at rest, no input",
+          "core of neuron"),
+    Event("spikes_out", "spike", "update", "one spike generated", "core of neuron"),
+    Event("packets", "packet", "routing", "one spike message sent to one destination core (out-axon)", "source core"),
+    Event("hops_ew", "hop", "routing", "one router-to-router link traversed east-west", "source core"),
+    Event("hops_ns", "hop", "routing", "one router-to-router link traversed north-south", "source core"),
+    Event("axons_in", "axon", "delivery", "one input axon activated by an arriving packet", "destination core"),
+    Event("trace_updates", "trace", "learning", "one trace, adaptive threshold or synaptic eligibility updated",
+          "core of the trace"),
+    Event("surrogate_evals", "evaluation", "learning", "one post factor evaluated (surrogate or spike-timing slope)",
+          "core of neuron"),
+    Event("error_ops", "multiply-accumulate", "learning", "one multiply-accumulate of the error (loss gradient, "
+          "backward pass)", "core of the synapse"),
+    Event("weight_reads", "synapse", "learning", "one weight read by the learning phase", "core of the synapse"),
+    Event("weight_writes", "synapse", "learning", "one synaptic weight written (Loihi: a synaptic update)",
+          "core of the synapse"),
+    Event("state_write_bytes", "byte", "learning", "one byte of per-step state stored for a later backward pass",
+          "core of the state"),
+    Event("state_read_bytes", "byte", "learning", "one byte of that state read back", "core of the state"),
 )
+ALL_EVENTS = tuple(e.name for e in EVENT_TABLE)
+EVENTS = tuple(e.name for e in EVENT_TABLE if e.phase != "learning")          # counted by the chip kernels
+LEARNING_EVENTS = tuple(e.name for e in EVENT_TABLE if e.phase == "learning")
+PHASES = {ph: tuple(e.name for e in EVENT_TABLE if e.phase == ph) for ph in ("delivery", "update", "routing", "learning")}
 N_EVENTS = len(EVENTS)
 (SYN_OPS, DENDRITE_ACCUMS, UPDATES_ACTIVE, UPDATES_INACTIVE, SPIKES_OUT, PACKETS,
  HOPS_EW, HOPS_NS, AXONS_IN) = range(N_EVENTS)
-
-# Learning-phase events (counted by neurochip.rules per weight matrix) that have no
-# inference counterpart; an energy profile may price them (`spec.Profile`).
-LEARNING_EVENTS = (
-    "trace_updates",      # one trace, adaptive threshold or synaptic eligibility updated
-    "surrogate_evals",    # one post factor evaluated (surrogate or spike-timing slope)
-    "error_ops",          # one multiply-accumulate of the error (loss gradient, W^T pass)
-    "weight_reads",       # one weight read by the learning phase
-    "weight_writes",      # one synaptic weight written (Loihi: a synaptic update)
-    "state_write_bytes",  # one byte of per-step state stored for a later backward pass
-    "state_read_bytes",   # one byte of that state read back
-)
-ALL_EVENTS = EVENTS + LEARNING_EVENTS

@@ -32,17 +32,27 @@ class NeuronModel:
     kernel_arrays() per-neuron arrays of that kernel: du_fac, dv_fac, bias, vth, sub, u0, v0
     float_view()    (du, dv, vth, bias) of the float CUBA LIF that computes the same, for
                     NIR and Lava export
+    lava_lif()      the keywords of Lava's LIF process (du, dv, vth, bias_mant[, bias_exp], u, v)
+                    that computes the same, for the Lava exports
+    nir_nodes       NIR neuron node types that NIR import turns into this model (given the
+                    float LIF fields du, dv, vth, bias, v0, reset, v_sub)
+    quantizes_to    the fixed-point model that `quantize` makes of it (from the same LIF fields)
     """
 
     on_chip = True
     fixed_point: bool | None = None
     kernel = "lif"
+    nir_nodes: tuple = ()
+    quantizes_to = None
 
     def kernel_arrays(self) -> dict:
         raise NotImplementedError
 
     def float_view(self) -> tuple:
         raise NetworkError(f"population {self.name!r}: {type(self).__name__} has no float LIF equivalent to export")
+
+    def lava_lif(self) -> dict:
+        raise NetworkError(f"population {self.name!r}: {type(self).__name__} has no Lava process to export to")
 
 
 def _check_range(pop: str, name: str, value, lo, hi):
@@ -173,6 +183,13 @@ class LoihiLIF(NeuronModel):
         vth = float(int(self.vth) << VTH_SHIFT) or 1.0
         return (self.du + 1) / DECAY_ONE, self.dv / DECAY_ONE, 1.0, self.bias / vth
 
+    def lava_lif(self) -> dict:
+        if self.reset != "zero":  # Lava's LIF has no subtractive reset
+            raise NetworkError(f"population {self.name!r}: Lava's LIF resets to zero; reset={self.reset!r} "
+                               "cannot be exported")
+        return dict(du=int(self.du), dv=int(self.dv), vth=int(self.vth), bias_mant=self.bias_mant,
+                    bias_exp=self.bias_exp, u=self.u0, v=self.v0)
+
 
 @register
 @dataclass
@@ -198,6 +215,8 @@ class FloatLIF(NeuronModel):
     v_sub: float | None = None
 
     fixed_point = False
+    nir_nodes = ("LIF", "CubaLIF", "IF", "LI", "CubaLI", "I", "Threshold")
+    quantizes_to = LoihiLIF
 
     def __post_init__(self):
         SpikeSource.__post_init__(self)
@@ -224,3 +243,52 @@ class FloatLIF(NeuronModel):
 
     def float_view(self) -> tuple:
         return self.du, self.dv, self.vth, np.asarray(self.bias, dtype=np.float64)
+
+    def lava_lif(self) -> dict:
+        if self.reset != "zero":  # Lava's LIF has no subtractive reset
+            raise NetworkError(f"population {self.name!r}: Lava's LIF resets to zero; reset={self.reset!r} "
+                               "cannot be exported")
+        return dict(du=float(self.du), dv=float(self.dv), vth=float(self.vth), bias_mant=self.bias, u=self.u0,
+                    v=self.v0)
+
+
+@register
+@dataclass
+class B1(NeuronModel):
+    """Time-to-first-spike neuron with a fixed slope after its window start ("B1" of Stanojevic
+    et al., Nat. Commun. 2024), in float. At step t, with k = t - start the tick of its window:
+
+        k <= 0:  u[t] = u[t-1] + a[t];   v[t] = v[t-1] + u[t]    (integrate: the slope is the input current)
+        k > 0:   u[t] = u[t-1];          v[t] = v[t-1] + a[t]    (the slope no longer follows inputs)
+        s[t] = 0 <= k < steps  and  v[t] + k slope >= theta;   v[t] = -inf where s[t]  (fires once)
+
+    The ramp v + k slope is evaluated at each tick, not accumulated, so that it rounds as the
+    closed form V(t_min) + k dt does. A TTFS layer with window [t_min, t_max) of `steps` ticks
+    has slope = dt = (t_max - t_min) / steps, theta_i = (t_max - t_min) - b_i and inputs
+    weighted W_ij dt_in; theta = NEVER_VTH_FLOAT makes a readout that never fires (v at its
+    start is W x); slope 0 and theta under the input weights make a unit that fires at the
+    first input of its window (min-pooling). start, steps and slope are one value a
+    population, theta a scalar or one a neuron.
+    """
+
+    n: int
+    start: int
+    steps: int
+    slope: float
+    theta: float | np.ndarray
+    name: str = "b1"
+
+    fixed_point = False
+    kernel = "b1"
+
+    def __post_init__(self):
+        SpikeSource.__post_init__(self)
+        for f, lo in (("start", 0), ("steps", 1)):
+            if not isinstance(getattr(self, f), (int, np.integer)) or getattr(self, f) < lo:
+                raise NetworkError(f"population {self.name!r}: {f} must be an integer >= {lo}, got {getattr(self, f)!r}")
+        _check_range(self.name, "slope", self.slope, -np.inf, np.inf)
+        _check_range(self.name, "theta", self.theta, -np.inf, np.inf)
+        self.theta = _per_neuron(self.name, "theta", self.theta, self.n, np.float64)
+
+    def kernel_arrays(self) -> dict:
+        return dict(ramp_start=self.start, ramp_steps=self.steps, ramp_slope=float(self.slope), vth=self.theta)

@@ -23,14 +23,16 @@ from pathlib import Path
 import numpy as np
 
 from neurochip.chip.energy import run_energy
+from neurochip.studies.datasets import digits
 from neurochip.model.network import Network
 from neurochip.model.neurons import LoihiLIF, SpikeSource
 from neurochip.chip.simulator import Simulator
 from neurochip.chip.spec import loihi1
-from neurochip.mapping.nir_export import to_nir
-from neurochip.mapping.nir_import import read_nir
-from neurochip.mapping.lava_export import min_padding, run_per_sample, stream_samples, to_lava
-from neurochip.mapping.partition import mapping_report, partition, place, plot_mesh_heatmap
+from neurochip.mapping.nir.exporter import to_nir
+from neurochip.mapping.nir.importer import read_nir
+from neurochip.mapping.lava.network import min_padding, run_per_sample, stream_samples, to_lava
+from neurochip.mapping.placement.place import map_network
+from neurochip.mapping.placement.report import plot_mesh_heatmap
 from neurochip.studies.report import write
 
 T = 32            # steps per sample
@@ -38,14 +40,6 @@ N_HIDDEN = 256
 VTH_HIDDEN = 1500
 LAVA_SAMPLES = 5
 LAVA_PAD = 32    # silent steps after each sample in the Lava check
-
-
-def digits_spikes(rng, steps=T):
-    from sklearn.datasets import load_digits
-
-    x, y = load_digits(return_X_y=True)
-    p = x / 16.0 * 0.5                                  # max 0.5 spikes a step
-    return (rng.random((len(x), steps, x.shape[1])) < p[:, None, :]), y
 
 
 def hidden_counts(sim, spikes):
@@ -102,7 +96,7 @@ def main(seed: int = 0, out: str = "energy_reports/digits") -> int:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
-    x, y = digits_spikes(rng)
+    x, y = digits(T, seed=rng, rate=0.5, split=False)   # at most 0.5 spikes a step
     order = rng.permutation(len(y))
     train_idx, test_idx = order[: int(0.75 * len(y))], order[int(0.75 * len(y)):]
     chip = loihi1()
@@ -114,14 +108,14 @@ def main(seed: int = 0, out: str = "energy_reports/digits") -> int:
     print(f"   float readout accuracy {float_acc:.3f}")
     nodes = write_nir(net, out / "network.nir")
     print(f"2. NIR: wrote {out / 'network.nir'} ({nodes} nodes) and read it back")
-    placement = place(partition(net, chip, "metis"), net, chip)
-    report = mapping_report(net, chip, placement)
+    mapping = map_network(net, chip, "metis")
+    report = mapping.report()
     (out / "mapping.json").write_text(json.dumps(report, indent=1))
     plot_mesh_heatmap(report, chip, out / "mesh.png")
     print(f"3. mapped onto {chip.name}: {report['cores_used']} cores, peak compartment use "
           f"{max(report['utilization']['compartments']):.0%} -> {out / 'mapping.json'}, {out / 'mesh.png'}")
 
-    sim = Simulator(net, chip, placement)
+    sim = Simulator(net, chip, mapping.placement, mapping.table)
     correct, total, latency = 0, None, 0.0
     for s, label in zip(x[test_idx], y[test_idx]):
         sim.reset()

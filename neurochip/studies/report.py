@@ -18,12 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
-from neurochip.chip.energy import PHASES, energy, per_core_pj, run_energy
-from neurochip.model.events import ALL_EVENTS
+from neurochip.chip.energy import energy, per_core_pj, run_energy
+from neurochip.model.events import ALL_EVENTS, PHASES
 from neurochip.chip.spec import Profile, loihi1
 from neurochip.rules.rule import BPTT, OTTT, EventDriven
 from neurochip.studies.datasets import digits
-from neurochip.mapping.partition import place
+from neurochip.mapping.placement.place import place
 from neurochip.chip.placement import Placement
 from neurochip.rules.learner import Learner
 from neurochip.chip.simulator import Simulator

@@ -56,3 +56,24 @@ def step_latency(counts, latency_ns, barrier_ns):
     core_times = [float(sum(c * l for c, l in zip(row, latency_ns))) for row in counts[:-1]]
     return max(core_times) + barrier_ns, core_times
 
+
+
+def b1_update(t, a, u, v, start, steps, slope, theta):
+    """One step of B1 neurons (neurons.B1) at step t, neuron by neuron: (u, v, flags) lists;
+    flags as the kernels write them (1 input, 2 active, 4 spiked)."""
+    new_u, new_v, flags = [], [], []
+    for i in range(len(a)):
+        k = t - start[i]
+        if k <= 0:   # integrating
+            busy = a[i] != 0 or u[i] != 0 or v[i] != 0
+            ui = u[i] + a[i]
+            vi = v[i] + ui
+        else:
+            busy = a[i] != 0
+            ui, vi = u[i], v[i] + a[i]
+        in_window = 0 <= k < steps[i] and vi != float("-inf")
+        spiked = in_window and vi + k * slope[i] >= theta[i]
+        new_u.append(ui)
+        new_v.append(float("-inf") if spiked else vi)
+        flags.append((a[i] != 0) + 2 * (busy or in_window) + 4 * spiked)
+    return new_u, new_v, flags

@@ -1,4 +1,4 @@
-"""A neurochip network as a NIR graph: the inverse of `nir_import`.
+"""A neurochip network as a NIR graph: the inverse of `neurochip.mapping.nir.importer`.
 
 Every population becomes one neuron node, every projection one Linear node (Affine when a
 bias channel feeds the population), a Delay node where the projection has a delay, and
@@ -6,8 +6,9 @@ spike sources become Input nodes. With the `Imported` record of an earlier impor
 normalisation of thresholds is undone and the timing delays added for "framework" timing
 are taken out again, so a graph in this canonical form comes back as it went in; a plain
 network is written in its own units (v_reset 0, r = 1 / (dt/tau) so weights are unchanged).
-Fixed-point networks are written through their float equivalent (decays / 4096, weights
-and thresholds in units of the threshold).
+Every population is written through its model's `float_view()`, the float CUBA LIF that
+computes the same; for fixed-point models that view is in units of the kernel threshold
+(decays / 4096, weights and thresholds in units of vth << 6).
 """
 from __future__ import annotations
 
@@ -15,10 +16,9 @@ import numpy as np
 import scipy.sparse as sp
 
 from neurochip.model.errors import NetworkError
+from neurochip.model.fixed import ACT_SHIFT, NEVER_VTH_FLOAT
 from neurochip.model.network import Network
-from neurochip.model.neurons import FloatLIF, LoihiLIF, SpikeSource
-
-from neurochip.mapping.nir_import import BIAS, NEVER, Imported
+from neurochip.mapping.nir.importer import BIAS, Imported
 
 
 def _tau(a, dt, how):
@@ -26,20 +26,10 @@ def _tau(a, dt, how):
     return dt / a if how == "euler" else -dt / np.log1p(-a)
 
 
-def _float_view(pop):
-    """(du, dv, vth, bias) of a population as the float LIF computes them."""
-    if isinstance(pop, FloatLIF):
-        return pop.du, pop.dv, pop.vth, np.asarray(pop.bias, dtype=np.float64)
-    if isinstance(pop, LoihiLIF):
-        vth = float(int(pop.vth) << 6) or 1.0
-        return (pop.du + 1) / 4096, pop.dv / 4096, 1.0, pop.bias / vth
-    raise NetworkError(f"cannot export population {pop.name!r} of type {type(pop).__name__}")
-
-
 def _weights(proj, pop):
     w = proj.weights.toarray() if sp.issparse(proj.weights) else np.asarray(proj.weights, dtype=np.float64)
-    if isinstance(pop, LoihiLIF):  # float value of a fixed-point weight, in units of the threshold
-        w = w * 2.0 ** (proj.weight_exp + 6) / (float(int(pop.vth) << 6) or 1.0)
+    if pop.fixed_point:  # (w << weight_exp) << 6 in the float view's units: kernel vth = view vth
+        w = w * 2.0 ** (proj.weight_exp + ACT_SHIFT) * pop.float_view()[2] / (float(pop.kernel_arrays()["vth"]) or 1.0)
     return w
 
 
@@ -53,18 +43,17 @@ def to_nir(net: Network, dt: float, imported: Imported | None = None, outputs: d
     outputs = outputs if outputs is not None else (imported.outputs if imported else {})
     nodes, edges = {}, []
     for name, pop in net.populations.items():
-        if isinstance(pop, SpikeSource) and name != BIAS:
+        if not pop.on_chip and name != BIAS:
             shape = imported.shapes.get(name) if imported and name in imported.shapes else None
             nodes[name] = nir.Input(np.array(shape or [pop.n]))
     gains = {}
     for name in net.neurons():
-        pop = net.populations[name]
-        nodes[name], gains[name] = _neuron_node(nir, pop, dt, how, units.get(name), net)
+        nodes[name], gains[name] = _neuron_node(nir, net.populations[name], dt, how, units.get(name))
     for name in net.neurons():
         incoming = [p for p in net.projections if p.post == name]
         biases = [_weights(p, net.populations[name])[:, 0] for p in incoming if p.pre == BIAS]
         if type(nodes[name]).__name__ in ("IF", "I", "Threshold"):  # no v_leak: the bias rides on the input
-            biases.append(_float_view(net.populations[name])[3])
+            biases.append(net.populations[name].float_view()[3])
         bias = sum(biases) if any(np.any(b) for b in biases) else None
         first = True
         for proj in (p for p in incoming if p.pre != BIAS):
@@ -95,35 +84,32 @@ def to_nir(net: Network, dt: float, imported: Imported | None = None, outputs: d
     return nir.NIRGraph(nodes=nodes, edges=edges, type_check=False)
 
 
-def _neuron_node(nir, pop, dt, how, u, net):
+def _neuron_node(nir, pop, dt, how, u):
     """(NIR node, per-neuron input gain) for one population; u is its import record or None."""
     n = pop.n
-    du, dv, vth, bias = _float_view(pop)
-    scale = u["scale"] if u else np.full(n, 1.0 / vth if vth < NEVER / 2 else 1.0)
+    du, dv, vth, bias = pop.float_view()
+    scale = u["scale"] if u else np.ones(n)  # a plain network in its own units
     v_reset = u["v_reset"] if u else np.zeros(n)
     kind = u["kind"] if u else ("IF" if dv == 0 and du == 1 else "LIF" if du == 1 else "CubaLIF")
-    if vth >= NEVER / 2 and kind in ("LIF", "CubaLIF", "IF"):
+    if vth >= NEVER_VTH_FLOAT / 2 and kind in ("LIF", "CubaLIF", "IF"):
         kind = {"LIF": "LI", "CubaLIF": "CubaLI", "IF": "I"}[kind]
     v_th = v_reset + vth / scale
     if kind == "Threshold":
         return nir.Threshold(threshold=v_th), scale
-    a = dv
-    r = u["r"] if u else np.full(n, 1.0 / a if a else 1.0)
+    r = u["r"] if u else np.full(n, 1.0 / dv if dv else 1.0)
     w_in = u["w_in"] if u else np.ones(n)
     if kind in ("IF", "I"):
-        gain = r * scale
-        node = nir.IF(r=r, v_threshold=v_th, v_reset=v_reset) if kind == "IF" else nir.I(r=r)
-        return node, gain
-    tau_mem = np.full(n, _tau(a, dt, how))
-    v_leak = bias / (a * scale) + v_reset
+        return (nir.IF(r=r, v_threshold=v_th, v_reset=v_reset) if kind == "IF" else nir.I(r=r)), r * scale
+    tau_mem = np.full(n, _tau(dv, dt, how))
+    v_leak = bias / (dv * scale) + v_reset
     if kind in ("CubaLIF", "CubaLI"):
         tau_syn = np.full(n, _tau(du, dt, how))
-        gain = a * r * scale * du * w_in
+        gain = dv * r * scale * du * w_in
         if kind == "CubaLIF":
             return nir.CubaLIF(tau_syn=tau_syn, tau_mem=tau_mem, r=r, v_leak=v_leak, v_threshold=v_th,
                                v_reset=v_reset, w_in=w_in), gain
         return nir.CubaLI(tau_syn=tau_syn, tau_mem=tau_mem, r=r, v_leak=v_leak, w_in=w_in), gain
-    gain = a * r * scale
+    gain = dv * r * scale
     if kind == "LIF":
         return nir.LIF(tau=tau_mem, r=r, v_leak=v_leak, v_threshold=v_th, v_reset=v_reset), gain
     return nir.LI(tau=tau_mem, r=r, v_leak=v_leak), gain

@@ -1,4 +1,4 @@
-"""Lava processes neurochip adds (imports lava-nc: import this module only when exporting).
+"""Lava processes neurochip adds for learning (imports lava-nc: only the Lava learning code imports this).
 
 `ThirdFactorLIF`: a float LIF that sends, each step, its spikes (s_out and the bAP) and the
 third factors of a Loihi3FLearningRule to a LearningDense: y1, its own post trace
@@ -7,6 +7,10 @@ an error, a surrogate). Written because Lava's LearningLIF deadlocks with its bA
 Lava finds a Process's models in the Process's own module, so both live here.
 """
 import numpy as np
+
+from neurochip.mapping.lava.graph import import_lava
+
+import_lava()  # before lava's first import
 from lava.magma.core.decorator import implements, requires, tag
 from lava.magma.core.model.py.model import PyLoihiProcessModel
 from lava.magma.core.model.py.ports import PyInPort, PyOutPort

@@ -53,15 +53,13 @@ import numpy as np
 import scipy.sparse as sp
 
 from neurochip.model.errors import NetworkError
+from neurochip.model.fixed import NEVER_VTH_FLOAT
 from neurochip.model.network import Network
-from neurochip.model.neurons import FloatLIF, SpikeSource
+from neurochip.model.neurons import NEURON_MODELS, SpikeSource
+from neurochip.mapping.nir import unroll
 
-from neurochip.mapping import unroll
-
-NEURON_TYPES = ("LIF", "CubaLIF", "IF", "LI", "CubaLI", "I", "Threshold")
 LINEAR_TYPES = ("Affine", "Linear", "Scale", "Conv1d", "Conv2d", "SumPool2d", "AvgPool2d", "Flatten", "Delay",
                 "Identity")
-NEVER = np.finfo(np.float64).max  # threshold of non-spiking nodes
 BIAS = "bias"
 
 
@@ -215,7 +213,7 @@ def _one(name, field_name, arr):
 
 
 def _neuron_params(name, node, n, dt, how):
-    """(FloatLIF kwargs, per-neuron input gain, units) for a neuron node, normalised to vth 1,
+    """(float LIF fields, per-neuron input gain, units) for a neuron node, normalised to vth 1,
     reset 0; `units` keeps what the export needs to undo the normalisation."""
     kind = _kind(node)
     if kind == "Threshold":
@@ -247,7 +245,7 @@ def _neuron_params(name, node, n, dt, how):
             gain = a * r * scale * b * _arr(getattr(node, "w_in", 1.0), n)
         else:
             du, gain = 1.0, a * r * scale
-    params = dict(du=du, dv=dv, vth=1.0 if spiking else NEVER, bias=bias, v0=-v_reset * scale)
+    params = dict(du=du, dv=dv, vth=1.0 if spiking else NEVER_VTH_FLOAT, bias=bias, v0=-v_reset * scale)
     units = dict(kind=kind, scale=scale, v_reset=v_reset, r=r, w_in=_arr(getattr(node, "w_in", 1.0), n))
     return params, gain, units
 
@@ -281,12 +279,10 @@ def _linear(name, node, in_shape, dt):
     if kind in ("SumPool2d", "AvgPool2d"):
         M, out = unroll.pool2d(in_shape, node.kernel_size, node.stride, node.padding, kind == "AvgPool2d")
         return M, None, None, out
-    if kind == "Delay":
-        steps = _arr(node.delay, n_in) / dt
-        if np.any(np.abs(steps - np.round(steps)) > 1e-6):
-            raise NIRImportError(f"node {name!r} (Delay): delays {node.delay} are not whole steps of dt = {dt}")
-        return sp.identity(n_in, format="csr"), None, np.round(steps).astype(np.int64), tuple(in_shape)
-    raise NIRImportError(f"node {name!r}: type {kind} is not supported; supported: {NEURON_TYPES + LINEAR_TYPES}")
+    steps = _arr(node.delay, n_in) / dt  # Delay
+    if np.any(np.abs(steps - np.round(steps)) > 1e-6):
+        raise NIRImportError(f"node {name!r} (Delay): delays {node.delay} are not whole steps of dt = {dt}")
+    return sp.identity(n_in, format="csr"), None, np.round(steps).astype(np.int64), tuple(in_shape)
 
 
 def from_nir(graph, dt: float, reset: str, discretization: str = "euler", timing: str = "lava",
@@ -311,17 +307,18 @@ def from_nir(graph, dt: float, reset: str, discretization: str = "euler", timing
     for a, b in edges:
         preds[b].append(a)
     kinds = {k: _kind(v) for k, v in nodes.items()}
+    models = {kind: model for model in NEURON_MODELS.values() for kind in model.nir_nodes}  # the registry's
     for k, kind in kinds.items():
-        if kind not in NEURON_TYPES + LINEAR_TYPES + ("Input", "Output"):
+        if kind not in (*models, *LINEAR_TYPES, "Input", "Output"):
             raise NIRImportError(f"node {k!r}: type {kind} is not supported; supported: "
-                                 f"{NEURON_TYPES + LINEAR_TYPES + ('Input', 'Output')}")
+                                 f"{(*models, *LINEAR_TYPES, 'Input', 'Output')}")
 
     # shapes: inputs and neuron nodes know theirs; linear nodes follow their predecessor
     shapes = {}
     for k, v in nodes.items():
         if kinds[k] == "Input":
             shapes[k] = tuple(int(s) for s in np.atleast_1d(v.input_type["input"]))
-        elif kinds[k] in NEURON_TYPES and _neuron_shape(v):
+        elif kinds[k] in models and _neuron_shape(v):
             shapes[k] = _neuron_shape(v)
     lin = {}
     for _ in range(len(nodes) + 1):
@@ -331,9 +328,7 @@ def from_nir(graph, dt: float, reset: str, discretization: str = "euler", timing
             known = [shapes[p] for p in preds[k] if p in shapes]
             if not known:
                 continue
-            if kinds[k] == "Output":
-                shapes[k] = known[0]
-            elif kinds[k] in NEURON_TYPES:
+            if kinds[k] not in LINEAR_TYPES:
                 shapes[k] = known[0]
             else:
                 try:
@@ -353,7 +348,7 @@ def from_nir(graph, dt: float, reset: str, discretization: str = "euler", timing
             return memo[k]
         paths, pre_bias = [], 0.0
         for p in preds[k]:
-            if kinds[p] in NEURON_TYPES or kinds[p] == "Input":
+            if kinds[p] in models or kinds[p] == "Input":
                 n = int(np.prod(shapes[p]))
                 paths.append((p, sp.identity(n, format="csr"), None))
             else:
@@ -381,7 +376,7 @@ def from_nir(graph, dt: float, reset: str, discretization: str = "euler", timing
             inputs[k] = k
     params, gains, units = {}, {}, {}
     for k, v in nodes.items():
-        if kinds[k] in NEURON_TYPES:
+        if kinds[k] in models:
             n = int(np.prod(shapes[k]))
             try:
                 params[k], gains[k], units[k] = _neuron_params(k, v, n, dt, discretization)
@@ -411,7 +406,8 @@ def from_nir(graph, dt: float, reset: str, discretization: str = "euler", timing
                 p["bias"] = p["bias"] + gain * bias
             else:
                 bias_weights[k] = gain * bias
-        net.add(FloatLIF(int(np.prod(shapes[k])), reset=reset if p["vth"] != NEVER else "zero", name=k, **p))
+        net.add(models[kinds[k]](int(np.prod(shapes[k])), reset=reset if p["vth"] != NEVER_VTH_FLOAT else "zero",
+                                 name=k, **p))
     if bias_weights:
         net.add(SpikeSource(1, name=BIAS))
     for k in params:
