@@ -37,7 +37,6 @@ SHARED = Path(os.environ.get("NEUROCHIP_SHARED", HERE.parents[1] / "shared"))
 def digits_case():
     from neurochip.rules.learner import Learner
     from neurochip.rules.rule import OTTT
-
     from neurochip.studies.datasets import digits
 
     x_tr, y_tr, x_te, _ = digits(16)

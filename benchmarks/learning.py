@@ -3,7 +3,7 @@
 
     .venv/bin/python benchmarks/learning.py [--epochs 10] [--snntorch benchmarks/.venvs/snntorch/bin/python]
 
-Network 64 -> 128 -> 10, T = 16 steps, digits as Bernoulli spikes (neurochip.datasets),
+Network 64 -> 128 -> 10, T = 16 steps, digits as Bernoulli spikes (neurochip.studies.datasets),
 one sample at a time (on-chip learning has no batches). Writes benchmarks/results/learning.json.
 """
 import argparse
@@ -12,10 +12,9 @@ import subprocess
 import time
 from pathlib import Path
 
-
-from neurochip.studies.datasets import digits
-from neurochip.studies.report import SIZES, methods
 from neurochip.rules.learner import Learner
+from neurochip.studies.datasets import digits
+from neurochip.studies.learning_study import SIZES, methods
 
 HERE = Path(__file__).resolve().parent
 T = 16

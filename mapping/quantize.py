@@ -22,9 +22,23 @@ import numpy as np
 import scipy.sparse as sp
 
 from neurochip.model.errors import NetworkError
-from neurochip.model.fixed import (ACT_SHIFT, BIAS_EXP_RANGE, BIAS_MANT_BITS, DECAY_ONE, NEVER_VTH, NEVER_VTH_FLOAT,
-                                   U_MAX, V_LIMIT, VTH_BITS, VTH_SHIFT, WEIGHT_BITS, WEIGHT_EXP_RANGE,
-                                   effective_weights, sign_mode, weight_range)
+from neurochip.model.fixed import (
+    ACT_SHIFT,
+    BIAS_EXP_RANGE,
+    BIAS_MANT_BITS,
+    DECAY_ONE,
+    NEVER_VTH,
+    NEVER_VTH_FLOAT,
+    U_MAX,
+    V_LIMIT,
+    VTH_BITS,
+    VTH_SHIFT,
+    WEIGHT_BITS,
+    WEIGHT_EXP_RANGE,
+    effective_weights,
+    sign_mode,
+    weight_range,
+)
 from neurochip.model.network import Network, Projection
 
 DEFAULT_VTH = 2 ** (VTH_BITS - 1)

@@ -48,11 +48,11 @@ import numpy as np
 
 from neurochip.chip.energy import chip_counters
 from neurochip.chip.simulator import Simulator
+from neurochip.mapping.nir import unroll
 from neurochip.model.events import EVENTS
 from neurochip.model.fixed import NEVER_VTH_FLOAT
 from neurochip.model.network import Network
 from neurochip.model.neurons import B1, SpikeSource
-from neurochip.mapping.nir import unroll
 from neurochip.rules.relu import relu_forward
 from neurochip.rules.ttfs import ttfs_forward
 

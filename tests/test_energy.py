@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 
 import neurochip as nc
 from neurochip.chip.energy import energy, per_core_pj, run_energy, step_core_pj
-from neurochip.model.events import ALL_EVENTS, EVENTS, PHASES
 from neurochip.chip.spec import Profile, presets
+from neurochip.model.events import ALL_EVENTS, EVENTS, PHASES
 
 PROFILES = presets("profiles")
 counts_st = st.dictionaries(st.sampled_from(ALL_EVENTS), st.integers(0, 10**9))
@@ -114,7 +114,8 @@ def test_unknown_costs_are_reported_not_zero():
 
 
 def test_report_writes_readable_figures(tmp_path):
-    from neurochip.studies.report import figures, markdown, study
+    from neurochip.studies.learning_study import study
+    from neurochip.studies.report import figures, markdown
 
     data = study(T=8, epochs=1, train=40, test=10, Ts=(4, 8), sweep_samples=5)
     paths = figures(data, tmp_path)

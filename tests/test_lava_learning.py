@@ -5,16 +5,15 @@ and OTTT on a readout (three-factor, through neurochip's own Lava neuron process
 import numpy as np
 import pytest
 
-from neurochip.rules.loihi_rule import LoihiRule, Product, r_stdp, simulate, stdp
+from neurochip.rules.loihi_rule import LoihiRule, Product, r_stdp, stdp
 from neurochip.rules.rule import BPTT, OTTT, RuleError
-
 from tests.conftest import require_lava
 
 require_lava()
 
-from neurochip.mapping.lava.learning import (exportable, ottt_readout_rule, run_ottt_readout,  # noqa: E402
-                                             run_plastic, run_plastic_3f)
-from tests.reference.lava_learning import ottt_readout_twin, third_factors  # noqa: E402
+from neurochip.mapping.lava.learning import exportable, ottt_readout_rule, run_ottt_readout, run_plastic, run_plastic_3f  # noqa: E402
+from tests.reference.lava_learning import simulate  # noqa: E402
+from tests.reference.lava_procs import ottt_readout_twin, third_factors  # noqa: E402
 
 pytestmark = pytest.mark.lava
 STEPS = 1000

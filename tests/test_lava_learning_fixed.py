@@ -1,4 +1,4 @@
-"""Fixed-point learning against Lava: `rules.loihi_fixed.simulate_fixed` equals lava-nc 0.10's
+"""Fixed-point learning against Lava: `tests.reference.lava_learning.simulate_fixed` equals lava-nc 0.10's
 `LearningDense` in `Loihi2SimCfg(select_tag="fixed_pt")` bit for bit (final integer weights, tags
 and every post spike), per rng_seed, after 1000 steps. Bit-exact rather than a distribution match
 because Lava's random streams are numpy `default_rng` generators with known seeds (rng_seed ..
@@ -8,11 +8,11 @@ or the trace streams of another seed, give weights that differ from Lava's."""
 
 import numpy as np
 import pytest
-from neurochip.rules.loihi_fixed import lava_scaling, simulate_fixed
+
 from neurochip.rules.loihi_rule import LoihiRule, Product, r_stdp, stdp
 from neurochip.rules.rule import RuleError
-
 from tests.conftest import require_lava
+from tests.reference.lava_learning import lava_scaling, simulate_fixed
 
 require_lava()
 

@@ -35,7 +35,6 @@ def assert_same(ref: dict, lava: dict, names, variables=("spikes", "u", "v")):
 def digits_net():
     from neurochip.rules.learner import Learner
     from neurochip.rules.rule import OTTT
-
     from neurochip.studies.datasets import digits
 
     x_tr, y_tr, x_te, _ = digits(16)

@@ -6,9 +6,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import neurochip as nc
-from neurochip.studies.datasets import digits
 from neurochip.rules.learner import W_MAX, W_MIN, Format, Learner
 from neurochip.rules.rule import BPTT, OTTT, EventDriven, RuleError
+from neurochip.studies.datasets import digits
 from tests.reference import learning as ref
 
 ALPHA = 4.0

@@ -1,12 +1,14 @@
 """Loihi's learning engine as data (neurochip.rules.loihi_rule): analytic pair checks of the
-float emulation, and the rule format. Against Lava itself: tests/test_lava_learning.py."""
+float emulation (tests/reference/lava_learning.py), and the rule format. Against Lava itself:
+tests/test_lava_learning.py."""
 import math
 
 import numpy as np
 import pytest
 
-from neurochip.rules.loihi_rule import LoihiRule, Product, r_stdp, simulate, stdp
+from neurochip.rules.loihi_rule import LoihiRule, Product, r_stdp, stdp
 from neurochip.rules.rule import RuleError
+from tests.reference.lava_learning import simulate
 
 
 def pair(t_pre, t_post, steps=30, **kw):

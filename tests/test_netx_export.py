@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 import neurochip as nc
-from neurochip.model.errors import NetworkError
 from neurochip.mapping.lava.netx import export_netx_hdf5
+from neurochip.model.errors import NetworkError
 from tests.reference.netx import read_netx_hdf5
 
 

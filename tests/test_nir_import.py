@@ -14,7 +14,6 @@ from tests import conftest
 from tests.reference.framework import simulate as framework_simulate
 
 
-
 @pytest.fixture(scope="module")
 def golden():
     return conftest.golden()

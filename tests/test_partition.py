@@ -7,10 +7,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import neurochip as nc
+from neurochip.chip.spec import ChipSpec, CoreSpec, Profile
 from neurochip.mapping.placement.partition import partition
 from neurochip.mapping.placement.place import map_network, place
 from neurochip.mapping.placement.report import mapping_report, plot_mesh_heatmap
-from neurochip.chip.spec import ChipSpec, CoreSpec, Profile
 from tests.strategies import networks
 
 TINY = ChipSpec("tiny", 4, 4, 2, CoreSpec(compartments=16, input_axons=40, output_axons=40,

@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 import neurochip as nc
 from neurochip.chip import kernels
 from neurochip.model.neurons import B1
+from tests.conftest import golden
 from tests.reference import naive_kernels
 from tests.reference.lava_like import count_events, simulate
-from tests.conftest import golden
 from tests.strategies import networks
 
 SETTINGS = settings(max_examples=60 if os.environ.get("CI") else 25, deadline=None,
@@ -210,3 +210,29 @@ def test_long_runs_checkpoint_and_resume_bit_identically(tmp_path):
     other.connect("in", "h", np.ones((24, 16), int))
     with pytest.raises(nc.NetworkError, match="another network"):
         nc.Simulator(other).load(tmp_path / "sim.npz")
+
+
+def test_run_samples_equals_one_run_per_sample_from_the_initial_state():
+    rng = np.random.default_rng(5)
+    net = nc.Network()
+    net.add(nc.SpikeSource(12, name="in"))
+    net.add(nc.LoihiLIF(9, du=900, dv=300, vth=40, name="h"))
+    net.connect("in", "h", rng.integers(-30, 60, (9, 12)))
+    net.connect("h", "h", rng.integers(-20, 20, (9, 9)))
+    samples = [rng.random((n, 12)) < 0.4 for n in (15, 20, 9)]  # ragged: padded with silence to 20 steps
+    sim = nc.Simulator(net, nc.loihi1(), nc.Placement.sequential(net, nc.loihi1(), per_core=4))
+    sim.run(7, inputs={"in": rng.random((7, 12)) < 0.5})  # state left over: run_samples must reset
+    many = sim.run_samples(samples, record=["spikes", "v"])
+    one = nc.Simulator(net, nc.loihi1(), nc.Placement.sequential(net, nc.loihi1(), per_core=4))
+    singles = []
+    for s in samples:
+        one.reset()
+        singles.append(one.run(20, inputs={"in": np.vstack([s, np.zeros((20 - len(s), 12), bool)])}, record=["spikes", "v"]))
+    assert many.spikes["h"].shape == (3, 20, 9) and many.spikes["h"].sum() > 0
+    for k, r in enumerate(singles):
+        assert np.array_equal(many.spikes["h"][k], r.spikes["h"]) and np.array_equal(many.v["h"][k], r.v["h"])
+        assert np.array_equal(many.spike_counts["h"][k], r.spike_counts["h"])
+        assert np.array_equal(many.step_latency_ns[k], r.step_latency_ns)
+    assert np.array_equal(many.counters, sum(r.counters for r in singles))
+    with pytest.raises(nc.NetworkError, match="sample 0 is longer than steps = 5"):
+        sim.run_samples(samples, steps=5)

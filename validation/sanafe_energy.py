@@ -30,9 +30,9 @@ sys.path.insert(0, str(ROOT))
 
 import neurochip as nc  # noqa: E402
 from neurochip.chip.energy import run_energy  # noqa: E402
+from neurochip.chip.spec import Profile  # noqa: E402
 from neurochip.model.events import EVENTS  # noqa: E402
 from neurochip.model.fixed import U_MAX, V_LIMIT  # noqa: E402
-from neurochip.chip.spec import Profile  # noqa: E402
 
 PEER_PY = ROOT / "benchmarks" / ".venvs" / "peers" / "bin" / "python"
 SIDE = Path(__file__).resolve().parent / "sanafe_side.py"
@@ -59,7 +59,7 @@ def peer_python_ok() -> str | None:
 
 def make_problem(seed: int, steps_per_digit: int, n_digits: int, gap: int = 10):
     """Input spikes (steps, 64) and integer weights, seeded: the first `n_digits` scikit-learn
-    digits as Bernoulli spike trains (neurochip.datasets.digits), each followed by `gap`
+    digits as Bernoulli spike trains (neurochip.studies.datasets.digits), each followed by `gap`
     silent steps (so that neurons which just fired sit at rest: inactive updates)."""
     from neurochip.studies.datasets import digits
 
@@ -233,7 +233,7 @@ def main():
     ]
     table = []
     for label, kind, n_nc, n_sf in rows:
-        e_nc = n_nc * cost.get(kind, 0.0)  # neurochip.energy does not charge host-injected spikes
+        e_nc = n_nc * cost.get(kind, 0.0)  # neurochip.chip.energy does not charge host-injected spikes
         if kind == "dendrite_accums":
             e_sf = sf["energy_j"]["dendrite"] * 1e12
         else:

@@ -10,7 +10,7 @@ import tempfile
 import time
 
 import brian2 as b2
-from brian2 import mV, ms, second
+from brian2 import ms, mV, second
 
 
 def main():

@@ -13,9 +13,9 @@ in units of 10 mV / 2**16 (as neurochip's threshold), since SANA-FE truncates v 
 import argparse
 import json
 import time
+from importlib.metadata import version
 
 import numpy as np
-from importlib.metadata import version
 
 
 def main():

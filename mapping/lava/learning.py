@@ -12,9 +12,6 @@ from fractions import Fraction
 
 import numpy as np
 
-from neurochip.mapping.lava.procs import OTTTReadout, ThirdFactorLIF
-from neurochip.rules.loihi_rule import LoihiRule, Product
-from neurochip.rules.rule import BPTT, OTTT, EventDriven, RuleError
 # lava after procs, which prepared multiprocessing for it (graph.import_lava)
 from lava.magma.core.learning.learning_rule import Loihi2FLearningRule, Loihi3FLearningRule
 from lava.magma.core.run_conditions import RunSteps
@@ -24,6 +21,10 @@ from lava.proc.io.source import RingBuffer
 from lava.proc.lif.process import LIF
 from lava.proc.monitor.process import Monitor
 from lava.utils.weightutils import SignMode
+
+from neurochip.mapping.lava.procs import OTTTReadout, ThirdFactorLIF
+from neurochip.rules.loihi_rule import LoihiRule, Product
+from neurochip.rules.rule import BPTT, OTTT, EventDriven, RuleError
 
 
 def exportable(rule, hidden_layers: int = 0) -> None:

@@ -15,10 +15,10 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from neurochip.mapping.nir.importer import BIAS, Imported
 from neurochip.model.errors import NetworkError
 from neurochip.model.fixed import ACT_SHIFT, NEVER_VTH_FLOAT
 from neurochip.model.network import Network
-from neurochip.mapping.nir.importer import BIAS, Imported
 
 
 def _tau(a, dt, how):

@@ -52,11 +52,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
+from neurochip.mapping.nir import unroll
 from neurochip.model.errors import NetworkError
 from neurochip.model.fixed import NEVER_VTH_FLOAT
 from neurochip.model.network import Network
 from neurochip.model.neurons import NEURON_MODELS, SpikeSource
-from neurochip.mapping.nir import unroll
 
 LINEAR_TYPES = ("Affine", "Linear", "Scale", "Conv1d", "Conv2d", "SumPool2d", "AvgPool2d", "Flatten", "Delay",
                 "Identity")

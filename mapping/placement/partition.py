@@ -19,13 +19,13 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from neurochip.model.errors import FitError
-from neurochip.model.network import Network
-from neurochip.model.numba_config import njit
 from neurochip.chip.placement import Placement
 from neurochip.chip.spec import ChipSpec
 from neurochip.chip.synapses import SynapseTable, index, synapse_table
 from neurochip.mapping.placement.traffic import neuron_cores, packets, sender_core_pairs, sender_rates
+from neurochip.model.errors import FitError
+from neurochip.model.network import Network
+from neurochip.model.numba_config import njit
 
 
 @njit

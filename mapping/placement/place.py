@@ -8,14 +8,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from neurochip.model.errors import FitError
-from neurochip.model.network import Network
 from neurochip.chip.placement import Placement
 from neurochip.chip.spec import ChipSpec
 from neurochip.chip.synapses import SynapseTable, synapse_table
 from neurochip.mapping.placement.partition import partition
 from neurochip.mapping.placement.report import mapping_report
 from neurochip.mapping.placement.traffic import core_traffic, hop_cost
+from neurochip.model.errors import FitError
+from neurochip.model.network import Network
 
 
 def place(placement: Placement, net: Network, chip: ChipSpec, method: str = "greedy+swap", rates=None,

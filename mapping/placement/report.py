@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from neurochip.model.network import Network
 from neurochip.chip.placement import Placement
 from neurochip.chip.program import compile_network
 from neurochip.chip.spec import ChipSpec
 from neurochip.chip.synapses import SynapseTable, synapse_table
 from neurochip.mapping.placement.traffic import core_traffic, hop_cost
+from neurochip.model.network import Network
 
 LIMITS = ("compartments", "input_axons", "output_axons", "synapse_memory_bits")
 

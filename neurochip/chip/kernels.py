@@ -10,15 +10,23 @@ negative-weight_exp scratch rows are shifted and flushed; (5) per-core latency o
 step from its event counts, then the barrier. Slow twins live in tests/reference/.
 """
 import numpy as np
-
-from neurochip.model.events import (AXONS_IN, DENDRITE_ACCUMS, HOPS_EW, HOPS_NS, N_EVENTS, PACKETS, SPIKES_OUT,
-                     SYN_OPS, UPDATES_ACTIVE, UPDATES_INACTIVE)
 from numba import types
 from numba.extending import overload
 
+from neurochip.model.events import (
+    AXONS_IN,
+    DENDRITE_ACCUMS,
+    HOPS_EW,
+    HOPS_NS,
+    N_EVENTS,
+    PACKETS,
+    SPIKES_OUT,
+    SYN_OPS,
+    UPDATES_ACTIVE,
+    UPDATES_INACTIVE,
+)
 from neurochip.model.fixed import ACT_SHIFT, clip_v, decay_trunc0, wrap24, wrap_int32
 from neurochip.model.numba_config import OPTIONS, njit
-
 
 # Neuron-update kernels update compartments lo..hi-1 (default: all) and write one flag byte
 # per compartment: INPUT (non-zero dendritic input), ACTIVE (counted as an active update),

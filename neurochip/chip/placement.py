@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from neurochip.chip.spec import ChipSpec
 from neurochip.model.errors import FitError
 from neurochip.model.network import Network
-from neurochip.chip.spec import ChipSpec
 
 
 @dataclass

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from neurochip.chip.kernels import KERNELS
-from neurochip.model.errors import FitError, NetworkError
-from neurochip.model.network import Network
 from neurochip.chip.placement import Placement
 from neurochip.chip.spec import ChipSpec
 from neurochip.chip.synapses import SynapseTable, index, synapse_table
+from neurochip.model.errors import FitError, NetworkError
+from neurochip.model.network import Network
 
 
 @dataclass

@@ -4,15 +4,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from tqdm import tqdm
 
 from neurochip.chip import kernels
-from neurochip.model.errors import NetworkError
-from neurochip.model.events import EVENTS, N_EVENTS
-from neurochip.model.network import Network
 from neurochip.chip.placement import Placement
 from neurochip.chip.program import Program, compile_network
 from neurochip.chip.spec import ChipSpec, loihi1
 from neurochip.chip.synapses import SynapseTable
+from neurochip.model.errors import NetworkError
+from neurochip.model.events import EVENTS, N_EVENTS
+from neurochip.model.network import Network
 
 RECORDABLE = ("spikes", "u", "v", "core_time", "step_counters")
 
@@ -45,6 +46,25 @@ class RunResult:
     core_time_ns: np.ndarray | None = None
     step_counters: np.ndarray | None = None
     state_bytes: np.ndarray | None = None
+
+    @classmethod
+    def stacked(cls, runs: list) -> "RunResult":
+        """One result of many runs of the same program (one per sample): counters, busy time and
+        the step counters summed; spikes, u, v, spike_counts, step_latency_ns and core_time_ns
+        stacked on a new first axis (samples, ...)."""
+        first = runs[0]
+
+        def stack(field_name):
+            return {k: np.stack([getattr(r, field_name)[k] for r in runs]) for k in getattr(first, field_name)}
+
+        def add(field_name):
+            return None if getattr(first, field_name) is None else sum(getattr(r, field_name) for r in runs)
+
+        return cls(steps=first.steps, spikes=stack("spikes"), u=stack("u"), v=stack("v"),
+                   spike_counts=stack("spike_counts"), counters=add("counters"), rows=first.rows,
+                   step_latency_ns=np.stack([r.step_latency_ns for r in runs]), core_busy_ns=add("core_busy_ns"),
+                   core_time_ns=None if first.core_time_ns is None else np.stack([r.core_time_ns for r in runs]),
+                   step_counters=add("step_counters"), state_bytes=first.state_bytes)
 
     def total(self, kind: str) -> int:
         """Sum of one event kind over all rows (cores and host)."""
@@ -205,3 +225,23 @@ class Simulator:
                 if "v" in record:
                     res.v[name] = rec_v[:, cols]
         return res
+
+    def run_samples(self, samples, steps: int | None = None, record=("spikes",), populations=None,
+                    progress: str | None = None) -> RunResult:
+        """Run each sample from the initial state and return `RunResult.stacked` of the runs.
+        `samples` holds what `run` takes as inputs, one per sample (an array or a dict of
+        arrays); each is zero-padded to `steps` steps (default: the longest). `progress` is
+        the label of a progress bar (none without it)."""
+        samples = [s if isinstance(s, dict) else {None: s} for s in samples]
+        if not samples:
+            raise NetworkError("run_samples: no samples given")
+        steps = max(len(a) for s in samples for a in s.values()) if steps is None else steps
+        runs = []
+        for i, sample in enumerate(tqdm(samples, desc=progress, unit="sample", disable=progress is None)):
+            if max(len(a) for a in sample.values()) > steps:
+                raise NetworkError(f"run_samples: sample {i} is longer than steps = {steps}")
+            padded = {k: np.concatenate([a, np.zeros((steps - len(a),) + np.shape(a)[1:], np.asarray(a).dtype)])
+                      for k, a in sample.items()}
+            self.reset()
+            runs.append(self.run(steps, padded.pop(None) if None in padded else padded, record, populations))
+        return RunResult.stacked(runs)

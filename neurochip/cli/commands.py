@@ -9,26 +9,24 @@ from pathlib import Path
 
 import numpy as np
 
-from neurochip.model.errors import FitError, NetworkError
+from neurochip.chip.energy import energy, run_energy
+from neurochip.chip.simulator import Simulator
+from neurochip.chip.spec import ChipSpec, Profile, presets
+from neurochip.mapping.lava.network import export_lava_script
+from neurochip.mapping.lava.netx import export_netx_hdf5
+from neurochip.mapping.nir.exporter import to_nir
 from neurochip.mapping.nir.importer import from_nir
 from neurochip.mapping.placement.place import map_network
-from neurochip.mapping.quantize import quantize
-from neurochip.chip.spec import ChipSpec
-from neurochip.rules.rule import RULES
-from neurochip.chip.spec import ChipSpec, Profile, presets
 from neurochip.mapping.placement.report import plot_mesh_heatmap
-from neurochip.studies.datasets import digits
-from neurochip.chip.energy import run_energy
-from neurochip.chip.simulator import Simulator
+from neurochip.mapping.quantize import quantize
+from neurochip.model.errors import FitError, NetworkError
 from neurochip.rules.learner import Learner
-from neurochip.chip.energy import energy
-from neurochip.studies.report import learning_profile
+from neurochip.rules.rule import RULES
+from neurochip.studies.datasets import digits
 from neurochip.studies.demo import main as demo
-from neurochip.mapping.nir.exporter import to_nir
-from neurochip.studies.ttfs_report import write_report
+from neurochip.studies.learning_study import learning_profile
 from neurochip.studies.report import write
-from neurochip.mapping.lava.netx import export_netx_hdf5
-from neurochip.mapping.lava.network import export_lava_script
+from neurochip.studies.ttfs_report import write_report
 
 
 def quiet(args) -> bool:
@@ -68,7 +66,7 @@ def cmd_info(args) -> int:
         p = Profile.preset(name)
         known = sum(1 for e in p.events.values() if e.energy_pj == e.energy_pj)
         print(f"profile {name}: {p.citation} ({p.process}); {known} of {len(p.events)} event costs known")
-    print("rules: " + ", ".join(f"{k} ({RULES[k]().label})" for k in RULES) + "; Loihi engine: STDP, R-STDP "
+    print("rules: " + ", ".join(f"{k} ({RULES[k]().label})" for k in RULES) + "; Loihi engine (export to Lava): STDP, R-STDP "
           "(neurochip.rules.loihi_rule)")
     return 0
 
@@ -124,20 +122,11 @@ def cmd_run(args) -> int:
     T = x.shape[1]
     # framework timing lags layer p by lag[p] steps; Lava timing adds a step per projection
     tail = max(imp.lag.values(), default=0) if args.timing == "framework" else len(net.projections)
-    counts, total, latency = [], None, 0.0
-    from tqdm import tqdm
-
-    for sample in tqdm(x, disable=quiet(args), desc="inference", unit="sample"):
-        sim.reset()
-        if args.timing == "lava":
-            sample = np.vstack([sample, np.zeros((tail, sample.shape[1]), bool)])
-        res = sim.run(T + tail, inputs=imp.inputs_for(sample), record=["spikes"], populations=[out_pop])
-        counts.append(res.spikes[out_pop].sum(0))
-        latency += float(np.nansum(res.step_latency_ns))
-        total = res.counters.copy() if total is None else total + res.counters
-    res.counters = total
+    res = sim.run_samples([imp.inputs_for(s, T + tail if args.timing == "lava" else None) for s in x],
+                          steps=T + tail, populations=[out_pop], progress=None if quiet(args) else "inference")
+    counts = res.spikes[out_pop].sum(1)
+    latency = float(np.nansum(res.step_latency_ns))
     e = run_energy(res, chip.profile).per(len(x))
-    counts = np.array(counts)
     print(f"{len(x)} samples x {T} steps on {chip.name} ({len(sim.program.core_ids)} cores)")
     if y is not None and counts.shape[1] == 10:
         print(f"accuracy (most output spikes): {np.mean(counts.argmax(1) == y):.3f}")

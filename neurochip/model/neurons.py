@@ -10,8 +10,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from neurochip.model.errors import NetworkError
-from neurochip.model.fixed import (BIAS_EXP_RANGE, BIAS_MANT_BITS, DECAY_BITS, DECAY_ONE, U_MAX, V_LIMIT, VTH_BITS,
-                                   VTH_SHIFT, shift)
+from neurochip.model.fixed import (
+    BIAS_EXP_RANGE,
+    BIAS_MANT_BITS,
+    DECAY_BITS,
+    DECAY_ONE,
+    U_MAX,
+    V_LIMIT,
+    VTH_BITS,
+    VTH_SHIFT,
+    shift,
+)
 
 NEURON_MODELS: dict = {}
 
@@ -28,8 +37,10 @@ class NeuronModel:
 
     on_chip         False for host-side sources (their spikes are injected)
     fixed_point     True (integer state), False (float), None (no state: a source)
-    kernel          the chip kernel that updates it ("lif")
-    kernel_arrays() per-neuron arrays of that kernel: du_fac, dv_fac, bias, vth, sub, u0, v0
+    kernel          the chip kernel that updates it: "lif" or "b1" (`neurochip.chip.kernels`)
+    kernel_arrays() per-neuron arrays of that kernel, named as the `Program` fields they fill
+                    (lif: du_fac, dv_fac, bias, vth, sub, u0, v0; b1: ramp_start, ramp_steps,
+                    ramp_slope, vth)
     float_view()    (du, dv, vth, bias) of the float CUBA LIF that computes the same, for
                     NIR and Lava export
     lava_lif()      the keywords of Lava's LIF process (du, dv, vth, bias_mant[, bias_exp], u, v)

@@ -7,7 +7,7 @@
 3. Map it onto loihi1 (pymetis partition, mesh placement) and write the mapping report.
 4. Run inference on the chip, every event counted: accuracy, energy, latency.
 5. Learn on the chip from random weights with every rule (OTTT, STD-ED, MPD-ED and the
-   BPTT-SG baselines) and write the energy report (`neurochip.report`).
+   BPTT-SG baselines) and write the energy report (`neurochip.studies.report`).
 6. Export to Lava and check its rasters equal neurochip's, sample by sample.
 Everything lands in `out` (default energy_reports/digits/).
 """
@@ -23,16 +23,16 @@ from pathlib import Path
 import numpy as np
 
 from neurochip.chip.energy import run_energy
-from neurochip.studies.datasets import digits
-from neurochip.model.network import Network
-from neurochip.model.neurons import LoihiLIF, SpikeSource
 from neurochip.chip.simulator import Simulator
 from neurochip.chip.spec import loihi1
+from neurochip.mapping.lava.network import min_padding, run_per_sample, stream_samples, to_lava
 from neurochip.mapping.nir.exporter import to_nir
 from neurochip.mapping.nir.importer import read_nir
-from neurochip.mapping.lava.network import min_padding, run_per_sample, stream_samples, to_lava
 from neurochip.mapping.placement.place import map_network
 from neurochip.mapping.placement.report import plot_mesh_heatmap
+from neurochip.model.network import Network
+from neurochip.model.neurons import LoihiLIF, SpikeSource
+from neurochip.studies.datasets import digits
 from neurochip.studies.report import write
 
 T = 32            # steps per sample
@@ -116,14 +116,9 @@ def main(seed: int = 0, out: str = "energy_reports/digits") -> int:
           f"{max(report['utilization']['compartments']):.0%} -> {out / 'mapping.json'}, {out / 'mesh.png'}")
 
     sim = Simulator(net, chip, mapping.placement, mapping.table)
-    correct, total, latency = 0, None, 0.0
-    for s, label in zip(x[test_idx], y[test_idx]):
-        sim.reset()
-        res = sim.run(T, inputs={"pixels": s}, record=["v"], populations=["readout"])
-        correct += int(np.argmax(res.v["readout"][-1]) == label)
-        total = res.counters.copy() if total is None else total + res.counters
-        latency += float(res.step_latency_ns.sum())
-    res.counters = total
+    res = sim.run_samples([{"pixels": s} for s in x[test_idx]], record=["v"], populations=["readout"])
+    correct = int(np.sum(np.argmax(res.v["readout"][:, -1], axis=1) == y[test_idx]))
+    latency = float(res.step_latency_ns.sum())
     n = len(test_idx)
     e_inf = run_energy(res, chip.profile).per(n)
     print(f"4. inference on the chip in fixed point: accuracy {correct / n:.3f} ({correct}/{n}); "

@@ -25,7 +25,7 @@ from neurochip.mapping.ttfs import TTFSNetwork
 from neurochip.rules.relu import ReLUTraining, init_params, relu_forward, train_relu
 from neurochip.rules.ttfs import TTFSFineTune, finetune, ttfs_forward
 from neurochip.studies.datasets import digits
-from neurochip.studies.report import _save
+from neurochip.studies.figures import pyplot, save_figure
 
 PROFILE = "loihi1_sanafe"
 SIZES = (64, 128, 64, 10)
@@ -60,20 +60,11 @@ def rate_lif(W, b, x_train, T, profile, progress=False):
                                          bias=b[n] / scale, name="out" if last else f"h{n + 1}")).name)
         net.connect(names[-2], names[-1], W[n] * lam[n] / scale)
     _, _, s_te, y_te = digits(T)
-    sim, lag = nc.Simulator(net), len(W)
-    total, correct, spikes = None, 0, 0
-    samples = zip(s_te, y_te)
-    if progress:
-        from tqdm import tqdm
-
-        samples = tqdm(list(samples), desc=f"rate LIF T={T}")
-    for s, y in samples:
-        sim.reset()
-        res = sim.run(T + lag, inputs={"in": np.vstack([s, np.zeros((lag, s.shape[1]), bool)])}, record=["v"])
-        correct += int(np.argmax(res.v["out"][-1]) == y)
-        spikes += sum(int(res.spike_counts[k].sum()) for k in names[1:-1])
-        total = res.counters.copy() if total is None else total + res.counters
-    res.counters = total
+    lag = len(W)  # a step of delay per projection
+    res = nc.Simulator(net).run_samples([{"in": s} for s in s_te], steps=T + lag, record=["v"], populations=["out"],
+                                        progress=f"rate LIF T={T}" if progress else None)
+    correct = int(np.sum(np.argmax(res.v["out"][:, -1], axis=1) == y_te))
+    spikes = sum(int(res.spike_counts[k].sum()) for k in names[1:-1])
     hidden = sum(w.shape[0] for w in W[:-1])
     return {"T": T, "accuracy": correct / len(y_te), "spikes_per_neuron": spikes / len(y_te) / hidden,
             "lambda": lam, "energy": run_energy(res, profile).per(len(y_te)).to_dict()}
@@ -150,11 +141,7 @@ def study(progress: bool = False) -> dict:
 
 
 def figures(data: dict, folder: Path) -> list:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     paths = []
     fig, ax = plt.subplots(figsize=(7, 4.2))
     for label, d in data["networks"].items():
@@ -164,7 +151,7 @@ def figures(data: dict, folder: Path) -> list:
            title="Fixed-point time on the chip: accuracy against time bits (dashed: ReLU)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    paths.append(_save(fig, folder / "accuracy_vs_time_bits.png"))
+    paths.append(save_figure(fig, folder / "accuracy_vs_time_bits.png"))
 
     fig, ax = plt.subplots(figsize=(7, 4.2))
     stages = list(next(iter(data["networks"].values()))["spikes_per_layer"])
@@ -175,7 +162,7 @@ def figures(data: dict, folder: Path) -> list:
     ax.set(ylabel="spikes per neuron per inference",
            title="TTFS spikes per neuron, by layer (float time, digits test set)")
     ax.legend(fontsize=8)
-    paths.append(_save(fig, folder / "spikes_per_neuron.png"))
+    paths.append(save_figure(fig, folder / "spikes_per_neuron.png"))
 
     fig, ax = plt.subplots(figsize=(7, 4.2))
     styles = {"ReLU (Adam)": dict(lw=3, alpha=0.5), "TTFS B1 slope": dict(ls="--", marker="."),
@@ -186,7 +173,7 @@ def figures(data: dict, folder: Path) -> list:
            title="Training from the same init: ReLU vs exact spike-time gradients")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
-    paths.append(_save(fig, folder / "loss_curves.png"))
+    paths.append(save_figure(fig, folder / "loss_curves.png"))
 
     g = data["gradients"]
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
@@ -200,7 +187,7 @@ def figures(data: dict, folder: Path) -> list:
     axes[0].set_ylabel("|dL/dW_n| (log)")
     axes[1].legend(fontsize=7, ncol=2)
     fig.suptitle(f"Gradient norms per layer, {'-'.join(map(str, g['sizes']))}")
-    paths.append(_save(fig, folder / "gradient_norms.png"))
+    paths.append(save_figure(fig, folder / "gradient_norms.png"))
 
     e = data["energy"]
     rows = [(f"TTFS {e['ttfs_fixed']['bits']} bits\n(on the chip)", e["ttfs_fixed"])]
@@ -217,7 +204,7 @@ def figures(data: dict, folder: Path) -> list:
     ax.set(ylabel="energy per inference (nJ)", ylim=(0, bottom.max() * 1.18),
            title=f"Energy per inference on {data['profile']}: TTFS vs rate-coded IF (same weights)")
     ax.legend(fontsize=7)
-    paths.append(_save(fig, folder / "energy_per_inference.png"))
+    paths.append(save_figure(fig, folder / "energy_per_inference.png"))
     return paths
 
 

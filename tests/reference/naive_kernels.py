@@ -1,4 +1,4 @@
-"""Naive twins of the Numba kernels in neurochip/kernels.py: plain Python, dicts and loops."""
+"""Naive twins of the Numba kernels in neurochip/chip/kernels.py: plain Python, dicts and loops."""
 
 def collect_spikes(flags, nrn_row, n_rows):
     """(spiking neuron ids, {row: {kind: count}}) from the update flags."""
