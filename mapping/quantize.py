@@ -22,23 +22,9 @@ import numpy as np
 import scipy.sparse as sp
 
 from neurochip.model.errors import NetworkError
-from neurochip.model.fixed import (
-    ACT_SHIFT,
-    BIAS_EXP_RANGE,
-    BIAS_MANT_BITS,
-    DECAY_ONE,
-    NEVER_VTH,
-    NEVER_VTH_FLOAT,
-    U_MAX,
-    V_LIMIT,
-    VTH_BITS,
-    VTH_SHIFT,
-    WEIGHT_BITS,
-    WEIGHT_EXP_RANGE,
-    effective_weights,
-    sign_mode,
-    weight_range,
-)
+from neurochip.model.fixed import (ACT_SHIFT, BIAS_EXP_RANGE, BIAS_MANT_BITS, DECAY_ONE, NEVER_VTH, NEVER_VTH_FLOAT,
+                                   U_MAX, V_LIMIT, VTH_BITS, VTH_SHIFT, WEIGHT_BITS, WEIGHT_EXP_RANGE,
+                                   effective_weights, sign_mode, weight_range)
 from neurochip.model.network import Network, Projection
 
 DEFAULT_VTH = 2 ** (VTH_BITS - 1)
@@ -81,6 +67,11 @@ class QuantReport:
         return "\n".join(rows)
 
 
+def dense_weights(proj: Projection) -> np.ndarray:
+    """The weights of `proj` as a dense array (float64 unless sparse)."""
+    return proj.weights.toarray() if sp.issparse(proj.weights) else np.asarray(proj.weights, dtype=np.float64)
+
+
 def _round(x, rounding):
     return np.floor(x + 1e-9) if rounding == "floor" else np.round(x)
 
@@ -103,11 +94,6 @@ def quantize(net: Network, *, method: str = "max", percentile: float = 99.9, vth
         raise NetworkError("quantize: the network is already in fixed point")
     vth = vth or {}
     report = QuantReport()
-    incoming = {k: [p for p in net.projections if p.post == k] for k in net.neurons()}
-
-    def w_of(proj):
-        return proj.weights.toarray() if sp.issparse(proj.weights) else np.asarray(proj.weights, dtype=np.float64)
-
     scales = {}
     out = Network()
     for name, pop in net.populations.items():
@@ -117,17 +103,15 @@ def quantize(net: Network, *, method: str = "max", percentile: float = 99.9, vth
         if pop.quantizes_to is None:
             raise NetworkError(f"quantize: population {name!r} is {type(pop).__name__}, which declares no "
                                "fixed-point model (quantizes_to)")
-        spiking = pop.vth < NEVER_VTH_FLOAT / 2
-        if name in vth or (isinstance(vth, int) and spiking):
-            v_mant = vth[name] if isinstance(vth, dict) else vth
+        wmax = max((np.abs(dense_weights(p)).max() for p in net.projections if p.post == name), default=0.0)
+        if name in vth:
+            v_mant = vth[name]
             s = v_mant * 2**VTH_SHIFT / pop.vth
-        elif spiking:  # vth at 2**16 unless the largest weight would not fit at weight_exp 7
-            wmax = max((np.abs(w_of(p)).max() for p in incoming[name]), default=0.0)
+        elif pop.vth < NEVER_VTH_FLOAT / 2:  # vth at 2**16 unless the largest weight would not fit at weight_exp 7
             s = min(DEFAULT_VTH * 2**VTH_SHIFT / pop.vth, W_MAX_UNITS / wmax if wmax > 0 else np.inf)
             v_mant = int(round(s * pop.vth / 2**VTH_SHIFT))
-        else:
-            wmax = max((np.abs(w_of(p)).max() for p in incoming[name]), default=1.0) or 1.0
-            s, v_mant = weight_range("excitatory")[1] * 2**ACT_SHIFT / wmax, NEVER_VTH
+        else:  # never spikes: scaled from the largest incoming weight
+            s, v_mant = weight_range("excitatory")[1] * 2**ACT_SHIFT / (wmax or 1.0), NEVER_VTH
         if not np.isfinite(s) or s <= 0:
             raise NetworkError(f"quantize: population {name!r} has threshold {pop.vth}; it must be positive")
         scales[name] = s
@@ -146,7 +130,7 @@ def quantize(net: Network, *, method: str = "max", percentile: float = 99.9, vth
 
     for proj in net.projections:
         s = scales[proj.post]
-        w = w_of(proj)
+        w = dense_weights(proj)
         ws = w * s / 2**ACT_SHIFT
         nz = np.abs(ws[ws != 0])
         top = (np.percentile(nz, percentile) if method == "percentile" else nz.max()) if nz.size else 1.0

@@ -142,11 +142,10 @@ class TTFSNetwork:
         if len(self.windows) != L:
             raise ValueError(f"windows: need one (t_min, t_max) for the input and each hidden layer "
                              f"({L}), got {len(self.windows)}")
-        if self.pools is None:
-            self.pools = [None] * (L - 1)
-        if len(self.pools) != L - 1:
-            raise ValueError(f"pools: one entry (None or groups) per hidden layer ({L - 1}), got {len(self.pools)}")
-        self.pools = [None if p is None else np.ascontiguousarray(np.asarray(p, dtype=np.int64)) for p in self.pools]
+        pools = [None] * (L - 1) if self.pools is None else self.pools
+        if len(pools) != L - 1:
+            raise ValueError(f"pools: one entry (None or groups) per hidden layer ({L - 1}), got {len(pools)}")
+        self.pools = [None if p is None else np.ascontiguousarray(np.asarray(p, dtype=np.int64)) for p in pools]
         for n, (a, b) in enumerate(self.windows):
             if not (math.isfinite(a) and math.isfinite(b) and b > a):
                 raise ValueError(f"windows[{n}] = {(a, b)}: need finite t_min < t_max")
@@ -174,11 +173,11 @@ class TTFSNetwork:
 
     @classmethod
     def from_relu(cls, weights, biases, x_train, margin: float = 1.05, time_bits=None, pools=None,
-                  t_min0: float = 0.0, x_max: float | None = None) -> TTFSNetwork:
+                  x_max: float | None = None) -> TTFSNetwork:
         """The exact TTFS image of a ReLU network y = W_L relu(... relu(W_1 x + b_1)) + b_L
         (with max-pooling after hidden layers where `pools` says). Window widths: `margin` x
         the largest activation of each hidden layer on `x_train` (1 if the layer is silent);
-        the input window is [t_min0, t_min0 + x_max] (x_max default: the largest input)."""
+        the input window is [0, x_max] (x_max default: the largest input)."""
         if margin < 1:
             raise ValueError(f"margin must be >= 1 (window width / largest training activation), got {margin}")
         x_train = np.asarray(x_train, dtype=np.float64)
@@ -187,7 +186,7 @@ class TTFSNetwork:
             raise ValueError("x_max: the input window needs a positive width (all inputs are 0?)")
         probe = cls(weights, biases, [(i, i + 1.0) for i in range(len(weights))], pools=pools)
         acts, _ = relu_forward(probe.weights, probe.biases, x_train, probe.pools, pooled=False)
-        windows = [(t_min0, t_min0 + x_max)]
+        windows = [(0.0, x_max)]
         for a in acts[1:]:
             top = float(a.max()) if a.size else 0.0
             width = margin * top if top > 0 else 1.0
@@ -201,6 +200,11 @@ class TTFSNetwork:
     def steps(self) -> int:
         return 0 if self.time_bits is None else 2 ** self.time_bits
 
+    @property
+    def widths(self) -> list:
+        """t_max(n) - t_min(n) of each window."""
+        return [t_max - t_min for t_min, t_max in self.windows]
+
     def to_network(self) -> Network:
         """The chip network of fixed-point time (see the module docstring): a spike source
         "input" and B1 populations "hidden<n>", "pool<n>" and "readout"."""
@@ -210,15 +214,14 @@ class TTFSNetwork:
         net = Network()
         prev = net.add(SpikeSource(self.weights[0].shape[1], name="input")).name
         start = S
+        widths = self.widths
         for n, w in enumerate(self.weights):
-            dt_in = (self.windows[n][1] - self.windows[n][0]) / S
             if n == len(self.weights) - 1:
                 name, theta, slope = "readout", NEVER_VTH_FLOAT, 0.0
             else:
-                name, width = f"hidden{n + 1}", self.windows[n + 1][1] - self.windows[n + 1][0]
-                theta, slope = width - self.biases[n], width / S
+                name, theta, slope = f"hidden{n + 1}", widths[n + 1] - self.biases[n], widths[n + 1] / S
             net.add(B1(w.shape[0], start, S, slope, theta, name))
-            net.connect(prev, name, w * dt_in)
+            net.connect(prev, name, w * (widths[n] / S))
             prev, start = name, start + S
             g = self.pools[n] if n < len(self.pools) else None
             if g is not None:
@@ -237,17 +240,15 @@ class TTFSNetwork:
         x = np.ascontiguousarray(np.atleast_2d(np.asarray(x, dtype=np.float64)))
         if x.shape[1] != self.weights[0].shape[1]:
             raise ValueError(f"x has {x.shape[1]} inputs, the network takes {self.weights[0].shape[1]}")
-        w0 = self.windows[0][1] - self.windows[0][0]
+        w0 = self.widths[0]
         if x.size and (x.min() < 0 or x.max() > w0 * (1 + 1e-12)):
             raise ValueError(f"x must lie in the input window [0, {w0}] (t_max(0) - t_min(0)); got range "
                              f"[{x.min()}, {x.max()}]: rescale the inputs or widen windows[0]")
         stages, stage_window = ["input"], [0]
         for n in range(1, len(self.weights)):
-            stages.append(f"hidden{n}")
-            stage_window.append(n)
-            if self.pools[n - 1] is not None:
-                stages.append(f"pool{n}")
-                stage_window.append(n)
+            pooled = [] if self.pools[n - 1] is None else [f"pool{n}"]
+            stages += [f"hidden{n}"] + pooled
+            stage_window += [n] * (1 + len(pooled))
         if self.time_bits is None:
             times, caches, logits = ttfs_forward(self.weights, self.biases, self.windows, x, pools=self.pools)
             ticks = [np.where(np.isfinite(t), 0, -1) for t in times]
@@ -255,10 +256,8 @@ class TTFSNetwork:
             counters = None
         else:
             ticks, logits, counters = self._run_chip(x, chip, placement)
-            times = []
-            for k, wi in zip(ticks, stage_window):
-                t_min, t_max = self.windows[wi]
-                times.append(np.where(k >= 0, t_min + k * ((t_max - t_min) / self.steps), np.inf))
+            times = [np.where(k >= 0, self.windows[n][0] + k * (self.widths[n] / self.steps), np.inf)
+                     for k, n in zip(ticks, stage_window)]
             saturated = sum(int((k == 0).sum()) for k, s in zip(ticks, stages) if s.startswith("hidden"))
         if saturated and warn:
             warnings.warn(f"{saturated} neuron activations (of {len(x)} samples) exceeded their window and were "
@@ -272,19 +271,16 @@ class TTFSNetwork:
         net = self.to_network()
         sim = Simulator(net, chip, placement)
         S = self.steps
-        m = np.floor(x / ((self.windows[0][1] - self.windows[0][0]) / S) + 0.5)
+        m = np.floor(x / (self.widths[0] / S) + 0.5)
         ticks = [np.where(m > 0, S - m, -1).astype(np.int64)]
         spiking = net.neurons()[:-1]
         ticks += [np.full((len(x), net.populations[k].n), -1, dtype=np.int64) for k in spiking]
-        readout = net.populations["readout"]
-        steps = readout.start + 1
-        logits = np.zeros((len(x), readout.n))
+        steps = net.populations["readout"].start + 1
+        logits = np.zeros((len(x), len(self.biases[-1])))
         total = np.zeros((sim.program.n_rows, len(EVENTS)), dtype=np.int64)
         for s in range(len(x)):
             sim.reset()
-            spikes = np.zeros((steps, x.shape[1]), dtype=bool)
-            j = np.flatnonzero(ticks[0][s] >= 0)
-            spikes[ticks[0][s][j], j] = True
+            spikes = np.arange(steps)[:, None] == ticks[0][s]   # tick -1 (silent) never matches
             res = sim.run(steps, inputs={"input": spikes}, populations=spiking)
             for k, name in zip(ticks[1:], spiking):
                 step, i = np.nonzero(res.spikes[name])

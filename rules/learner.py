@@ -16,16 +16,8 @@ import numpy as np
 from tqdm import tqdm
 
 from neurochip.model.errors import NetworkError
-from neurochip.model.fixed import (
-    DECAY_ONE,
-    NEVER_VTH,
-    NEVER_VTH_FLOAT,
-    VTH_BITS,
-    VTH_SHIFT,
-    WEIGHT_BITS,
-    effective_weights,
-    weight_range,
-)
+from neurochip.model.fixed import (DECAY_ONE, NEVER_VTH, NEVER_VTH_FLOAT, VTH_BITS, VTH_SHIFT, WEIGHT_BITS,
+                                   effective_weights, weight_range)
 from neurochip.model.network import Network
 from neurochip.model.neurons import FloatLIF, LoihiLIF, SpikeSource
 from neurochip.rules import kernels as K

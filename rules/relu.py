@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from tqdm import tqdm
 
 
 def relu_forward(weights, biases, x, pools=None, pooled: bool = True):
@@ -14,21 +15,16 @@ def relu_forward(weights, biases, x, pools=None, pooled: bool = True):
     layer n where pools[n] holds groups (n_pool, k) (-1 pads): (activations per stage, input
     first, pooled stages included when `pooled`; logits)."""
     a = np.asarray(x, dtype=np.float64)
-    L = len(weights)
-    pools = pools or [None] * (L - 1)
     acts = [a]
-    for n in range(L):
-        z = a @ np.asarray(weights[n]).T + biases[n]
-        if n == L - 1:
-            return acts, z
-        a = np.maximum(z, 0.0)
+    for n, w in enumerate(weights[:-1]):
+        a = np.maximum(a @ np.asarray(w).T + biases[n], 0.0)
         acts.append(a)
-        g = pools[n]
-        if g is not None:
-            g = np.asarray(g)
+        if pools and pools[n] is not None:
+            g = np.asarray(pools[n])
             a = np.where(g[None] >= 0, a[:, np.maximum(g, 0)], -np.inf).max(axis=2)
             if pooled:
                 acts.append(a)
+    return acts, a @ np.asarray(weights[-1]).T + biases[-1]
 
 
 def init_params(sizes, seed: int = 0):
@@ -43,11 +39,11 @@ def softmax_ce(z, y):
     z = z - z.max(axis=1, keepdims=True)
     p = np.exp(z)
     p /= p.sum(axis=1, keepdims=True)
-    B = len(y)
-    loss = float(-np.log(p[np.arange(B), y] + 1e-300).mean())
+    rows = np.arange(len(y))
+    loss = float(-np.log(p[rows, y] + 1e-300).mean())
     g = p.copy()
-    g[np.arange(B), y] -= 1.0
-    return loss, g / B
+    g[rows, y] -= 1.0
+    return loss, g / len(y)
 
 
 @dataclass(frozen=True)
@@ -109,10 +105,8 @@ class Adam:
         c = self.cfg
         self.steps += 1
         for p, g, m, v in zip(params, grads, self.m, self.v):
-            m *= c.beta1
-            m += (1 - c.beta1) * g
-            v *= c.beta2
-            v += (1 - c.beta2) * g * g
+            m[...] = c.beta1 * m + (1 - c.beta1) * g
+            v[...] = c.beta2 * v + (1 - c.beta2) * g * g
             p -= c.lr * (m / (1 - c.beta1 ** self.steps)) / (np.sqrt(v / (1 - c.beta2 ** self.steps)) + c.eps)
 
 
@@ -124,12 +118,7 @@ def fit(cfg, W, b, x, y, grad_fn, progress=False):
     opt = Adam(W + b, cfg)
     rng = np.random.default_rng(cfg.seed)
     epoch_loss, step_loss = [], []
-    epochs = range(cfg.epochs)
-    if progress:
-        from tqdm import tqdm
-
-        epochs = tqdm(epochs, desc=type(cfg).__name__)
-    for _ in epochs:
+    for _ in tqdm(range(cfg.epochs), desc=type(cfg).__name__, disable=not progress):
         order = rng.permutation(len(x))
         losses = []
         for s in range(0, len(x), cfg.batch):

@@ -63,35 +63,28 @@ def ttfs_forward(W, b, windows, x, slope="B1", pools=None):
     layer (`saturated`: V_i > theta_i, fired at t_min with a clipped activation), logits."""
     t = np.where(x > 0, windows[0][1] - x, np.inf)
     times, caches = [t], []
-    L = len(W)
-    for n in range(L):
-        t_read = windows[n + 1][0] if n < L - 1 else windows[-1][1]
+    for n in range(len(W)):
+        t_read = windows[n + 1][0] if n < len(W) - 1 else windows[-1][1]
         spk = np.isfinite(t)
-        D = np.where(spk, t_read - np.where(spk, t, 0.0), 0.0)
+        D = np.where(spk, t_read - t, 0.0)
         V = D @ W[n].T
-        if n == L - 1:
+        if n == len(W) - 1:
             caches.append(dict(D=D, spk=spk))
             return times, caches, V + b[n]
         t_min, t_max = windows[n + 1]
         width = t_max - t_min
         theta = width - b[n]
+        s = np.ones_like(V) if slope == "B1" else spk.astype(np.float64) @ W[n].T
         with np.errstate(divide="ignore", invalid="ignore"):
-            if slope == "B1":
-                s = np.ones_like(V)
-                u = theta - V
-            else:
-                s = spk.astype(np.float64) @ W[n].T
-                u = np.where(s > 0, (theta - V) / s, np.inf)
+            u = np.where(s > 0, (theta - V) / s, np.inf)
         sat = V >= theta
         live = (u > 0) & (u < width) & ~sat          # spikes strictly inside: gradient flows
         t = np.where(sat, t_min, np.where(live, t_min + u, np.inf))
         unclipped = np.where(sat & (slope == "B1"), V + b[n], np.where(np.isfinite(u), width - u, 0.0))
-        caches.append(dict(D=D, spk=spk, s=s, u=u, live=live, unclipped=unclipped, width=width,
-                           saturated=V > theta))
+        caches.append(dict(D=D, spk=spk, s=s, u=u, live=live, unclipped=unclipped, saturated=V > theta))
         times.append(t)
-        g = None if pools is None else pools[n]
-        if g is not None:
-            t = np.where(g[None] >= 0, t[:, np.maximum(g, 0)], np.inf).min(axis=2)
+        if pools is not None and pools[n] is not None:
+            t = np.where(pools[n][None] >= 0, t[:, np.maximum(pools[n], 0)], np.inf).min(axis=2)
             times.append(t)
 
 
@@ -114,31 +107,26 @@ def ttfs_grads(W, b, windows, x, y, slope="B1", act_l1=0.0):
             g_t = g_t - act_l1 / g_t.size * np.isfinite(times[n + 1])
         gt_norms[n] = float(np.linalg.norm(g_t))
         gl = g_t * c["live"]
-        if slope == "B1":
-            gV = -gl                          # dt/dV = -1, dt/db = -1
-            gW[n] = gV.T @ c["D"]
-            gb[n] = gV.sum(axis=0)
-        else:
-            s = np.where(c["live"], c["s"], 1.0)
-            gV = -gl / s
-            gW[n] = gV.T @ c["D"] + (-gl * np.where(c["live"], c["u"], 0.0) / s).T @ c["spk"].astype(np.float64)
-            gb[n] = gV.sum(axis=0)
-        g_t = -(gV @ W[n]) * caches[n]["spk"]  # dt_i/dt_j = -dt_i/dV_i W_ij
+        s = np.where(c["live"], c["s"], 1.0)   # B1: s = 1, dt/dV = -1, dt/db = -1
+        gV = -gl / s
+        gW[n] = gV.T @ c["D"]
+        if slope != "B1":
+            gW[n] = gW[n] + (-gl * np.where(c["live"], c["u"], 0.0) / s).T @ c["spk"].astype(np.float64)
+        gb[n] = gV.sum(axis=0)
+        g_t = -(gV @ W[n]) * c["spk"]  # dt_i/dt_j = -dt_i/dV_i W_ij
     return loss, gW, gb, gt_norms
 
 
 def adapt_windows(W, b, windows, x, slope="B1", margin=1.05, edge=0.95, max_rounds=None):
     """Re-widen (never narrow) hidden windows whose largest unclipped activation on x exceeds
     `edge` x the width; later windows shift. Returns the new windows list."""
-    windows = [tuple(w) for w in windows]
-    rounds = max_rounds or (2 * len(W) + 2)
-    for _ in range(rounds):
+    for _ in range(max_rounds or 2 * len(W) + 2):
         _, caches, _ = ttfs_forward(W, b, windows, x, slope)
         changed = False
-        new = [windows[0]]
-        for n in range(1, len(windows)):
-            width = windows[n][1] - windows[n][0]
-            top = float(caches[n - 1]["unclipped"].max())
+        new = [tuple(windows[0])]
+        for (t_min, t_max), cache in zip(windows[1:], caches):
+            width = t_max - t_min
+            top = float(cache["unclipped"].max())
             if top > edge * width:
                 width = margin * top
                 changed = True

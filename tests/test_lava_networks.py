@@ -14,13 +14,7 @@ from tests.conftest import golden, require_lava
 
 require_lava()
 
-from neurochip.mapping.lava.network import (
-    SampleLeakWarning,
-    min_padding,
-    run_per_sample,
-    stream_samples,
-    to_lava,
-)
+from neurochip.mapping.lava.network import (SampleLeakWarning, min_padding, run_per_sample, stream_samples, to_lava)
 
 pytestmark = pytest.mark.lava
 

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
 
 PORTS = {"spikes": "s_out", "u": "u", "v": "v"}
 
@@ -69,13 +70,11 @@ class LavaGraph:
         from lava.proc.monitor.process import Monitor
 
         self.graph, reset = graph, graph["reset"]
-        self.lifs, self.kinds, self.monitors = {}, {}, []
-        for p in graph["neurons"]:
-            if reset is None:
-                self.lifs[p["name"]] = LIF(shape=(p["n"],), name=p["name"], **p["lif"])
-            else:
-                self.lifs[p["name"]] = LIFReset(shape=(p["n"],), name=p["name"], reset_interval=int(reset["interval"]),
-                                                reset_offset=int(reset["offset"]), **p["lif"])
+        lif, per_sample = (LIF, {}) if reset is None else \
+            (LIFReset, {"reset_interval": int(reset["interval"]), "reset_offset": int(reset["offset"])})
+        self.lifs = {p["name"]: lif(shape=(p["n"],), name=p["name"], **per_sample, **p["lif"])
+                     for p in graph["neurons"]}
+        self.kinds = {}
         for proj in graph["projections"]:
             conn = _connection(proj, graph["fixed"])
             self.kinds[proj["name"]] = type(conn).__name__
@@ -84,29 +83,19 @@ class LavaGraph:
             else:  # one RingBuffer per projection: a fanned-out RingBuffer segfaults in lava-nc 0.10
                 RingBuffer(data=graph["sources"][proj["pre"]]).s_out.connect(conn.s_in)
             conn.a_out.connect(self.lifs[proj["post"]].a_in)
-        for name, lif in self.lifs.items():
-            for var in graph["record"]:
-                mon = Monitor()
-                mon.probe(getattr(lif, PORTS[var]), graph["steps"])
-                self.monitors.append((name, var, mon))
+        self.monitors = [(name, var, Monitor()) for name in self.lifs for var in graph["record"]]
+        for name, var, mon in self.monitors:
+            mon.probe(getattr(self.lifs[name], PORTS[var]), graph["steps"])
 
     def components(self) -> list[list[str]]:
         """Connected groups of neuron populations: Lava runs what is connected to the
         process it is asked to run, so each group runs on its own."""
-        group = {k: k for k in self.lifs}
-
-        def find(k):
-            while group[k] != k:
-                k = group[k]
-            return k
-
-        for p in self.graph["projections"]:
-            if p["pre"] in group:
-                group[find(p["pre"])] = find(p["post"])
-        out = {}
-        for k in self.lifs:
-            out.setdefault(find(k), []).append(k)
-        return list(out.values())
+        names = list(self.lifs)
+        edges = np.array([(names.index(p["pre"]), names.index(p["post"])) for p in self.graph["projections"]
+                          if p["pre"] in self.lifs], dtype=np.int64).reshape(-1, 2)
+        _, label = connected_components(sp.coo_matrix((np.ones(len(edges)), edges.T), shape=(len(names),) * 2),
+                                        directed=False)
+        return [[name for name, c in zip(names, label) if c == group] for group in dict.fromkeys(label)]
 
     def run(self, tag: str | None = None) -> dict:
         """Run all steps in `Loihi2SimCfg(select_tag=tag)` (default: fixed_pt for fixed-point

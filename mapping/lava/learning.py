@@ -9,6 +9,7 @@ third-factor rules), run it in `Loihi2SimCfg` and stop Lava in `finally`.
 from __future__ import annotations
 
 from fractions import Fraction
+from functools import partial
 
 import numpy as np
 
@@ -61,7 +62,7 @@ def lava_rule(rule: LoihiRule, rng_seed: int | None = None):
 
 
 def _run(rule: LoihiRule, weights, x, make_post, *, tag="floating_pt", seed=None, synapse=None, spikes=True):
-    """RingBuffer(x) -> LearningDense(weights, rule) -> the neuron process `make_post(n_post)`,
+    """RingBuffer(x) -> LearningDense(weights, rule) -> the neuron process `make_post(shape=(n_post,))`,
     whose spikes come back as the bAP (and its y1..y3 for a third-factor rule), run in
     `Loihi2SimCfg(select_tag=tag)`; returns (learned weights, tag, post spikes (steps, n_post)
     or None) and always stops Lava."""
@@ -70,7 +71,7 @@ def _run(rule: LoihiRule, weights, x, make_post, *, tag="floating_pt", seed=None
     W = np.asarray(weights, dtype=dtype)
     src = RingBuffer(data=x.T)
     dense = LearningDense(weights=W.copy(), learning_rule=lava_rule(rule, seed), name="plastic", **(synapse or {}))
-    post = make_post(W.shape[0])
+    post = make_post(shape=W.shape[:1])
     src.s_out.connect(dense.s_in)
     dense.a_out.connect(post.a_in)
     if rule.third_factor:
@@ -104,11 +105,7 @@ def run_plastic(rule: LoihiRule, weights, x, *, du=1.0, dv=0.0, vth=1.0, bias=0.
     fixed = tag == "fixed_pt"
     synapse = dict(num_weight_bits=num_weight_bits, weight_exp=weight_exp, sign_mode=SignMode[sign_mode.upper()]) \
         if fixed else {}
-
-    def post(n):
-        return LIF(shape=(n,), du=du, dv=dv, vth=vth, bias_mant=bias, name="post",
-                   **({"bias_exp": bias_exp} if fixed else {}))
-
+    post = partial(LIF, du=du, dv=dv, vth=vth, bias_mant=bias, name="post", **({"bias_exp": bias_exp} if fixed else {}))
     return _run(rule, weights, x, post, tag=tag, seed=seed, synapse=synapse)
 
 
@@ -116,10 +113,8 @@ def run_plastic_3f(rule: LoihiRule, weights, x, y2, y3, *, du=1.0, dv=0.0, vth=1
                    y1_impulse=0.0):
     """Lava's LearningDense with a third-factor `rule` onto `ThirdFactorLIF` neurons that send
     y2[t], y3[t] ((steps, n_post) arrays) and their own y1 trace; returns (weights, tag, spikes)."""
-    def post(n):
-        return ThirdFactorLIF(shape=(n,), du=du, dv=dv, vth=vth, bias=bias, y2=y2, y3=y3, y1_tau=y1_tau,
-                              y1_impulse=y1_impulse, name="post")
-
+    post = partial(ThirdFactorLIF, du=du, dv=dv, vth=vth, bias=bias, y2=y2, y3=y3, y1_tau=y1_tau,
+                   y1_impulse=y1_impulse, name="post")
     return _run(rule, weights, x, post)
 
 
@@ -139,7 +134,5 @@ def ottt_readout_rule(eta: float) -> LoihiRule:
 def run_ottt_readout(weights, x, labels, *, eta, gamma=0.0, T=1):
     """Lava's LearningDense with `ottt_readout_rule(eta)` onto `OTTTReadout`; returns the
     learned weights (n_classes, n_pre)."""
-    def readout(n):
-        return OTTTReadout(shape=(n,), labels=labels, eta=eta, gamma=gamma, T=T, name="readout")
-
+    readout = partial(OTTTReadout, labels=labels, eta=eta, gamma=gamma, T=T, name="readout")
     return _run(ottt_readout_rule(eta), weights, x, readout, spikes=False)[0]

@@ -60,11 +60,10 @@ def min_padding(net: Network) -> int | None:
     counting 1 + max delay per projection. None if the network is recurrent (no bound)."""
     longest = dict.fromkeys(net.populations, 0)
     for _ in range(len(longest) + 1):  # a path has fewer edges than there are populations
-        changed = False
+        before = dict(longest)
         for p in net.projections:
-            if longest[p.pre] + 1 + int(np.max(p.delay)) > longest[p.post]:
-                longest[p.post], changed = longest[p.pre] + 1 + int(np.max(p.delay)), True
-        if not changed:
+            longest[p.post] = max(longest[p.post], longest[p.pre] + 1 + int(np.max(p.delay)))
+        if longest == before:
             return max(longest.values())
     return None
 
@@ -86,10 +85,8 @@ def stream_samples(samples, pad: int):
         raise NetworkError(f"stream_samples: samples must be (n_samples, steps, channels), got shape {x.shape}")
     if pad < 0:
         raise NetworkError(f"stream_samples: pad must be >= 0, got {pad}")
-    n, T, c = x.shape
-    out = np.zeros((n, T + pad, c), dtype=x.dtype)
-    out[:, :T] = x
-    return out.reshape(n * (T + pad), c), T + pad
+    k = x.shape[1] + pad
+    return np.pad(x, ((0, 0), (0, pad), (0, 0))).reshape(len(x) * k, x.shape[2]), k
 
 
 def run_per_sample(net: Network, inputs: dict | None, steps: int, reset_interval: int, reset_offset: int = 0,
@@ -98,15 +95,13 @@ def run_per_sample(net: Network, inputs: dict | None, steps: int, reset_interval
     from `Simulator.reset()`; returns {"spikes"|"u"|"v": {pop: (steps, n)}} concatenated."""
     sim = Simulator(net, chip)
     inputs = inputs or {}
-    out = {var: {name: [] for name in net.neurons()} for var in record}
     starts = sorted({0} | set(range(reset_offset % reset_interval, steps, reset_interval)))
+    runs = []
     for a, b in zip(starts, starts[1:] + [steps]):
         sim.reset()
-        res = sim.run(b - a, inputs={k: np.asarray(v)[a:b] for k, v in inputs.items()}, record=list(record))
-        for var in record:
-            for name in net.neurons():
-                out[var][name].append(getattr(res, var)[name])
-    return {var: {name: np.concatenate(parts) for name, parts in d.items()} for var, d in out.items()}
+        runs.append(sim.run(b - a, inputs={k: np.asarray(v)[a:b] for k, v in inputs.items()}, record=list(record)))
+    return {var: {name: np.concatenate([getattr(r, var)[name] for r in runs]) for name in net.neurons()}
+            for var in record}
 
 
 def describe(net: Network, inputs: dict | None, steps: int, record=("spikes", "u", "v"),
@@ -154,43 +149,39 @@ class LavaNetwork(LavaGraph):
         graph = describe(net, inputs, steps, record, sparse, reset_interval, reset_offset)
         self.net, self.reset_interval, self.reset_offset = net, reset_interval, int(reset_offset)
         if reset_interval is not None:
-            self._check_input_boundaries(graph["sources"])
+            for proj, late in self._late({name: x.T != 0 for name, x in graph["sources"].items()}):
+                raise NetworkError(
+                    f"projection {proj.name!r}: {len(late)} input spikes (first at step {late[0, 0]}, channel "
+                    f"{late[0, 1]}) would arrive after the next reset (reset_interval={self.reset_interval}, "
+                    f"reset_offset={self.reset_offset}); Lava resets neurons, not synaptic buffers: pad each "
+                    f"sample with at least {1 + int(np.max(proj.delay))} silent steps (stream_samples)")
         super().__init__(graph)
 
-    def _late(self, spikes: np.ndarray, proj) -> np.ndarray:
-        """(step, neuron) of the spikes of `proj.pre` that would arrive after the next reset."""
+    def _late(self, spikes: dict):
+        """(projection, (step, neuron) of the spikes of its pre that would arrive after the next
+        reset) for each projection from a population of `spikes` ({name: (steps, n)}) with any."""
         k, o = self.reset_interval, self.reset_offset
-        dmax = _per_pre_max_delay(proj)
-        t, j = np.nonzero(spikes)
-        keep = dmax[j] >= 0
-        t, j = t[keep], j[keep]
-        nxt = t + (k - (t - o) % k)          # the next reset step after t (t = 0 and t < o included)
-        return np.stack([t, j], 1)[(t + 1 + dmax[j] >= nxt) & (nxt < len(spikes))]
-
-    def _check_input_boundaries(self, sources: dict):
         for proj in self.net.projections:
-            if proj.pre in sources:
-                late = self._late(sources[proj.pre].T != 0, proj)
+            if proj.pre in spikes:
+                dmax = _per_pre_max_delay(proj)
+                t, j = np.nonzero(spikes[proj.pre])
+                keep = dmax[j] >= 0
+                t, j = t[keep], j[keep]
+                nxt = t + (k - (t - o) % k)          # the next reset step after t (t = 0 and t < o included)
+                late = np.stack([t, j], 1)[(t + 1 + dmax[j] >= nxt) & (nxt < len(spikes[proj.pre]))]
                 if len(late):
-                    raise NetworkError(
-                        f"projection {proj.name!r}: {len(late)} input spikes (first at step {late[0, 0]}, channel "
-                        f"{late[0, 1]}) would arrive after the next reset (reset_interval={self.reset_interval}, "
-                        f"reset_offset={self.reset_offset}); Lava resets neurons, not synaptic buffers: pad each "
-                        f"sample with at least {1 + int(np.max(proj.delay))} silent steps (stream_samples)")
+                    yield proj, late
 
     def run(self, tag: str | None = None) -> dict:
         out = super().run(tag)
         if self.reset_interval is not None and "spikes" in self.graph["record"]:
             out["leaks"] = {}
-            for proj in self.net.projections:
-                if proj.pre in out["spikes"]:
-                    late = self._late(out["spikes"][proj.pre], proj)
-                    if len(late):
-                        out["leaks"][proj.name] = late
-                        warnings.warn(f"projection {proj.name!r}: {len(late)} spikes of {proj.pre!r} (first at step "
-                                      f"{late[0, 0]}, neuron {late[0, 1]}) arrive after the next per-sample reset; "
-                                      "neurochip's per-sample run drops them, so the rasters may differ from then "
-                                      "on: pad samples with more silent steps", SampleLeakWarning, stacklevel=2)
+            for proj, late in self._late(out["spikes"]):
+                out["leaks"][proj.name] = late
+                warnings.warn(f"projection {proj.name!r}: {len(late)} spikes of {proj.pre!r} (first at step "
+                              f"{late[0, 0]}, neuron {late[0, 1]}) arrive after the next per-sample reset; "
+                              "neurochip's per-sample run drops them, so the rasters may differ from then "
+                              "on: pad samples with more silent steps", SampleLeakWarning, stacklevel=2)
         return out
 
 

@@ -24,14 +24,9 @@ def _chain(net: Network):
     sources = net.sources()
     if len(sources) != 1:
         raise NetworkError(f"NetX export: needs exactly one SpikeSource, the network has {sources}")
-    chain, ff, rec = [sources[0]], [], {}
-    for p in net.projections:
-        if p.pre == p.post:
-            rec[p.post] = p
-    while True:
-        nxt = [p for p in net.projections if p.pre == chain[-1] and p.post != p.pre]
-        if not nxt:
-            break
+    chain, ff = [sources[0]], []
+    rec = {p.post: p for p in net.projections if p.pre == p.post}
+    while nxt := [p for p in net.projections if p.pre == chain[-1] and p.post != p.pre]:
         if len(nxt) > 1:
             raise NetworkError(f"NetX export: {chain[-1]!r} projects to {[p.post for p in nxt]}; NetX holds a chain")
         chain.append(nxt[0].post)

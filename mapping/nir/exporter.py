@@ -13,9 +13,9 @@ computes the same; for fixed-point models that view is in units of the kernel th
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
 
 from neurochip.mapping.nir.importer import BIAS, Imported
+from neurochip.mapping.quantize import dense_weights
 from neurochip.model.errors import NetworkError
 from neurochip.model.fixed import ACT_SHIFT, NEVER_VTH_FLOAT
 from neurochip.model.network import Network
@@ -27,7 +27,7 @@ def _tau(a, dt, how):
 
 
 def _weights(proj, pop):
-    w = proj.weights.toarray() if sp.issparse(proj.weights) else np.asarray(proj.weights, dtype=np.float64)
+    w = dense_weights(proj)
     if pop.fixed_point:  # (w << weight_exp) << 6 in the float view's units: kernel vth = view vth
         w = w * 2.0 ** (proj.weight_exp + ACT_SHIFT) * pop.float_view()[2] / (float(pop.kernel_arrays()["vth"]) or 1.0)
     return w
@@ -44,40 +44,38 @@ def to_nir(net: Network, dt: float, imported: Imported | None = None, outputs: d
     nodes, edges = {}, []
     for name, pop in net.populations.items():
         if not pop.on_chip and name != BIAS:
-            shape = imported.shapes.get(name) if imported and name in imported.shapes else None
-            nodes[name] = nir.Input(np.array(shape or [pop.n]))
+            nodes[name] = nir.Input(np.array((imported and imported.shapes.get(name)) or [pop.n]))
     gains = {}
     for name in net.neurons():
         nodes[name], gains[name] = _neuron_node(nir, net.populations[name], dt, how, units.get(name))
     for name in net.neurons():
+        pop = net.populations[name]
         incoming = [p for p in net.projections if p.post == name]
-        biases = [_weights(p, net.populations[name])[:, 0] for p in incoming if p.pre == BIAS]
+        biases = [_weights(p, pop)[:, 0] for p in incoming if p.pre == BIAS]
         if type(nodes[name]).__name__ in ("IF", "I", "Threshold"):  # no v_leak: the bias rides on the input
-            biases.append(net.populations[name].float_view()[3])
+            biases.append(pop.float_view()[3])
         bias = sum(biases) if any(np.any(b) for b in biases) else None
-        first = True
-        for proj in (p for p in incoming if p.pre != BIAS):
-            w = _weights(proj, net.populations[name]) / gains[name][:, None]
+        inputs = [p for p in incoming if p.pre != BIAS]
+        if bias is not None and not inputs:
+            raise NetworkError(f"population {name!r} has a bias channel but no other input to carry it")
+        for i, proj in enumerate(inputs):
+            w = _weights(proj, pop)
             lin = f"{proj.name}:w".replace("/", "_")  # '/' would nest HDF5 groups
-            if bias is not None and first:
-                nodes[lin] = nir.Affine(weight=w, bias=bias / gains[name])
+            if bias is not None and i == 0:
+                nodes[lin] = nir.Affine(weight=w / gains[name][:, None], bias=bias / gains[name])
             else:
-                nodes[lin] = nir.Linear(weight=w)
-            first = False
+                nodes[lin] = nir.Linear(weight=w / gains[name][:, None])
             edges.append((proj.pre, lin))
             d = np.asarray(proj.delay) - timing.get(proj.name, 0)
             if np.any(d):
-                if d.ndim and np.unique(d[np.nonzero(_weights(proj, net.populations[name]))]).size > 1:
+                if d.ndim and np.unique(d[np.nonzero(w)]).size > 1:
                     raise NetworkError(f"projection {proj.name!r} has per-synapse delays; NIR's Delay node is "
                                        "per channel, so it cannot be written")
-                steps = int(d.max())
                 dly = lin[:-2] + ":d"
-                nodes[dly] = nir.Delay(delay=np.full(net.populations[name].n, steps * dt))
+                nodes[dly] = nir.Delay(delay=np.full(pop.n, int(d.max()) * dt))
                 edges += [(lin, dly), (dly, name)]
             else:
                 edges.append((lin, name))
-        if bias is not None and first:
-            raise NetworkError(f"population {name!r} has a bias channel but no other input to carry it")
     for out, pop in outputs.items():
         nodes[out] = nir.Output(np.array(imported.shapes[pop] if imported else [net.populations[pop].n]))
         edges.append((pop, out))
@@ -98,18 +96,13 @@ def _neuron_node(nir, pop, dt, how, u):
         return nir.Threshold(threshold=v_th), scale
     r = u["r"] if u else np.full(n, 1.0 / dv if dv else 1.0)
     w_in = u["w_in"] if u else np.ones(n)
+    node = getattr(nir, kind)  # the NIR class of the same name
+    spiking = dict(v_threshold=v_th, v_reset=v_reset) if kind in ("LIF", "CubaLIF", "IF") else {}
     if kind in ("IF", "I"):
-        return (nir.IF(r=r, v_threshold=v_th, v_reset=v_reset) if kind == "IF" else nir.I(r=r)), r * scale
+        return node(r=r, **spiking), r * scale
+    membrane = dict(r=r, v_leak=bias / (dv * scale) + v_reset, **spiking)
     tau_mem = np.full(n, _tau(dv, dt, how))
-    v_leak = bias / (dv * scale) + v_reset
     if kind in ("CubaLIF", "CubaLI"):
         tau_syn = np.full(n, _tau(du, dt, how))
-        gain = dv * r * scale * du * w_in
-        if kind == "CubaLIF":
-            return nir.CubaLIF(tau_syn=tau_syn, tau_mem=tau_mem, r=r, v_leak=v_leak, v_threshold=v_th,
-                               v_reset=v_reset, w_in=w_in), gain
-        return nir.CubaLI(tau_syn=tau_syn, tau_mem=tau_mem, r=r, v_leak=v_leak, w_in=w_in), gain
-    gain = dv * r * scale
-    if kind == "LIF":
-        return nir.LIF(tau=tau_mem, r=r, v_leak=v_leak, v_threshold=v_th, v_reset=v_reset), gain
-    return nir.LI(tau=tau_mem, r=r, v_leak=v_leak), gain
+        return node(tau_syn=tau_syn, tau_mem=tau_mem, w_in=w_in, **membrane), dv * r * scale * du * w_in
+    return node(tau=tau_mem, **membrane), dv * r * scale

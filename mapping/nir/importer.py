@@ -47,6 +47,7 @@ reset conventions, reproduced by:
 from __future__ import annotations
 
 import warnings
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -56,11 +57,14 @@ from neurochip.mapping.nir import unroll
 from neurochip.model.errors import NetworkError
 from neurochip.model.fixed import NEVER_VTH_FLOAT
 from neurochip.model.network import Network
-from neurochip.model.neurons import NEURON_MODELS, SpikeSource
+from neurochip.model.neurons import NEURON_MODELS, RESETS, SpikeSource
 
 LINEAR_TYPES = ("Affine", "Linear", "Scale", "Conv1d", "Conv2d", "SumPool2d", "AvgPool2d", "Flatten", "Delay",
                 "Identity")
 BIAS = "bias"
+
+TIMINGS = ("lava", "framework")     # a step of delay per projection, or none within a step
+DISCRETIZATIONS = ("euler", "exact")  # how a time constant becomes a decay per step
 
 
 class NIRImportError(NetworkError):
@@ -90,10 +94,7 @@ class Imported:
             x = {next(iter(self.inputs.values())): x}
         t = max(np.asarray(a).shape[0] for a in x.values()) if steps is None else steps
         pad = max(self.lag.values(), default=0)
-        out = {}
-        for k, a in x.items():
-            a = np.asarray(a)
-            out[k] = np.vstack([a.reshape(a.shape[0], -1), np.zeros((pad + t - a.shape[0],) + (int(np.prod(a.shape[1:])),), a.dtype)])
+        out = {k: np.pad(np.reshape(a, (len(a), -1)), ((0, pad + t - len(a)), (0, 0))) for k, a in x.items()}
         if BIAS in self.net.populations:
             out[BIAS] = np.vstack([np.ones((t, 1), bool), np.zeros((pad, 1), bool)])
         return out
@@ -129,22 +130,20 @@ def _repair_edges(graph: dict, where: str) -> None:
     for sub in nodes.values():
         if isinstance(sub, dict) and sub.get("type") == "NIRGraph":
             _repair_edges(sub, where)
-    edges = []
-    for a, b in graph.get("edges", []):
-        a, b = (x.decode() if isinstance(x, bytes) else str(x) for x in (a, b))
-        fixed = []
-        for end in (a, b):
-            head = end.split(".")[0]
-            if end not in nodes and head not in nodes:
-                cands = [n for n in nodes if n.startswith(end) or n.startswith(head)]
-                if len(cands) != 1:
-                    raise NIRImportError(f"{where}: edge ({a!r}, {b!r}) names node {end!r}, which does not exist "
-                                         f"(nodes: {sorted(nodes)})")
-                warnings.warn(f"{where}: edge ({a!r}, {b!r}) names missing node {end!r}; using {cands[0]!r}")
-                end = cands[0]
-            fixed.append(end)
-        edges.append(tuple(fixed))
-    graph["edges"] = edges
+
+    def repair(end, a, b):
+        head = end.split(".")[0]
+        if end in nodes or head in nodes:
+            return end
+        cands = [n for n in nodes if n.startswith(end) or n.startswith(head)]
+        if len(cands) != 1:
+            raise NIRImportError(f"{where}: edge ({a!r}, {b!r}) names node {end!r}, which does not exist "
+                                 f"(nodes: {sorted(nodes)})")
+        warnings.warn(f"{where}: edge ({a!r}, {b!r}) names missing node {end!r}; using {cands[0]!r}")
+        return cands[0]
+
+    edges = [[x.decode() if isinstance(x, bytes) else str(x) for x in edge] for edge in graph.get("edges", [])]
+    graph["edges"] = [(repair(a, a, b), repair(b, a, b)) for a, b in edges]
 
 
 def _flatten(graph, prefix=""):
@@ -163,8 +162,7 @@ def _flatten(graph, prefix=""):
             edges += sub_edges
         else:
             nodes[full] = node
-    for a, b in graph.edges:
-        edges.append((_endpoint(graph, prefix, a, "Output"), _endpoint(graph, prefix, b, "Input")))
+    edges += [(_endpoint(graph, prefix, a, "Output"), _endpoint(graph, prefix, b, "Input")) for a, b in graph.edges]
     return nodes, edges
 
 
@@ -231,38 +229,37 @@ def _neuron_params(name, node, n, dt, how):
         scale = 1.0 / span
     else:
         v_reset, scale = np.zeros(n), np.ones(n)
-    v_leak = _arr(getattr(node, "v_leak", 0.0), n)
+    v_leak, w_in = _arr(getattr(node, "v_leak", 0.0), n), _arr(getattr(node, "w_in", 1.0), n)
+    cuba = kind.startswith("Cuba")
     if kind in ("IF", "I"):
         du, dv, gain, bias = 1.0, 0.0, r * scale, np.zeros(n)
     else:
-        tau_mem = node.tau_mem if kind.startswith("Cuba") else node.tau
-        a = _decay(_arr(tau_mem, n), dt, how)
-        dv = _one(name, "tau_mem" if kind.startswith("Cuba") else "tau", a)
+        tau_field = "tau_mem" if cuba else "tau"
+        a = _decay(_arr(getattr(node, tau_field), n), dt, how)
+        dv = _one(name, tau_field, a)
         bias = a * (v_leak - v_reset) * scale
-        if kind.startswith("Cuba"):
+        if cuba:
             b = _decay(_arr(node.tau_syn, n), dt, how)
             du = _one(name, "tau_syn", b)
-            gain = a * r * scale * b * _arr(getattr(node, "w_in", 1.0), n)
+            gain = a * r * scale * b * w_in
         else:
             du, gain = 1.0, a * r * scale
     params = dict(du=du, dv=dv, vth=1.0 if spiking else NEVER_VTH_FLOAT, bias=bias, v0=-v_reset * scale)
-    units = dict(kind=kind, scale=scale, v_reset=v_reset, r=r, w_in=_arr(getattr(node, "w_in", 1.0), n))
-    return params, gain, units
+    return params, gain, dict(kind=kind, scale=scale, v_reset=v_reset, r=r, w_in=w_in)
 
 
 def _linear(name, node, in_shape, dt):
     """(M, bias or None, per-output delay steps or None, out_shape) of one linear node."""
     kind = _kind(node)
     n_in = int(np.prod(in_shape))
-    if kind in ("Identity", "Flatten"):
-        if kind == "Flatten":
-            start, end = int(node.start_dim), int(node.end_dim)
-            dims = list(in_shape)  # NIR shapes carry no batch dim; start_dim counts it
-            s = max(start - 1, 0) if start > 0 else start + len(dims)
-            e = end + len(dims) if end < 0 else end - 1
-            out = tuple(dims[:s]) + (int(np.prod(dims[s:e + 1])),) + tuple(dims[e + 1:])
-        else:
-            out = tuple(in_shape)
+    if kind == "Identity":
+        return sp.identity(n_in, format="csr"), None, None, tuple(in_shape)
+    if kind == "Flatten":
+        start, end = int(node.start_dim), int(node.end_dim)
+        dims = list(in_shape)  # NIR shapes carry no batch dim; start_dim counts it
+        s = max(start - 1, 0) if start > 0 else start + len(dims)
+        e = end + len(dims) if end < 0 else end - 1
+        out = tuple(dims[:s]) + (int(np.prod(dims[s:e + 1])),) + tuple(dims[e + 1:])
         return sp.identity(n_in, format="csr"), None, None, out
     if kind in ("Affine", "Linear"):
         w = np.asarray(node.weight, dtype=np.float64)
@@ -285,33 +282,36 @@ def _linear(name, node, in_shape, dt):
     return sp.identity(n_in, format="csr"), None, np.round(steps).astype(np.int64), tuple(in_shape)
 
 
+def _either(options) -> str:
+    return " or ".join(repr(o) for o in options)
+
+
 def from_nir(graph, dt: float, reset: str, discretization: str = "euler", timing: str = "lava",
              reset_delay: bool = False) -> Imported:
     """Import a NIR graph (a path or a `nir.NIRGraph`) as a float `Network` (see module doc)."""
-    if reset not in ("zero", "subtract"):
-        raise NIRImportError(f"reset must be 'zero' or 'subtract', got {reset!r} (NIR files do not say which)")
-    if discretization not in ("euler", "exact"):
-        raise NIRImportError(f"discretization must be 'euler' or 'exact', got {discretization!r}")
-    if timing not in ("lava", "framework"):
-        raise NIRImportError(f"timing must be 'lava' or 'framework', got {timing!r}")
+    if reset not in RESETS:
+        raise NIRImportError(f"reset must be {_either(RESETS)}, got {reset!r} (NIR files do not say which)")
+    if discretization not in DISCRETIZATIONS:
+        raise NIRImportError(f"discretization must be {_either(DISCRETIZATIONS)}, got {discretization!r}")
+    if timing not in TIMINGS:
+        raise NIRImportError(f"timing must be {_either(TIMINGS)}, got {timing!r}")
     if not dt or dt <= 0:
         raise NIRImportError(f"dt must be a positive number of seconds, got {dt!r}")
     if not hasattr(graph, "nodes"):
         graph = read_nir(graph)
     nodes, edges = _flatten(graph)
+    preds = {k: [] for k in nodes}
     for a, b in edges:
         for end in (a, b):
             if end not in nodes:
                 raise NIRImportError(f"edge ({a!r}, {b!r}) names node {end!r}, which does not exist")
-    preds = {k: [] for k in nodes}
-    for a, b in edges:
         preds[b].append(a)
     kinds = {k: _kind(v) for k, v in nodes.items()}
     models = {kind: model for model in NEURON_MODELS.values() for kind in model.nir_nodes}  # the registry's
+    supported = (*models, *LINEAR_TYPES, "Input", "Output")
     for k, kind in kinds.items():
-        if kind not in (*models, *LINEAR_TYPES, "Input", "Output"):
-            raise NIRImportError(f"node {k!r}: type {kind} is not supported; supported: "
-                                 f"{(*models, *LINEAR_TYPES, 'Input', 'Output')}")
+        if kind not in supported:
+            raise NIRImportError(f"node {k!r}: type {kind} is not supported; supported: {supported}")
 
     # shapes: inputs and neuron nodes know theirs; linear nodes follow their predecessor
     shapes = {}
@@ -341,11 +341,8 @@ def from_nir(graph, dt: float, reset: str, discretization: str = "euler", timing
         raise NIRImportError(f"cannot infer the shape of nodes {missing}: they are not reachable from an Input")
 
     # compose linear chains: for each node, its (source, M, delays) paths and the bias it adds
-    memo = {}
-
+    @functools.cache
     def incoming(k):
-        if k in memo:
-            return memo[k]
         paths, pre_bias = [], 0.0
         for p in preds[k]:
             if kinds[p] in models or kinds[p] == "Input":
@@ -365,47 +362,43 @@ def from_nir(graph, dt: float, reset: str, discretization: str = "euler", timing
             M, b, d, _ = lin[k]
             paths = [(src, (M @ P).tocsr(), _carry_delay(k, M, (M @ P).tocsr(), D, d)) for src, P, D in paths]
             bias = M @ bias + (b if b is not None else 0.0)
-        memo[k] = (paths, bias)
-        return memo[k]
+        return paths, bias
 
     net = Network()
-    pop_of, inputs, outputs = {}, {}, {}
+    inputs, outputs = {}, {}
     for k, v in nodes.items():
         if kinds[k] == "Input" and not isinstance(v, tuple):
-            pop_of[k] = net.add(SpikeSource(int(np.prod(shapes[k])), name=k)).name
-            inputs[k] = k
+            inputs[k] = net.add(SpikeSource(int(np.prod(shapes[k])), name=k)).name
     params, gains, units = {}, {}, {}
     for k, v in nodes.items():
         if kinds[k] in models:
-            n = int(np.prod(shapes[k]))
             try:
-                params[k], gains[k], units[k] = _neuron_params(k, v, n, dt, discretization)
+                params[k], gains[k], units[k] = _neuron_params(k, v, int(np.prod(shapes[k])), dt, discretization)
             except ValueError as e:
                 raise NIRImportError(f"node {k!r} ({kinds[k]}): {e}") from None
             if reset_delay and reset == "subtract" and params[k]["vth"] == 1.0:
                 params[k]["v_sub"] = 1.0 / (1.0 - params[k]["dv"])  # the late reset, moved forward
-            pop_of[k] = k
 
     # depth: longest feed-forward path from the inputs; the lag under "framework" timing
-    back = _back_edges(list(pop_of), {k: [s for s, _, _ in incoming(k)[0]] for k in params})
-    depth = {k: 0 for k in pop_of}
-    for _ in range(len(pop_of)):
+    pops = [*inputs, *params]
+    senders = {k: [s for s, _, _ in incoming(k)[0]] for k in params}
+    back = _back_edges(pops, senders)
+    depth = {k: 0 for k in pops}
+    for _ in range(len(pops)):
         for k in params:
-            for src in {s for s, _, _ in incoming(k)[0]}:
+            for src in senders[k]:
                 if (src, k) not in back:
                     depth[k] = max(depth[k], depth[src] + 1)
-    lag = depth if timing == "framework" else {k: 0 for k in pop_of}
+    lag = depth if timing == "framework" else {k: 0 for k in pops}
     params = dict(sorted(params.items(), key=lambda kv: depth[kv[0]]))  # layers in order: cores fill in order
     bias_weights, timing_delay = {}, {}
-    for k in params:
-        p = params[k]
-        paths, bias = incoming(k)
-        gain = gains[k]
+    for k, p in params.items():
+        bias = incoming(k)[1]
         if np.any(bias):
             if p["du"] == 1.0 and timing == "lava":
-                p["bias"] = p["bias"] + gain * bias
+                p["bias"] = p["bias"] + gains[k] * bias
             else:
-                bias_weights[k] = gain * bias
+                bias_weights[k] = gains[k] * bias
         net.add(models[kinds[k]](int(np.prod(shapes[k])), reset=reset if p["vth"] != NEVER_VTH_FLOAT else "zero",
                                  name=k, **p))
     if bias_weights:
@@ -421,7 +414,7 @@ def from_nir(graph, dt: float, reset: str, discretization: str = "euler", timing
             if extra < 0:
                 raise NIRImportError(f"edge {src!r} -> {k!r} feeds back to an earlier layer; the framework's "
                                      "zero-delay timing cannot be reproduced (use timing='lava')")
-            delay = extra if D is None else _dense_delay(W, D) + extra
+            delay = extra if D is None else np.round(D.toarray()).astype(np.int64) + extra
             proj = net.connect(src, k, W.toarray() if W.shape[0] * W.shape[1] <= 4_000_000 else W, delay=delay,
                                name=f"{src}->{k}" if D is None else f"{src}->{k}~{len(net.projections)}")
             timing_delay[proj.name] = extra
@@ -440,10 +433,6 @@ def from_nir(graph, dt: float, reset: str, discretization: str = "euler", timing
                     units=units, shapes={k: shapes[k] for k in params}, timing_delay=timing_delay)
 
 
-def _is_elementwise(M) -> bool:
-    return M.shape[0] == M.shape[1] and (M - sp.diags(M.diagonal())).nnz == 0
-
-
 def _carry_delay(name, M, Q, D, d):
     """Per-synapse delays (a sparse matrix shaped like Q) after linear map M, or None.
 
@@ -456,7 +445,7 @@ def _carry_delay(name, M, Q, D, d):
         values = np.unique(D.data)
         if values.size <= 1:
             out.data[:] = values[0] if values.size else 0
-        elif _is_elementwise(M):
+        elif M.shape[0] == M.shape[1] and (M - sp.diags(M.diagonal())).nnz == 0:  # elementwise
             out = (sp.diags((M.diagonal() != 0).astype(float)) @ D).tocsr()
         else:
             raise NIRImportError(f"node {name!r} mixes inputs that arrive with different delays: "
@@ -464,13 +453,6 @@ def _carry_delay(name, M, Q, D, d):
     if d is not None:
         rows = np.repeat(np.arange(out.shape[0]), np.diff(out.indptr))
         out.data = out.data + d[rows]
-    return out
-
-
-def _dense_delay(W, D):
-    out = np.zeros(W.shape, dtype=np.int64)
-    D = D.tocoo()
-    out[D.row, D.col] = np.round(D.data).astype(np.int64)
     return out
 
 
@@ -487,10 +469,7 @@ def _back_edges(pops, srcs):
                 visit(nxt)
         state[k] = 2
 
-    for k in pops:
-        if k not in srcs and k not in state:
-            visit(k)
-    for k in pops:
+    for k in [p for p in pops if p not in srcs] + pops:  # the sources first, then whatever is left
         if k not in state:
             visit(k)
     return back

@@ -49,25 +49,20 @@ def conv(weight, in_shape, stride=1, padding=0, dilation=1, groups=1):
                    for n, (pl, pr), d, k, s in zip(spatial, pads, dilation, kernel, stride))
     if any(o <= 0 for o in out_sp):
         raise ValueError(f"convolution output would be empty: input {spatial}, kernel {kernel}")
-    rows, cols, vals = [], [], []
+    per_out, per_in = int(np.prod(out_sp)), int(np.prod(spatial))
     out_grid = np.stack(np.meshgrid(*[np.arange(o) for o in out_sp], indexing="ij"), -1).reshape(-1, rank)
     out_flat = np.ravel_multi_index(out_grid.T, out_sp) if rank else np.zeros(1, np.int64)
-    for co in range(c_out):
-        g = co // (c_out // groups)
-        for ci_g in range(c_in_g):
-            ci = g * c_in_g + ci_g
-            for kidx in np.ndindex(*kernel):
-                w = weight[(co, ci_g) + kidx]
-                if w == 0:
-                    continue
-                pos = out_grid * np.array(stride) - np.array([p[0] for p in pads]) + np.array(kidx) * np.array(dilation)
-                ok = np.all((pos >= 0) & (pos < np.array(spatial)), axis=1)
-                rows.append(co * int(np.prod(out_sp)) + out_flat[ok])
-                cols.append(ci * int(np.prod(spatial)) + np.ravel_multi_index(pos[ok].T, spatial))
-                vals.append(np.full(ok.sum(), w))
-    n_out, n_in = c_out * int(np.prod(out_sp)), c_in * int(np.prod(spatial))
-    M = sp.csr_matrix((np.concatenate(vals) if vals else [], (np.concatenate(rows) if rows else [],
-                       np.concatenate(cols) if cols else [])), shape=(n_out, n_in))
+    rows, cols, vals = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [np.zeros(0)]
+    for kidx in np.ndindex(*kernel):  # each kernel tap: every (C_out, C_in) pair with a nonzero weight there
+        pos = out_grid * np.array(stride) - np.array([p[0] for p in pads]) + np.array(kidx) * np.array(dilation)
+        ok = np.all((pos >= 0) & (pos < np.array(spatial)), axis=1)
+        co, ci_g = np.nonzero(weight[(Ellipsis,) + kidx])
+        ci = co // (c_out // groups) * c_in_g + ci_g
+        rows.append((co[:, None] * per_out + out_flat[ok]).ravel())
+        cols.append((ci[:, None] * per_in + np.ravel_multi_index(pos[ok].T, spatial)).ravel())
+        vals.append(np.repeat(weight[(co, ci_g) + kidx], np.count_nonzero(ok)))
+    M = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                      shape=(c_out * per_out, c_in * per_in))
     M.sum_duplicates()
     return M, (c_out,) + out_sp
 

@@ -27,6 +27,8 @@ from neurochip.model.errors import FitError
 from neurochip.model.network import Network
 from neurochip.model.numba_config import njit
 
+PARTITION_METHODS = ("greedy", "metis", "random")
+
 
 @njit
 def _greedy_fill(order, part, fanin_ptr, fanin_src, bits, comp_cap, ax_cap, bits_cap, n_senders):
@@ -38,22 +40,18 @@ def _greedy_fill(order, part, fanin_ptr, fanin_src, bits, comp_cap, ax_cap, bits
     core, n_comp, n_ax, n_bits, last_part = 0, 0, 0, 0, -1
     for k in range(order.shape[0]):
         i = order[k]
-        new = 0
+        new, distinct = 0, 0  # senders new to this core; distinct senders (all new to a fresh core)
         for j in range(fanin_ptr[i], fanin_ptr[i + 1]):
             s = fanin_src[j]
-            if mark[s] != core and seen[s] != i:
-                new += 1
+            if seen[s] != i:
+                distinct += 1
+                if mark[s] != core:
+                    new += 1
             seen[s] = i
         if n_comp > 0 and (part[i] != last_part or n_comp + 1 > comp_cap or n_ax + new > ax_cap
                            or n_bits + bits[i] > bits_cap):
             core += 1
-            n_comp, n_ax, n_bits = 0, 0, 0
-            new = 0
-            for j in range(fanin_ptr[i], fanin_ptr[i + 1]):
-                s = fanin_src[j]
-                if seen[s] != -2 - i:
-                    new += 1
-                seen[s] = -2 - i
+            n_comp, n_ax, n_bits, new = 0, 0, 0, distinct
         if new > ax_cap or bits[i] > bits_cap:
             return core_of, i
         for j in range(fanin_ptr[i], fanin_ptr[i + 1]):
@@ -68,10 +66,9 @@ def _greedy_fill(order, part, fanin_ptr, fanin_src, bits, comp_cap, ax_cap, bits
 
 def _fan_in(table: SynapseTable, N: int):
     """(fan-in CSR pointers over neurons, senders in target order, synapse bits per neuron)."""
-    fanin_ptr = np.zeros(N + 1, dtype=np.int64)
-    np.add.at(fanin_ptr, table.tgt + 1, 1)
+    fanin_ptr = np.concatenate([[0], np.cumsum(np.bincount(table.tgt, minlength=N))])
     bits = np.bincount(table.tgt, weights=table.bits, minlength=N).astype(np.int64)
-    return np.cumsum(fanin_ptr), table.sender[np.argsort(table.tgt, kind="stable")], bits
+    return fanin_ptr, table.sender[np.argsort(table.tgt, kind="stable")], bits
 
 
 def partition(net: Network, chip: ChipSpec, method: str = "greedy", rates: dict | None = None,
@@ -79,11 +76,13 @@ def partition(net: Network, chip: ChipSpec, method: str = "greedy", rates: dict 
     """A placement whose every core respects the chip's limits (see the module docstring).
     Core indices are logical (0, 1, ...); `place` puts them on the mesh. `table`: the
     network's synapse table if the mapping built it already."""
-    if method not in ("greedy", "metis", "random"):
-        raise ValueError(f"partition method must be 'greedy', 'metis' or 'random', got {method!r}")
+    if method not in PARTITION_METHODS:
+        *first, last = map(repr, PARTITION_METHODS)
+        raise ValueError(f"partition method must be {', '.join(first)} or {last}, got {method!r}")
     syn = table or synapse_table(net, chip)
     pop_slices, _, N, M = index(net)
     fanin_ptr, fanin_src, bits = _fan_in(syn, N)
+    rate = sender_rates(net, rates)
     c = chip.core
     part = np.zeros(N, dtype=np.int64)
     order = np.arange(N, dtype=np.int64)
@@ -92,7 +91,7 @@ def partition(net: Network, chip: ChipSpec, method: str = "greedy", rates: dict 
     elif method == "metis" and N > 1:  # as many parts as the greedy fill needs cores
         greedy_cores = int(_greedy_fill(order, part, fanin_ptr, fanin_src, bits, c.compartments, c.input_axons,
                                         c.synapse_memory_bits, N + M)[0].max()) + 1
-        part = _metis_parts(N, syn, sender_rates(net, rates), max(greedy_cores, 1), seed)
+        part = _metis_parts(N, syn, rate, max(greedy_cores, 1), seed)
         order = np.argsort(part, kind="stable").astype(np.int64)
     comp_cap = c.compartments
     while True:  # the output-axon limit is known only once targets have cores: shrink and refill
@@ -114,7 +113,6 @@ def partition(net: Network, chip: ChipSpec, method: str = "greedy", rates: dict 
                        f"incoming synapses, fewer weight bits) or use a chip with larger cores.")
     if method == "metis":  # the edge cut only approximates packets: keep the greedy fill if it sends fewer
         greedy = partition(net, chip, "greedy", rates, seed, syn)
-        rate = sender_rates(net, rates)
         if packets(syn, core_of, rate) > packets(syn, neuron_cores(net, greedy), rate):
             return greedy
     n_used = int(core_of.max()) + 1 if N else 0

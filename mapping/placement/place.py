@@ -34,9 +34,7 @@ def place(placement: Placement, net: Network, chip: ChipSpec, method: str = "gre
         slots = _swap(traffic, host, xy, slots, sweeps, rng)
     else:
         raise ValueError(f"place method must be 'greedy+swap' or 'random', got {method!r}")
-    new_core = dict(zip(ids.tolist(), slots.tolist()))
-    return Placement({k: np.array([new_core[c] for c in np.asarray(v)], dtype=np.int64)
-                      for k, v in placement.cores.items()})
+    return Placement({k: slots[np.searchsorted(ids, v)].astype(np.int64) for k, v in placement.cores.items()})
 
 
 def _greedy_slots(S, host, xy, n):

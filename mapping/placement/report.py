@@ -42,9 +42,8 @@ def plot_tile_grid(chip: ChipSpec, core_ids, values, path, label: str, title: st
     import matplotlib.pyplot as plt
 
     grid = np.zeros((chip.tiles_y, chip.tiles_x))
-    for core, value in zip(core_ids, values):
-        x, y = chip.core_xy(core)
-        grid[y, x] += value
+    xy = np.array([chip.core_xy(core) for core in core_ids], dtype=np.int64).reshape(-1, 2)
+    np.add.at(grid, (xy[:, 1], xy[:, 0]), np.asarray(values, dtype=np.float64))
     fig, ax = plt.subplots(figsize=(1 + chip.tiles_x, 1 + chip.tiles_y * 0.8))
     im = ax.imshow(grid, cmap=cmap, vmin=0, vmax=max(grid.max(), 1e-9), origin="lower")
     ax.set_xlabel("tile x (east-west)")

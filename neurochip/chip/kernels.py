@@ -13,18 +13,8 @@ import numpy as np
 from numba import types
 from numba.extending import overload
 
-from neurochip.model.events import (
-    AXONS_IN,
-    DENDRITE_ACCUMS,
-    HOPS_EW,
-    HOPS_NS,
-    N_EVENTS,
-    PACKETS,
-    SPIKES_OUT,
-    SYN_OPS,
-    UPDATES_ACTIVE,
-    UPDATES_INACTIVE,
-)
+from neurochip.model.events import (AXONS_IN, DENDRITE_ACCUMS, HOPS_EW, HOPS_NS, N_EVENTS, PACKETS, SPIKES_OUT,
+                                    SYN_OPS, UPDATES_ACTIVE, UPDATES_INACTIVE)
 from neurochip.model.fixed import ACT_SHIFT, clip_v, decay_trunc0, wrap24, wrap_int32
 from neurochip.model.numba_config import OPTIONS, njit
 

@@ -79,10 +79,6 @@ class Program:
         """Counter rows: the cores in use, then the host."""
         return len(self.core_ids) + 1
 
-    @property
-    def n_synapses(self) -> int:
-        return len(self.syn_tgt) + len(self.sc_row)
-
 
 def _csr(keys: np.ndarray, n: int) -> np.ndarray:
     ptr = np.zeros(n + 1, dtype=np.int64)

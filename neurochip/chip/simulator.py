@@ -53,18 +53,13 @@ class RunResult:
         the step counters summed; spikes, u, v, spike_counts, step_latency_ns and core_time_ns
         stacked on a new first axis (samples, ...)."""
         first = runs[0]
-
-        def stack(field_name):
-            return {k: np.stack([getattr(r, field_name)[k] for r in runs]) for k in getattr(first, field_name)}
-
-        def add(field_name):
-            return None if getattr(first, field_name) is None else sum(getattr(r, field_name) for r in runs)
-
-        return cls(steps=first.steps, spikes=stack("spikes"), u=stack("u"), v=stack("v"),
-                   spike_counts=stack("spike_counts"), counters=add("counters"), rows=first.rows,
-                   step_latency_ns=np.stack([r.step_latency_ns for r in runs]), core_busy_ns=add("core_busy_ns"),
-                   core_time_ns=None if first.core_time_ns is None else np.stack([r.core_time_ns for r in runs]),
-                   step_counters=add("step_counters"), state_bytes=first.state_bytes)
+        stacked = {f: {k: np.stack([getattr(r, f)[k] for r in runs]) for k in getattr(first, f)}
+                   for f in ("spikes", "u", "v", "spike_counts")}
+        summed = {f: None if getattr(first, f) is None else sum(getattr(r, f) for r in runs)
+                  for f in ("counters", "core_busy_ns", "step_counters")}
+        return cls(steps=first.steps, rows=first.rows, state_bytes=first.state_bytes, **stacked, **summed,
+                   step_latency_ns=np.stack([r.step_latency_ns for r in runs]),
+                   core_time_ns=None if first.core_time_ns is None else np.stack([r.core_time_ns for r in runs]))
 
     def total(self, kind: str) -> int:
         """Sum of one event kind over all rows (cores and host)."""

@@ -6,7 +6,7 @@ costs); `ChipSpec.from_toml(path)` loads a user's own. Unknown costs are NaN, ne
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
@@ -184,9 +184,6 @@ class ChipSpec:
             if tiles <= tiles_used:
                 value = seconds
         return float(value)
-
-    def with_profile(self, profile: "Profile | str") -> "ChipSpec":
-        return replace(self, profile=Profile.preset(profile) if isinstance(profile, str) else profile)
 
     @classmethod
     def from_toml(cls, path) -> "ChipSpec":

@@ -3,6 +3,7 @@ and shared by partitioning, placement, compilation and the mapping report."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import accumulate
 
 import numpy as np
 
@@ -11,16 +12,16 @@ from neurochip.model.fixed import sign_mode
 from neurochip.model.network import Network
 
 
+def _slices(net: Network, names: list[str]) -> tuple[dict, int]:
+    """Consecutive id ranges of the populations `names`, and their total size."""
+    ends = list(accumulate((net.populations[name].n for name in names), initial=0))
+    return {name: slice(a, b) for name, a, b in zip(names, ends, ends[1:])}, ends[-1]
+
+
 def index(net: Network) -> tuple[dict, dict, int, int]:
     """(population slices of neuron ids, source slices of input channels, N, M)."""
-    pop_slices, src_slices = {}, {}
-    for names, slices in ((net.neurons(), pop_slices), (net.sources(), src_slices)):
-        start = 0
-        for name in names:
-            slices[name] = slice(start, start + net.populations[name].n)
-            start += net.populations[name].n
-    return pop_slices, src_slices, sum(net.populations[k].n for k in net.neurons()), \
-        sum(net.populations[k].n for k in net.sources())
+    (pop_slices, N), (src_slices, M) = _slices(net, net.neurons()), _slices(net, net.sources())
+    return pop_slices, src_slices, N, M
 
 
 @dataclass
@@ -43,11 +44,11 @@ def synapse_table(net: Network, chip: ChipSpec) -> SynapseTable:
     fixed = net.fixed_point
     pop_slices, src_slices, N, _ = index(net)
     dt = np.int64 if fixed else np.float64
-    parts, sc_comp, sc_shift = [], [], []
+    empty = np.zeros(0, np.int64)
+    parts, sc_comp, sc_shift = [(empty, empty, np.zeros(0, dt), empty, empty, empty)], [], []
     for proj in net.projections:
         post, pre, w, dly = proj.synapses(fixed)
-        pre_is_src = proj.pre in src_slices
-        sender = pre + (N + src_slices[proj.pre].start if pre_is_src else pop_slices[proj.pre].start)
+        sender = pre + (N + src_slices[proj.pre].start if proj.pre in src_slices else pop_slices[proj.pre].start)
         tgt = post + pop_slices[proj.post].start
         if fixed and proj.weight_exp < 0:
             # one scratch row per (projection, post neuron) that has synapses
@@ -61,15 +62,11 @@ def synapse_table(net: Network, chip: ChipSpec) -> SynapseTable:
                 w = w << proj.weight_exp
         bits = np.full(len(tgt), _synapse_bits(proj, w, chip, fixed), dtype=np.int64)
         parts.append((sender, tgt, w.astype(dt), dly, row, bits))
-    if parts:
-        cols = [np.concatenate(x) for x in zip(*parts)]
-    else:
-        cols = [np.zeros(0, np.int64)] * 2 + [np.zeros(0, dt)] + [np.zeros(0, np.int64)] * 3
-    return SynapseTable(*cols, np.asarray(sc_comp, dtype=np.int64), np.asarray(sc_shift, dtype=np.int64))
+    return SynapseTable(*(np.concatenate(column) for column in zip(*parts)), np.asarray(sc_comp, dtype=np.int64),
+                        np.asarray(sc_shift, dtype=np.int64))
 
 
 def _synapse_bits(proj, w: np.ndarray, chip: ChipSpec, fixed: bool) -> int:
     """Bits one synapse of `proj` takes: weight (+ sign if mixed), delay if any, target index."""
-
     wb = (proj.num_weight_bits + (sign_mode(w) == "mixed")) if fixed else chip.core.weight_bits + 1
     return wb + (chip.core.delay_bits if np.any(proj.delay) else 0) + chip.core.index_bits

@@ -7,7 +7,10 @@ import argparse
 import sys
 
 from neurochip.cli import commands
+from neurochip.mapping.nir.importer import DISCRETIZATIONS, TIMINGS
+from neurochip.mapping.placement.partition import PARTITION_METHODS
 from neurochip.model.errors import FitError, NetworkError, SpecError
+from neurochip.model.neurons import RESETS
 from neurochip.rules.rule import RULES
 
 EXIT_INPUT, EXIT_FIT = 2, 3
@@ -16,14 +19,14 @@ EXIT_INPUT, EXIT_FIT = 2, 3
 def _nir_options(p, with_input=False):
     p.add_argument("nir", help="NIR file (.nir) of a trained network")
     p.add_argument("--dt", type=float, default=1e-4, help="time step in seconds (NIR has none; snnTorch: 1e-4)")
-    p.add_argument("--reset", choices=("zero", "subtract"), default="zero", help="reset convention of the source")
-    p.add_argument("--timing", choices=("lava", "framework"), default="framework",
+    p.add_argument("--reset", choices=RESETS, default="zero", help="reset convention of the source")
+    p.add_argument("--timing", choices=TIMINGS, default="framework",
                    help="framework: no delay within a step (snnTorch, Norse, Sinabs); lava: one step per projection")
     p.add_argument("--reset-delay", action="store_true", help="snnTorch's one-step-late reset")
-    p.add_argument("--discretization", choices=("euler", "exact"), default="euler")
+    p.add_argument("--discretization", choices=DISCRETIZATIONS, default="euler")
     p.add_argument("--float", action="store_true", help="keep float weights (default: Loihi fixed point)")
     p.add_argument("--chip", default="loihi1", help="chip preset or a chip .toml file")
-    p.add_argument("--partition", choices=("greedy", "metis", "random"), default="metis")
+    p.add_argument("--partition", choices=PARTITION_METHODS, default="metis")
     if with_input:
         p.add_argument("--input", help="spikes as .npy, (samples, steps, n) or (steps, n)")
         p.add_argument("--digits", action="store_true", help="scikit-learn's digits test set (default input)")

@@ -36,7 +36,6 @@ def quiet(args) -> bool:
 def load_network(args):
     """A NIR file imported with the user's conventions, quantized unless --float, and mapped:
     (imported, mapping)."""
-
     path = Path(args.nir)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such NIR file")
@@ -55,7 +54,6 @@ def load_network(args):
 
 
 def cmd_info(args) -> int:
-
     for name in presets("chips"):
         chip = ChipSpec.preset(name)
         c = chip.core
@@ -72,27 +70,24 @@ def cmd_info(args) -> int:
 
 
 def cmd_map(args) -> int:
-
-    imp, mapping = load_network(args)
+    _, mapping = load_network(args)
     net, chip, report = mapping.net, mapping.chip, mapping.report()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "mapping.json").write_text(json.dumps(report, indent=1))
     plot_mesh_heatmap(report, chip, out / "mesh.png")
-    util = report["utilization"]
     print(f"{args.nir}: {sum(p.n for p in net.populations.values())} neurons in {len(net.populations)} populations, "
           f"{'float' if args.float else 'Loihi fixed point'}")
     print(f"mapped onto {chip.name}: {report['cores_used']} cores; peak use " +
-          ", ".join(f"{k} {max(v):.0%}" for k, v in util.items()))
+          ", ".join(f"{k} {max(v):.0%}" for k, v in report["utilization"].items()))
     print(f"traffic: {report['inter_core_traffic']:.0f} inter-core packets per step at rate 1, "
           f"{report['hop_traffic']:.0f} hop-weighted")
     print(f"wrote {out / 'mapping.json'} and {out / 'mesh.png'}")
     return 0
 
 
-def _inputs(args, imp, n_in):
+def _inputs(args, n_in):
     """(samples, steps, n_in) spikes and labels or None, from --input FILE.npy or --digits."""
-
     if args.input:
         path = Path(args.input)
         if not path.is_file():
@@ -112,11 +107,10 @@ def _inputs(args, imp, n_in):
 
 
 def cmd_run(args) -> int:
-
     imp, mapping = load_network(args)
     net, chip = mapping.net, mapping.chip
     (src,) = imp.inputs.values()
-    x, y = _inputs(args, imp, net.populations[src].n)
+    x, y = _inputs(args, net.populations[src].n)
     (out_pop,) = imp.outputs.values()
     sim = Simulator(net, chip, mapping.placement, mapping.table)
     T = x.shape[1]
@@ -125,7 +119,6 @@ def cmd_run(args) -> int:
     res = sim.run_samples([imp.inputs_for(s, T + tail if args.timing == "lava" else None) for s in x],
                           steps=T + tail, populations=[out_pop], progress=None if quiet(args) else "inference")
     counts = res.spikes[out_pop].sum(1)
-    latency = float(np.nansum(res.step_latency_ns))
     e = run_energy(res, chip.profile).per(len(x))
     print(f"{len(x)} samples x {T} steps on {chip.name} ({len(sim.program.core_ids)} cores)")
     if y is not None and counts.shape[1] == 10:
@@ -133,12 +126,11 @@ def cmd_run(args) -> int:
     print(f"output spikes per sample: {counts.sum(1).mean():.1f}")
     print(f"energy per inference: {e.total_pj / 1e3:.1f} nJ ({chip.profile.name}"
           + (f"; unknown costs: {', '.join(e.unknown)}" if e.unknown else "") + ")")
-    print(f"latency per inference: {latency / len(x) / 1e3:.1f} us")
+    print(f"latency per inference: {np.nansum(res.step_latency_ns) / len(x) / 1e3:.1f} us")
     return 0
 
 
 def cmd_learn(args) -> int:
-
     x_tr, y_tr, x_te, y_te = digits(args.steps)
     x_tr, y_tr = x_tr[: args.train], y_tr[: args.train]
     ckpt = Path(args.checkpoint) if args.checkpoint else None
@@ -170,18 +162,14 @@ def cmd_export(args) -> int:
     net = mapping.net
     if args.format == "nir":
         import nir
-
-
         nir.write(out, to_nir(net, args.dt, imp))
         print(f"wrote {out}")
     elif args.format == "netx":
-
         export_netx_hdf5(net, out)
         print(f"wrote {out} (lava-dl NetX layout)")
     else:
-
         (src,) = imp.inputs.values()
-        x, _ = _inputs(args, imp, net.populations[src].n)
+        x, _ = _inputs(args, net.populations[src].n)
         py, npz = export_lava_script(net, out, {src: x[0]}, x.shape[1])
         print(f"wrote {py} and {npz}: `python {py}` rebuilds the network in Lava (first input sample)")
     return 0
@@ -190,10 +178,8 @@ def cmd_export(args) -> int:
 def cmd_report(args) -> int:
     out = args.out or f"energy_reports/{args.kind}"
     if args.kind == "ttfs":
-
         folder = write_report(out, progress=not quiet(args))
     else:
-
         folder = write(out, T=args.steps, epochs=args.epochs, train=args.train, test=args.test,
                        progress=not quiet(args))
     print(f"wrote {folder / 'report.md'}, report.json and figures")
@@ -201,5 +187,4 @@ def cmd_report(args) -> int:
 
 
 def cmd_demo(args) -> int:
-
     return demo(out=args.out)

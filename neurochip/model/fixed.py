@@ -86,12 +86,6 @@ def round_stochastic(q, rng):
     return f + 1.0 if uniform(rng) < q - f else f
 
 
-def trunc0(x):
-    """Truncation toward zero of x / 2**12 (arrays, int64)."""
-    x = np.asarray(x, dtype=np.int64)
-    return np.sign(x) * (np.abs(x) >> DECAY_BITS)
-
-
 def shift(mant, exp):
     """mant << exp, or >> -exp (floor) for a negative exponent: Lava's bias and weight_exp."""
     mant, exp = np.asarray(mant, dtype=np.int64), np.asarray(exp, dtype=np.int64)

@@ -10,19 +10,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from neurochip.model.errors import NetworkError
-from neurochip.model.fixed import (
-    BIAS_EXP_RANGE,
-    BIAS_MANT_BITS,
-    DECAY_BITS,
-    DECAY_ONE,
-    U_MAX,
-    V_LIMIT,
-    VTH_BITS,
-    VTH_SHIFT,
-    shift,
-)
+from neurochip.model.fixed import (BIAS_EXP_RANGE, BIAS_MANT_BITS, DECAY_BITS, DECAY_ONE, U_MAX, V_LIMIT, VTH_BITS,
+                                   VTH_SHIFT, shift)
 
 NEURON_MODELS: dict = {}
+RESETS = ("zero", "subtract")   # what a spike does to v
 
 
 def register(cls):
@@ -90,7 +82,7 @@ def _check_int(pop: str, name: str, value):
 
 
 def _check_reset(pop: str, reset):
-    if reset not in ("zero", "subtract"):
+    if reset not in RESETS:
         raise NetworkError(f"population {pop!r}: reset must be 'zero' or 'subtract', got {reset!r}")
 
 

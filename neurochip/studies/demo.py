@@ -30,6 +30,7 @@ from neurochip.mapping.nir.exporter import to_nir
 from neurochip.mapping.nir.importer import read_nir
 from neurochip.mapping.placement.place import map_network
 from neurochip.mapping.placement.report import plot_mesh_heatmap
+from neurochip.model.fixed import NEVER_VTH
 from neurochip.model.network import Network
 from neurochip.model.neurons import LoihiLIF, SpikeSource
 from neurochip.studies.datasets import digits
@@ -42,37 +43,20 @@ LAVA_SAMPLES = 5
 LAVA_PAD = 32    # silent steps after each sample in the Lava check
 
 
-def hidden_counts(sim, spikes):
-    out = []
-    for s in spikes:
-        sim.reset()
-        out.append(sim.run(len(s), inputs={"pixels": s}).spike_counts["hidden"])
-    return np.array(out, dtype=np.float64)
-
-
-def train(rng, x, y, train_idx, chip):
+def train(rng, x, y, train_idx, test_idx, chip):
     """The network with its readout fitted offline; returns (network, float accuracy)."""
     net = Network()
     net.add(SpikeSource(64, name="pixels"))
     net.add(LoihiLIF(N_HIDDEN, du=1024, dv=256, vth=VTH_HIDDEN, name="hidden"))
     net.connect("pixels", "hidden", 2 * rng.integers(-20, 30, (N_HIDDEN, 64)), weight_exp=3)  # even: mixed 8-bit drops the LSB
-    h = hidden_counts(Simulator(net, chip), x)
+    h = Simulator(net, chip).run_samples([{"pixels": s} for s in x]).spike_counts["hidden"].astype(np.float64)
     onehot = np.eye(10)[y]
     hx = np.hstack([h, np.ones((len(h), 1))])
     w = np.linalg.solve(hx[train_idx].T @ hx[train_idx] + 10.0 * np.eye(hx.shape[1]), hx[train_idx].T @ onehot[train_idx])
-    test_idx = np.setdiff1d(np.arange(len(y)), train_idx)
     float_acc = np.mean(np.argmax(hx[test_idx] @ w, axis=1) == y[test_idx])
-    net.add(LoihiLIF(10, du=4095, dv=0, vth=2**17 - 1, name="readout"))   # v integrates the input
+    net.add(LoihiLIF(10, du=4095, dv=0, vth=NEVER_VTH, name="readout"))   # v integrates the input
     net.connect("hidden", "readout", 2 * np.round(w[:-1].T * 127 / np.abs(w[:-1]).max()).astype(np.int64))
     return net, float_acc
-
-
-def write_nir(net, path):
-    import nir
-
-
-    nir.write(path, to_nir(net, dt=1e-3))
-    return len(read_nir(path).nodes)
 
 
 def lava_check(net, x):
@@ -91,23 +75,23 @@ def lava_check(net, x):
 
 
 def main(seed: int = 0, out: str = "energy_reports/digits") -> int:
+    import nir
 
     t_start = time.perf_counter()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     x, y = digits(T, seed=rng, rate=0.5, split=False)   # at most 0.5 spikes a step
-    order = rng.permutation(len(y))
-    train_idx, test_idx = order[: int(0.75 * len(y))], order[int(0.75 * len(y)):]
+    train_idx, test_idx = np.split(rng.permutation(len(y)), [int(0.75 * len(y))])
     chip = loihi1()
 
     print(f"1. digits: {len(y)} samples of {T} steps; hidden layer of {N_HIDDEN} LIF, readout fitted offline")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        net, float_acc = train(rng, x, y, train_idx, chip)
+        net, float_acc = train(rng, x, y, train_idx, test_idx, chip)
     print(f"   float readout accuracy {float_acc:.3f}")
-    nodes = write_nir(net, out / "network.nir")
-    print(f"2. NIR: wrote {out / 'network.nir'} ({nodes} nodes) and read it back")
+    nir.write(out / "network.nir", to_nir(net, dt=1e-3))
+    print(f"2. NIR: wrote {out / 'network.nir'} ({len(read_nir(out / 'network.nir').nodes)} nodes) and read it back")
     mapping = map_network(net, chip, "metis")
     report = mapping.report()
     (out / "mapping.json").write_text(json.dumps(report, indent=1))
@@ -125,7 +109,6 @@ def main(seed: int = 0, out: str = "energy_reports/digits") -> int:
           f"{e_inf.total_pj / 1e3:.0f} nJ and {latency / n / 1e3:.0f} us per inference ({chip.profile.name})")
 
     print("5. on-chip learning from random weights (OTTT_A, OTTT_O, STD-ED, MPD-ED, BPTT-SG) and the energy report")
-
     write(out, T=16, epochs=8, progress=sys.stderr.isatty() and not os.environ.get("CI"))
     data = json.loads((out / "report.json").read_text())
     for k, m in data["methods"].items():

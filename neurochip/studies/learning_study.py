@@ -12,6 +12,7 @@ Energies use `neurochip.chip.energy` with two profiles:
 from __future__ import annotations
 
 import time
+from dataclasses import asdict
 
 import numpy as np
 
@@ -20,7 +21,7 @@ from neurochip.chip.placement import Placement
 from neurochip.chip.simulator import Simulator
 from neurochip.chip.spec import Profile, loihi1
 from neurochip.mapping.placement.place import place
-from neurochip.model.events import ALL_EVENTS, PHASES
+from neurochip.model.events import ALL_EVENTS
 from neurochip.rules.learner import Learner
 from neurochip.rules.rule import BPTT, OTTT, EventDriven
 from neurochip.studies.datasets import digits
@@ -43,7 +44,6 @@ def learning_profile() -> Profile:
 def study(T: int = 16, epochs: int = 8, train: int | None = None, test: int | None = None,
           Ts=(4, 8, 16, 32, 64, 128, 256), sweep_samples: int = 100, progress: bool = False) -> dict:
     """Run the digits study and return every number of the report."""
-
     x_tr, y_tr, x_te, y_te = digits(T)
     x_tr, y_tr = x_tr[:train], y_tr[:train]
     x_te, y_te = x_te[:test], y_te[:test]
@@ -56,15 +56,14 @@ def study(T: int = 16, epochs: int = 8, train: int | None = None, test: int | No
         learner = Learner(SIZES, rule, fixed=fixed, seed=0)
         learner.fit(x_tr, y_tr, epochs * slower, progress=progress)
         n = epochs * slower * len(x_tr)
-        per_sample = energy(learner.counts("learn"), lprof).per(n)
-        learning_only = energy({k: v for k, v in learner.counts("learn").items() if k in PHASES["learning"]}, lprof)
+        spent = energy(learner.counts("learn"), lprof)
         writes = learner.counts("learn")["weight_writes"]
         out["methods"][label] = {
             "rule": repr(rule), "fixed_point": fixed, "epochs": epochs * slower,
             "accuracy": learner.accuracy(x_te, y_te),
             "curve": [h["loss"] for h in learner.history], "seconds": time.perf_counter() - t0,
-            "per_sample": per_sample.to_dict(), "weight_writes_per_sample": writes / n,
-            "learning_pj_per_weight_write": learning_only.total_pj / max(writes, 1),
+            "per_sample": spent.per(n).to_dict(), "weight_writes_per_sample": writes / n,
+            "learning_pj_per_weight_write": spent.by_phase()["learning"] / max(writes, 1),
             "state_bytes": learner.state_bytes(T)}
         if label == "OTTT_A":
             trained = learner
@@ -93,7 +92,7 @@ def study(T: int = 16, epochs: int = 8, train: int | None = None, test: int | No
                                  "cores_per_tile": chip.cores_per_tile}}
 
     # learning cost against T (same init, `sweep_samples` samples each)
-    sweep = {"T": list(Ts)}
+    out["vs_T"] = {"T": list(Ts)}
     data_T = {t: digits(t)[:2] for t in Ts}
     for label, rule, fixed, _ in methods():
         e, b = [], []
@@ -104,15 +103,10 @@ def study(T: int = 16, epochs: int = 8, train: int | None = None, test: int | No
                 learner.learn_sample(x, y)
             e.append(energy(learner.counts("learn"), lprof).per(sweep_samples).total_pj)
             b.append(learner.state_bytes(t))
-        sweep[label] = {"pj_per_sample": e, "state_bytes": b}
-    out["vs_T"] = sweep
+        out["vs_T"][label] = {"pj_per_sample": e, "state_bytes": b}
     return out
 
 
 def _profile_table(p: Profile) -> list:
-    return [{"kind": k, "energy_pj": _n(p.cost(k)), "latency_ns": _n(p.cost(k, "latency_ns")),
-             "basis": p.events[k].basis, "source": p.events[k].source} for k in ALL_EVENTS]
-
-
-def _n(v):
-    return None if v != v else v
+    """Each event kind's costs, basis and source; unknown (NaN) costs as None."""
+    return [{"kind": k, **{f: None if v != v else v for f, v in asdict(p.events[k]).items()}} for k in ALL_EVENTS]

@@ -21,16 +21,17 @@ def figures(data: dict, folder: Path) -> list:
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     labels = list(data["methods"])
-    kinds = [k for k in ALL_EVENTS if any((m["per_sample"]["by_kind_pj"][k] or 0) > 0 for m in data["methods"].values())]
+    by_kind = {k: np.array([m["per_sample"]["by_kind_pj"][k] or 0 for m in data["methods"].values()]) / 1e6
+               for k in ALL_EVENTS}
+    kinds = [k for k in ALL_EVENTS if np.any(by_kind[k] > 0)]
 
     # 1. energy per training sample by event kind (stacked)
     fig, ax = plt.subplots(figsize=(9, 4.8))
     bottom = np.zeros(len(labels))
     cmap = plt.get_cmap("tab20")
     for i, k in enumerate(kinds):
-        vals = np.array([(data["methods"][m]["per_sample"]["by_kind_pj"][k] or 0) / 1e6 for m in labels])
-        ax.bar(labels, vals, bottom=bottom, label=k, color=cmap(i % 20))
-        bottom += vals
+        ax.bar(labels, by_kind[k], bottom=bottom, label=k, color=cmap(i % 20))
+        bottom += by_kind[k]
     ax.set_ylabel("energy per training sample (µJ)")
     ax.set_title(f"Energy by event kind, digits {'-'.join(map(str, data['sizes']))}, T = {data['T']} "
                  "(loihi1_davies2018 + horowitz45nm)")
@@ -41,12 +42,11 @@ def figures(data: dict, folder: Path) -> list:
     # 2. energy per update, log scale
     fig, ax = plt.subplots(figsize=(8, 4.5))
     per = [data["methods"][m]["per_sample"]["total_pj"] / 1e6 for m in labels]
-    ax.bar(labels, per, color=["#1f77b4", "#1f77b4", "#2ca02c", "#2ca02c", "#d62728", "#d62728"][:len(labels)])
+    bars = ax.bar(labels, per, color=["#1f77b4", "#1f77b4", "#2ca02c", "#2ca02c", "#d62728", "#d62728"][:len(labels)])
     ax.set_yscale("log")
     ax.set_ylabel("energy per weight update = per training sample (µJ, log)")
     ax.set_title("Energy per update (forward pass + learning phase)")
-    for i, v in enumerate(per):
-        ax.text(i, v, f"{v:.2f}", ha="center", va="bottom", fontsize=8)
+    ax.bar_label(bars, labels=[f"{v:.2f}" for v in per], fontsize=8)
     plt.setp(ax.get_xticklabels(), rotation=20, ha="right")
     paths.append(save_figure(fig, folder / "energy_per_update.png"))
 
@@ -90,12 +90,10 @@ def markdown(data: dict) -> str:
              "| method | test accuracy | energy per update (µJ) | learning phase (µJ) | weight writes | "
              "pJ per weight written | BPTT-SG detached / this | state at T (KiB) |",
              "|---|---|---|---|---|---|---|---|"]
-    for k, v in m.items():
-        ps = v["per_sample"]
-        lines.append(f"| {k} | {v['accuracy']:.1%} | {ps['total_pj'] / 1e6:.3f} | "
-                     f"{ps['by_phase_pj']['learning'] / 1e6:.3f} | {v['weight_writes_per_sample']:,.0f} | "
-                     f"{v['learning_pj_per_weight_write']:.1f} | {data['ratios_vs_bptt'][k]:.2f}x | "
-                     f"{v['state_bytes'] / 1024:.1f} |")
+    lines += [f"| {k} | {v['accuracy']:.1%} | {v['per_sample']['total_pj'] / 1e6:.3f} | "
+              f"{v['per_sample']['by_phase_pj']['learning'] / 1e6:.3f} | {v['weight_writes_per_sample']:,.0f} | "
+              f"{v['learning_pj_per_weight_write']:.1f} | {data['ratios_vs_bptt'][k]:.2f}x | "
+              f"{v['state_bytes'] / 1024:.1f} |" for k, v in m.items()]
     ed = {k: data["ratios_vs_bptt"][k] for k in ("STD-ED", "MPD-ED")}
     b = m["BPTT-SG detached"]["per_sample"]
     fwd = 1 - b["by_phase_pj"]["learning"] / b["total_pj"]
@@ -112,12 +110,9 @@ def markdown(data: dict) -> str:
               "## Against T", "", "![energy and state against T](energy_vs_T.png)", "",
               "| method | " + " | ".join(f"T={t}" for t in data["vs_T"]["T"]) + " |",
               "|---|" + "---|" * len(data["vs_T"]["T"])]
-    for k in m:
-        lines.append(f"| {k} state (KiB) | " + " | ".join(f"{b / 1024:.1f}" for b in data["vs_T"][k]["state_bytes"])
-                     + " |")
-    for k in m:
-        lines.append(f"| {k} energy (µJ) | " + " | ".join(f"{e / 1e6:.3f}" for e in data["vs_T"][k]["pj_per_sample"])
-                     + " |")
+    for key, what, scale, fmt in (("state_bytes", "state (KiB)", 1024, ".1f"),
+                                  ("pj_per_sample", "energy (µJ)", 1e6, ".3f")):
+        lines += [f"| {k} {what} | " + " | ".join(f"{v / scale:{fmt}}" for v in data["vs_T"][k][key]) + " |" for k in m]
     s = inf["energy"]["loihi1_sanafe"]
     d = inf["energy"]["loihi1_davies2018"]
     lines += ["", "## Inference on loihi1", "",
@@ -134,9 +129,8 @@ def markdown(data: dict) -> str:
     lines += [f"| **total** | | **{s['total_pj'] / 1e3:.1f}** | **{d['total_pj'] / 1e3:.1f}** (without "
               f"{', '.join(d['unknown']) or 'nothing'}) |", "", "![per-core energy](core_heatmap.png)", "",
               "## Learning-cost constants", "", "| kind | pJ | basis | source |", "|---|---|---|---|"]
-    for row in data["learning_profile"]:
-        lines.append(f"| {row['kind']} | {row['energy_pj'] if row['energy_pj'] is not None else 'unknown'} | "
-                     f"{row['basis']} | {row['source']} |")
+    lines += [f"| {row['kind']} | {row['energy_pj'] if row['energy_pj'] is not None else 'unknown'} | "
+              f"{row['basis']} | {row['source']} |" for row in data["learning_profile"]]
     return "\n".join(lines) + "\n"
 
 

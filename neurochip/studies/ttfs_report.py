@@ -63,10 +63,9 @@ def rate_lif(W, b, x_train, T, profile, progress=False):
     lag = len(W)  # a step of delay per projection
     res = nc.Simulator(net).run_samples([{"in": s} for s in s_te], steps=T + lag, record=["v"], populations=["out"],
                                         progress=f"rate LIF T={T}" if progress else None)
-    correct = int(np.sum(np.argmax(res.v["out"][:, -1], axis=1) == y_te))
     spikes = sum(int(res.spike_counts[k].sum()) for k in names[1:-1])
     hidden = sum(w.shape[0] for w in W[:-1])
-    return {"T": T, "accuracy": correct / len(y_te), "spikes_per_neuron": spikes / len(y_te) / hidden,
+    return {"T": T, "accuracy": _accuracy(res.v["out"][:, -1], y_te), "spikes_per_neuron": spikes / len(y_te) / hidden,
             "lambda": lam, "energy": run_energy(res, profile).per(len(y_te)).to_dict()}
 
 
@@ -82,6 +81,7 @@ def study(progress: bool = False) -> dict:
         W, b, hist = train_relu(ReLUTraining(sizes=SIZES, epochs=40, act_l1=l1), x_tr, y_tr, progress=progress)
         net = TTFSNetwork.from_relu(W, b, x_tr)
         res = net.run(x_te)
+        chip = [net.with_time_bits(bits).run(x_te, warn=False) for bits in BITS]
         acts, logits = relu_forward(W, b, x_te)
         out["networks"][label] = {
             "relu_accuracy": _accuracy(logits, y_te), "ttfs_accuracy": _accuracy(res.logits, y_te),
@@ -90,13 +90,11 @@ def study(progress: bool = False) -> dict:
             "saturated": res.saturated, "windows": net.windows,
             "spikes_per_neuron": res.spikes_per_neuron, "spikes_per_layer": res.spikes_per_layer,
             "spikes_per_neuron_with_input": float(np.mean(np.concatenate([np.isfinite(t) for t in res.times], 1))),
-            "relu_train_loss": hist["loss"], "vs_bits": {"bits": BITS}}
-        chip = [net.with_time_bits(bits).run(x_te, warn=False) for bits in BITS]
-        out["networks"][label]["vs_bits"].update(
-            accuracy=[_accuracy(r.logits, y_te) for r in chip],
-            agreement=[float(np.mean(r.predictions == res.predictions)) for r in chip],
-            spikes_per_neuron=[r.spikes_per_neuron for r in chip],
-            energy_pj=[energy(r.per_inference(), profile).total_pj for r in chip])
+            "relu_train_loss": hist["loss"], "vs_bits": {
+                "bits": BITS, "accuracy": [_accuracy(r.logits, y_te) for r in chip],
+                "agreement": [float(np.mean(r.predictions == res.predictions)) for r in chip],
+                "spikes_per_neuron": [r.spikes_per_neuron for r in chip],
+                "energy_pj": [energy(r.per_inference(), profile).total_pj for r in chip]}}
         if l1:
             main = (W, b, out["networks"][label], chip)
 
