@@ -1,6 +1,7 @@
 """NIR import: golden graphs, timing conventions, quantization, errors."""
 import warnings
 
+import h5py
 import nir
 import numpy as np
 import pytest
@@ -162,3 +163,99 @@ def test_quantization_report_counts_saturation():
     _, rep = quantize(net)
     assert rep.layers[0].saturated == 0 and rep.layers[0].rel_error < 0.01
     assert "| in->h |" in rep.table()
+
+
+def small_graph(**lif):
+    """in -> fc (Linear) -> l (LIF) -> out, with LIF fields overridden by `lif`."""
+    fields = dict(tau=np.full(2, 3e-3), r=np.ones(2), v_leak=np.zeros(2), v_threshold=np.ones(2), v_reset=np.zeros(2))
+    return nir.NIRGraph({"in": nir.Input(np.array([2])), "fc": nir.Linear(np.eye(2)), "l": nir.LIF(**{**fields, **lif}),
+                         "out": nir.Output(np.array([2]))}, [("in", "fc"), ("fc", "l"), ("l", "out")])
+
+
+@pytest.mark.parametrize("lif, message", [
+    (dict(tau=np.full(2, np.inf)),
+     r"node 'l' \(LIF\): tau = inf s is out of range; allowed: dt = 0.001 s <= tau < inf"),
+    (dict(tau=np.full(2, -1e-3)), r"node 'l' \(LIF\): tau = -0.001 s is out of range"),
+    (dict(tau=np.full(2, 1e-5)), r"tau = 1e-05 s is out of range; allowed: dt = 0.001 s <= tau"),
+    (dict(r=np.zeros(2)), r"node 'l' \(LIF\): r = 0 for 2 neuron\(s\).*allowed: any finite non-zero"),
+    (dict(v_threshold=np.full(2, np.nan)), r"node 'l' \(LIF\): v_threshold holds 2 non-finite value\(s\) \(the first, "
+                                           r"nan, at index \(0,\)\); allowed: finite numbers"),
+    (dict(v_threshold=np.full(2, -1.0)), r"v_threshold must exceed v_reset, got v_threshold -1 <= v_reset 0"),
+])
+def test_neuron_parameters_out_of_range_are_refused_with_node_field_value_and_range(lif, message):
+    with pytest.raises(NIRImportError, match=message):
+        from_nir(small_graph(**lif), dt=1e-3, reset="zero")
+
+
+def test_exact_discretisation_takes_time_constants_below_dt():
+    imp = from_nir(small_graph(tau=np.full(2, 1e-4)), dt=1e-3, reset="zero", discretization="exact")
+    assert imp.net.populations["l"].dv == pytest.approx(1 - np.exp(-10))
+    with pytest.raises(NIRImportError, match="allowed: 0 < tau < inf"):
+        from_nir(small_graph(tau=np.zeros(2)), dt=1e-3, reset="zero", discretization="exact")
+
+
+def test_weights_beyond_loihis_reach_or_not_finite_are_refused():
+    g = small_graph()
+    g.nodes["fc"] = nir.Linear(np.eye(2) * 1e30)
+    with pytest.raises(NIRImportError, match=r"node 'l' \(LIF\): one spike from 'in' through \['fc'\] adds up to "
+                                             r"3.333e\+29 thresholds .*'fc' largest \|weight\| 1e\+30.* at most 32640"):
+        from_nir(g, dt=1e-3, reset="zero")
+    g.nodes["fc"] = nir.Linear(np.eye(2) * 3e4 * 3)  # 3e4 thresholds after dt/tau = 1/3: still reachable
+    assert from_nir(g, dt=1e-3, reset="zero").net.projections[0].weights.max() == pytest.approx(3e4)
+    g.nodes["fc"] = nir.Affine(np.eye(2), np.array([0.0, np.inf]))
+    with pytest.raises(NIRImportError, match=r"node 'fc' \(Affine\): bias holds 1 non-finite value\(s\) \(the first, "
+                                             r"inf, at index \(1,\)\)"):
+        from_nir(g, dt=1e-3, reset="zero")
+
+
+def test_graphs_missing_a_part_or_with_a_linear_cycle_are_refused(tmp_path):
+    i, o = nir.Input(np.array([2])), nir.Output(np.array([2]))
+    with pytest.raises(NIRImportError, match=r"the graph has no neuron node \(nodes: \['in', 'out'\]\)"):
+        from_nir(nir.NIRGraph({"in": i, "out": o}, [("in", "out")]), dt=1e-3, reset="zero")
+    loop = nir.NIRGraph({"in": i, "a": nir.Linear(np.eye(2)), "b": nir.Linear(np.eye(2)), "out": o},
+                        [("in", "a"), ("a", "b"), ("b", "a"), ("b", "out")], type_check=False)
+    with pytest.raises(NIRImportError, match="no neuron node"):
+        from_nir(loop, dt=1e-3, reset="zero")
+    g = small_graph()
+    g.nodes["a"], g.nodes["b"] = nir.Linear(np.eye(2)), nir.Linear(np.eye(2))
+    g.edges += [("l", "a"), ("a", "b"), ("b", "a"), ("b", "l")]
+    with pytest.raises(NIRImportError, match=r"nodes 'a' <- 'b' <- 'a' form a cycle of Linear nodes with no neuron"):
+        from_nir(g, dt=1e-3, reset="zero")
+    g = small_graph()
+    del g.nodes["out"]
+    g.edges = g.edges[:-1]
+    nir.write(tmp_path / "no_out.nir", g)
+    with pytest.raises(NIRImportError, match=r"no_out.nir: the graph has no Output node.*neuron nodes: \['l'\]"):
+        from_nir(tmp_path / "no_out.nir", dt=1e-3, reset="zero")
+    g = small_graph()
+    g.nodes["o2"], g.edges = nir.Output(np.array([2])), g.edges + [("in", "o2")]
+    with pytest.raises(NIRImportError, match=r"output 'o2' must be fed by one neuron node, got \['in'\]"):
+        from_nir(g, dt=1e-3, reset="zero")
+
+
+def test_file_errors_name_the_file_and_node(tmp_path):
+    path = tmp_path / "g.nir"
+    nir.write(path, small_graph(tau=np.full(2, np.inf)))
+    with pytest.raises(NIRImportError, match=r"g.nir: node 'l' \(LIF\): tau = inf s is out of range"):
+        from_nir(path, dt=1e-3, reset="zero")
+    nir.write(path, small_graph())
+    with h5py.File(path, "r+") as f:
+        del f["node/nodes/fc/type"]
+        f["node/nodes/fc/type"] = "Frobnicate"
+    with pytest.raises(NIRImportError, match=r"g.nir: node 'fc' has type 'Frobnicate', which neurochip does not "
+                                             "import; supported types: LIF, .*Affine, Linear"):
+        from_nir(path, dt=1e-3, reset="zero")
+    with h5py.File(path, "r+") as f:
+        del f["node/nodes/fc/type"]
+    with pytest.raises(NIRImportError, match="g.nir: node 'fc' has no type"):
+        from_nir(path, dt=1e-3, reset="zero")
+    nir.write(path, small_graph())
+    with h5py.File(path, "r+") as f:
+        del f["node/nodes/fc/weight"]
+    with pytest.raises(NIRImportError, match=r"g.nir: malformed NIR graph \(node 'fc' of type Linear\): TypeError"):
+        from_nir(path, dt=1e-3, reset="zero")
+    path.write_bytes(b"")
+    with pytest.raises(NIRImportError, match="g.nir: not a readable NIR file"):
+        from_nir(path, dt=1e-3, reset="zero")
+    with pytest.raises(NIRImportError, match="no such file"):
+        from_nir(tmp_path / "missing.nir", dt=1e-3, reset="zero")

@@ -1,6 +1,7 @@
 """The simulator against the slow Lava-semantics reference, the NIR-paper golden traces,
 and itself under different splits over cores."""
 import os
+import threading
 import warnings
 
 import numpy as np
@@ -236,3 +237,84 @@ def test_run_samples_equals_one_run_per_sample_from_the_initial_state():
     assert np.array_equal(many.counters, sum(r.counters for r in singles))
     with pytest.raises(nc.NetworkError, match="sample 0 is longer than steps = 5"):
         sim.run_samples(samples, steps=5)
+
+
+def checkpointed(tmp_path, float_net=False):
+    net = nc.Network()
+    net.add(nc.SpikeSource(4, name="in"))
+    if float_net:
+        net.add(nc.FloatLIF(3, du=0.5, dv=0.1, vth=1.0, name="h"))
+        net.connect("in", "h", np.full((3, 4), 0.4))
+    else:
+        net.add(nc.LoihiLIF(3, du=300, dv=100, vth=20, name="h"))
+        net.connect("in", "h", np.full((3, 4), 10))
+    sim = nc.Simulator(net)
+    sim.run(5, inputs={"in": np.ones((5, 4), bool)})
+    sim.save(tmp_path / "sim.npz")
+    return net, sim, tmp_path / "sim.npz"
+
+
+def test_damaged_checkpoints_are_refused_naming_the_file_and_what_is_wrong(tmp_path):
+    net, sim, path = checkpointed(tmp_path)
+    raw, good = path.read_bytes(), dict(np.load(path))
+    bad = tmp_path / "bad.npz"
+    cases = [(b"", r"bad.npz: not a neurochip simulator checkpoint \(it is empty\)"),
+             (raw[: len(raw) // 2], r"bad.npz: not a neurochip simulator checkpoint \(BadZipFile"),
+             (b"garbage" * 50, r"bad.npz: not a neurochip simulator checkpoint \(it starts with b'garbag'"),
+             ({k: v for k, v in good.items() if k != "v"}, r"bad.npz: .*missing key\(s\) \['v'\]"),
+             ({**good, "v": good["v"][:2]}, r"bad.npz: array 'v' is int64 of shape \(2,\), but this network's is "
+                                            r"int64 of shape \(3,\)"),
+             ({**good, "u": good["u"].astype(np.float32)}, r"bad.npz: array 'u' is float32"),
+             ({**good, "t": np.float64(np.nan)}, r"bad.npz: .*'t' must be a non-negative integer step"),
+             ({**good, "fingerprint": np.arange(3)}, r"bad.npz: .*'fingerprint' must be a text hash")]
+    for content, message in cases:
+        if isinstance(content, bytes):
+            bad.write_bytes(content)
+        else:
+            np.savez(bad, **content)
+        fresh = nc.Simulator(net)
+        with pytest.raises(nc.NetworkError, match=message):
+            fresh.load(bad)
+        assert fresh.t == 0 and not fresh.v.any()  # a refused checkpoint changes nothing
+    np.save(tmp_path / "bare.npy", good["v"])
+    with pytest.raises(nc.NetworkError, match="bare.npy: .*one bare array"):
+        nc.Simulator(net).load(tmp_path / "bare.npy")
+    with pytest.raises(nc.NetworkError, match="no such checkpoint file"):
+        nc.Simulator(net).load(tmp_path / "none.npz")
+
+
+def test_checkpoint_with_nan_state_is_refused(tmp_path):
+    net, sim, path = checkpointed(tmp_path, float_net=True)
+    good = dict(np.load(path))
+    v = good["v"].copy()
+    v[1] = np.nan
+    np.savez(tmp_path / "nan.npz", **{**good, "v": v})
+    with pytest.raises(nc.NetworkError, match=r"nan.npz: array 'v' holds 1 NaN or inf value\(s\)"):
+        nc.Simulator(net).load(tmp_path / "nan.npz")
+    nc.Simulator(net).load(path)
+
+
+def test_checkpoint_saves_are_atomic_and_do_not_collide(tmp_path):
+    net, sim, path = checkpointed(tmp_path)
+    errors = []
+
+    def save_many():
+        try:
+            for _ in range(15):
+                sim.save(path)
+        except Exception as e:  # noqa: BLE001 - any failure is the test's finding
+            errors.append(e)
+
+    threads = [threading.Thread(target=save_many) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and sorted(p.name for p in tmp_path.iterdir()) == ["sim.npz"]  # no temporary left
+    resumed = nc.Simulator(net)
+    resumed.load(path)
+    assert resumed.t == 5 and np.array_equal(resumed.v, sim.v)
+    with pytest.raises(nc.NetworkError, match="the folder .*missing does not exist"):
+        sim.save(tmp_path / "missing" / "sim.npz")
+    with pytest.raises(nc.NetworkError, match="is a folder"):
+        sim.save(tmp_path)

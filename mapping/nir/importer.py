@@ -43,11 +43,24 @@ reset conventions, reproduced by:
   (a one-step refractory period NIR cannot express): not reproduced; use "subtract" there.
 - Norse, Sinabs, Rockpool: timing="framework" (Sinabs' IF has no time constant: any dt).
 - Lava (and the NIR paper's Lava runs): timing="lava", reset="zero".
+
+Validation: every error is a `NIRImportError` naming the file (for a path), the node, its
+type, the field and the value, and the allowed range. Refused: unknown node types (the
+supported ones are listed), a node without a type or a field NIR needs, non-numeric or
+non-finite (NaN, inf) parameters, time constants that are not finite and positive (and,
+under "euler", shorter than dt, where the decay dt/tau would pass 1), r = 0, v_threshold at
+or below v_reset, a graph without an Input, a neuron node or an Output, an Output fed by no
+neuron node, a cycle of linear nodes with no neuron node in it. Weights are refused, not
+warned about, when a spike would add more than `WEIGHT_LIMIT` thresholds to a spiking
+neuron: Loihi's 8-bit weight mantissa at its largest weight exponent (7) cannot reach more,
+even with the smallest threshold, so such a network has no chip equivalent (quantization
+would clip it to a different network); scale the weights down or the threshold up.
 """
 from __future__ import annotations
 
-import warnings
+import dataclasses
 import functools
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -55,7 +68,7 @@ import scipy.sparse as sp
 
 from neurochip.mapping.nir import unroll
 from neurochip.model.errors import NetworkError
-from neurochip.model.fixed import NEVER_VTH_FLOAT
+from neurochip.model.fixed import ACT_SHIFT, NEVER_VTH_FLOAT, VTH_SHIFT, WEIGHT_EXP_RANGE, weight_range
 from neurochip.model.network import Network
 from neurochip.model.neurons import NEURON_MODELS, RESETS, SpikeSource
 
@@ -65,6 +78,11 @@ BIAS = "bias"
 
 TIMINGS = ("lava", "framework")     # a step of delay per projection, or none within a step
 DISCRETIZATIONS = ("euler", "exact")  # how a time constant becomes a decay per step
+# the largest input one spike can bring, in thresholds: the largest 8-bit weight mantissa at the
+# largest weight exponent, over the smallest threshold (mantissa 1); 32640
+WEIGHT_LIMIT = (weight_range("excitatory")[1] << (WEIGHT_EXP_RANGE[1] + ACT_SHIFT)) / 2**VTH_SHIFT
+_NOT_PARAMETERS = ("input_type", "output_type", "metadata")
+_TIME_CONSTANTS = ("tau", "tau_mem", "tau_syn")
 
 
 class NIRImportError(NetworkError):
@@ -107,7 +125,9 @@ class Imported:
 def read_nir(path):
     """Read a .nir file with NIR's own reader, tolerating what peers' older files do:
     type mismatches (read without type checks) and an edge naming a missing node when
-    exactly one node of that graph starts with the name (repaired, with a warning)."""
+    exactly one node of that graph starts with the name (repaired, with a warning).
+    A file that is not HDF5, has no graph, a node of an unknown or missing type, or a node
+    NIR cannot build raises `NIRImportError` naming the file and the node."""
     import h5py
     import nir
     from nir.serialization import hdf2dict
@@ -115,14 +135,75 @@ def read_nir(path):
     try:
         with h5py.File(path, "r") as f:
             data = hdf2dict(f["node"])
-    except (OSError, KeyError) as e:
-        raise NIRImportError(f"{path}: not a readable NIR file ({e})") from None
+    except FileNotFoundError:
+        raise NIRImportError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise NIRImportError(f"{path}: is a folder, not a NIR file") from None
+    except Exception as e:  # h5py raises OSError, KeyError, RuntimeError, ValueError on damaged files
+        raise NIRImportError(f"{path}: not a readable NIR file ({type(e).__name__}: {e}); "
+                             "write it with nir.write") from None
+    _check_graph_dict(data, str(path))
     _repair_edges(data, str(path))
     data["type_check"] = False
     try:
         return nir.dict2NIRNode(data)
-    except Exception as e:  # NIR raises ValueError/AssertionError/KeyError on malformed graphs
-        raise NIRImportError(f"{path}: malformed NIR graph: {e}") from None
+    except Exception as e:  # NIR raises ValueError/AssertionError/KeyError/TypeError on malformed graphs
+        node = _failing_node(data)
+        raise NIRImportError(f"{path}: malformed NIR graph{node}: {type(e).__name__}: {e}".rstrip(": ")) from None
+
+
+def nir_node_types() -> tuple:
+    """The NIR node types `from_nir` imports: the registry's neuron nodes, the linear nodes,
+    Input, Output and (nested) NIRGraph."""
+    neurons = tuple(kind for model in NEURON_MODELS.values() for kind in model.nir_nodes)
+    return (*neurons, *(t for t in LINEAR_TYPES if t != "Identity"), "Input", "Output", "NIRGraph")
+
+
+def _check_graph_dict(graph, where: str, prefix: str = "") -> None:
+    """The file's graph as read: nodes with known types, edges as pairs of names."""
+    what = f"subgraph {prefix[:-1]!r}" if prefix else "the graph"
+    if not isinstance(graph, dict) or not isinstance(graph.get("nodes"), dict):
+        raise NIRImportError(f"{where}: {what} has no 'nodes' group; not a NIR graph (write it with nir.write)")
+    if "edges" not in graph:
+        raise NIRImportError(f"{where}: {what} has no 'edges'; not a NIR graph (write it with nir.write)")
+    edges = graph["edges"]
+    if isinstance(edges, dict) or np.ndim(edges) != 2 or (np.size(edges) and np.shape(edges)[1] != 2):
+        raise NIRImportError(f"{where}: the edges of {what} must be a list of (source, target) node names, "
+                             f"got {type(edges).__name__} of shape {np.shape(edges)}")
+    if not graph["nodes"]:
+        raise NIRImportError(f"{where}: {what} has no nodes")
+    supported = nir_node_types()
+    for name, node in graph["nodes"].items():
+        full = prefix + name
+        kind = node.get("type") if isinstance(node, dict) else None
+        if isinstance(kind, bytes):
+            kind = kind.decode(errors="replace")
+        if kind is None:
+            raise NIRImportError(f"{where}: node {full!r} has no type; every NIR node records one of "
+                                 f"{', '.join(supported)}")
+        if not isinstance(kind, str) or kind not in supported:
+            raise NIRImportError(f"{where}: node {full!r} has type {kind!r}, which neurochip does not import; "
+                                 f"supported types: {', '.join(supported)}")
+        node["type"] = kind
+        if kind == "NIRGraph":
+            _check_graph_dict(node, where, full + ".")
+
+
+def _failing_node(graph, prefix: str = "") -> str:
+    """' (node NAME of type T)' for the first node NIR cannot build, or ''."""
+    import nir
+
+    for name, node in graph.get("nodes", {}).items():
+        if node.get("type") == "NIRGraph":
+            inner = _failing_node(node, prefix + name + ".")
+            if inner:
+                return inner
+            continue
+        try:
+            nir.dict2NIRNode(dict(node))
+        except Exception:
+            return f" (node {prefix + name!r} of type {node.get('type')})"
+    return ""
 
 
 def _repair_edges(graph: dict, where: str) -> None:
@@ -197,9 +278,20 @@ def _neuron_shape(node) -> tuple:
 
 def _decay(tau, dt, how):
     tau = np.asarray(tau, dtype=np.float64)
-    if np.any(tau <= 0):
-        raise ValueError("time constants must be positive")
     return dt / tau if how == "euler" else 1.0 - np.exp(-dt / tau)
+
+
+def _check_tau(name, kind, field_name, tau, dt, how) -> None:
+    """A time constant finite and positive; under "euler" at least dt (the decay dt/tau <= 1)."""
+    low = dt if how == "euler" else 0.0
+    bad = ~np.isfinite(tau) | (tau < low if how == "euler" else tau <= 0)
+    if np.any(bad):
+        first = tau[bad][0]
+        allowed = (f"dt = {dt:g} s <= {field_name} < inf with discretization 'euler' (its decay dt/{field_name} "
+                   "must not pass 1; discretization='exact' takes shorter ones)" if how == "euler"
+                   else f"0 < {field_name} < inf")
+        raise NIRImportError(f"node {name!r} ({kind}): {field_name} = {first:g} s is out of range; allowed: "
+                             f"{allowed}" + ("; an IF node has no leak" if np.isinf(first) else ""))
 
 
 def _one(name, field_name, arr):
@@ -219,13 +311,18 @@ def _neuron_params(name, node, n, dt, how):
         scale = 1.0 / np.where(th > 0, th, 1.0)
         return dict(du=1.0, dv=1.0, vth=1.0), scale, dict(kind=kind, scale=scale, v_reset=np.zeros(n))
     r = _arr(getattr(node, "r", 1.0), n)
+    if np.any(r == 0):
+        raise NIRImportError(f"node {name!r} ({kind}): r = 0 for {int(np.sum(r == 0))} neuron(s), which cuts "
+                             "them off from their input; allowed: any finite non-zero resistance")
     spiking = kind in ("LIF", "CubaLIF", "IF")
     if spiking:
         vth = _arr(node.v_threshold, n)
         v_reset = _arr(node.v_reset if getattr(node, "v_reset", None) is not None else 0.0, n)
         span = vth - v_reset
         if np.any(span <= 0):
-            raise NIRImportError(f"node {name!r} ({kind}): v_threshold must exceed v_reset")
+            i = int(np.argmax(span <= 0))
+            raise NIRImportError(f"node {name!r} ({kind}): v_threshold must exceed v_reset, got v_threshold "
+                                 f"{vth[i]:g} <= v_reset {v_reset[i]:g} (neuron {i})")
         scale = 1.0 / span
     else:
         v_reset, scale = np.zeros(n), np.ones(n)
@@ -235,6 +332,9 @@ def _neuron_params(name, node, n, dt, how):
         du, dv, gain, bias = 1.0, 0.0, r * scale, np.zeros(n)
     else:
         tau_field = "tau_mem" if cuba else "tau"
+        _check_tau(name, kind, tau_field, _arr(getattr(node, tau_field), n), dt, how)
+        if cuba:
+            _check_tau(name, kind, "tau_syn", _arr(node.tau_syn, n), dt, how)
         a = _decay(_arr(getattr(node, tau_field), n), dt, how)
         dv = _one(name, tau_field, a)
         bias = a * (v_leak - v_reset) * scale
@@ -295,10 +395,19 @@ def from_nir(graph, dt: float, reset: str, discretization: str = "euler", timing
         raise NIRImportError(f"discretization must be {_either(DISCRETIZATIONS)}, got {discretization!r}")
     if timing not in TIMINGS:
         raise NIRImportError(f"timing must be {_either(TIMINGS)}, got {timing!r}")
-    if not dt or dt <= 0:
-        raise NIRImportError(f"dt must be a positive number of seconds, got {dt!r}")
-    if not hasattr(graph, "nodes"):
-        graph = read_nir(graph)
+    if isinstance(dt, bool) or not isinstance(dt, (int, float, np.integer, np.floating)) or not 0 < dt < np.inf:
+        raise NIRImportError(f"dt must be a positive, finite number of seconds, got {dt!r}")
+    if hasattr(graph, "nodes"):
+        return _import(graph, dt, reset, discretization, timing, reset_delay)
+    path = graph
+    graph = read_nir(path)
+    try:
+        return _import(graph, dt, reset, discretization, timing, reset_delay)
+    except NetworkError as e:  # the importer's checks and the network's own: name the file
+        raise NIRImportError(f"{path}: {e}") from None
+
+
+def _import(graph, dt, reset, discretization, timing, reset_delay) -> Imported:
     nodes, edges = _flatten(graph)
     preds = {k: [] for k in nodes}
     for a, b in edges:
@@ -311,7 +420,11 @@ def from_nir(graph, dt: float, reset: str, discretization: str = "euler", timing
     supported = (*models, *LINEAR_TYPES, "Input", "Output")
     for k, kind in kinds.items():
         if kind not in supported:
-            raise NIRImportError(f"node {k!r}: type {kind} is not supported; supported: {supported}")
+            raise NIRImportError(f"node {k!r} has type {kind}, which neurochip does not import; "
+                                 f"supported types: {', '.join(supported)}")
+    _check_structure(nodes, kinds, preds, models)
+    for k, v in nodes.items():
+        _check_values(k, kinds[k], v)
 
     # shapes: inputs and neuron nodes know theirs; linear nodes follow their predecessor
     shapes = {}
@@ -333,7 +446,9 @@ def from_nir(graph, dt: float, reset: str, discretization: str = "euler", timing
             else:
                 try:
                     lin[k] = _linear(k, nodes[k], known[0], dt)
-                except ValueError as e:
+                except NIRImportError:
+                    raise
+                except (ValueError, TypeError, IndexError) as e:
                     raise NIRImportError(f"node {k!r} ({kinds[k]}): {e}") from None
                 shapes[k] = lin[k][3]
     missing = [k for k in nodes if k not in shapes]
@@ -374,9 +489,15 @@ def from_nir(graph, dt: float, reset: str, discretization: str = "euler", timing
         if kinds[k] in models:
             try:
                 params[k], gains[k], units[k] = _neuron_params(k, v, int(np.prod(shapes[k])), dt, discretization)
-            except ValueError as e:
+            except NIRImportError:
+                raise
+            except (ValueError, TypeError, IndexError) as e:
                 raise NIRImportError(f"node {k!r} ({kinds[k]}): {e}") from None
             if reset_delay and reset == "subtract" and params[k]["vth"] == 1.0:
+                if params[k]["dv"] >= 1.0:
+                    raise NIRImportError(f"node {k!r} ({kinds[k]}): a late (reset_delay) subtractive reset needs "
+                                         f"a decay below 1, got dv = {params[k]['dv']:g}; make tau longer than "
+                                         f"dt = {dt:g} s")
                 params[k]["v_sub"] = 1.0 / (1.0 - params[k]["dv"])  # the late reset, moved forward
 
     # depth: longest feed-forward path from the inputs; the lag under "framework" timing
@@ -410,6 +531,8 @@ def from_nir(graph, dt: float, reset: str, discretization: str = "euler", timing
             merged[key] = (merged[key][0] + P, None) if key in merged else (P, D)
         for (src, _), (P, D) in merged.items():
             W = (sp.diags(gains[k]) @ P).tocsr()
+            _check_weights(k, kinds[k], src, W, params[k]["vth"] == 1.0, _linear_between(src, k, preds, kinds, models),
+                           nodes)
             extra = (lag[k] - lag[src] - 1 + ((src, k) in back)) if timing == "framework" else 0
             if extra < 0:
                 raise NIRImportError(f"edge {src!r} -> {k!r} feeds back to an earlier layer; the framework's "
@@ -419,18 +542,135 @@ def from_nir(graph, dt: float, reset: str, discretization: str = "euler", timing
                                name=f"{src}->{k}" if D is None else f"{src}->{k}~{len(net.projections)}")
             timing_delay[proj.name] = extra
         if k in bias_weights:
+            if not np.all(np.isfinite(bias_weights[k])):
+                raise NIRImportError(f"node {k!r} ({kinds[k]}): the biases reaching it overflow to "
+                                     f"{bias_weights[k][~np.isfinite(bias_weights[k])][0]}; make them smaller")
             proj = net.connect(BIAS, k, bias_weights[k][:, None], delay=max(lag[k] - 1, 0), name=f"{BIAS}->{k}")
             timing_delay[proj.name] = max(lag[k] - 1, 0)
     for k, v in nodes.items():
         if kinds[k] == "Output" and not isinstance(v, tuple):
             srcs = {s for s, _, _ in incoming(k)[0]}
-            if len(srcs) != 1:
-                raise NIRImportError(f"output {k!r} must be fed by one neuron node, got {sorted(srcs)}")
+            if len(srcs) != 1 or not srcs <= set(params):
+                raise NIRImportError(f"output {k!r} must be fed by one neuron node, got {sorted(srcs)} "
+                                     f"(neuron nodes: {sorted(params)})")
             outputs[k] = srcs.pop()
-    if not inputs:
-        raise NIRImportError("the graph has no Input node")
     return Imported(net, inputs, outputs, {k: lag[k] for k in params}, dt=dt, discretization=discretization,
                     units=units, shapes={k: shapes[k] for k in params}, timing_delay=timing_delay)
+
+
+def _check_structure(nodes, kinds, preds, models) -> None:
+    """An Input, a neuron node and an Output at the top level; no edge into an Input; no
+    cycle of linear nodes (a loop must pass through a neuron node, which takes a step)."""
+    top = [k for k, v in nodes.items() if not isinstance(v, tuple)]
+    neurons = sorted(k for k in nodes if kinds[k] in models)
+    if not any(kinds[k] == "Input" for k in top):
+        raise NIRImportError(f"the graph has no Input node (nodes: {sorted(nodes)}); add a nir.Input feeding "
+                             "the first layer")
+    if not neurons:
+        raise NIRImportError(f"the graph has no neuron node (nodes: {sorted(nodes)}): nothing to put on the "
+                             f"chip; add one of {', '.join(models)} between the Input and the Output")
+    if not any(kinds[k] == "Output" for k in top):
+        raise NIRImportError(f"the graph has no Output node, so its result is undefined; add a nir.Output fed "
+                             f"by the neuron node whose spikes are the result (neuron nodes: {neurons})")
+    for k in top:
+        if kinds[k] == "Input" and preds[k]:
+            raise NIRImportError(f"Input node {k!r} has incoming edges from {sorted(preds[k])}; an Input takes none")
+    passing = [k for k in nodes if kinds[k] not in models and kinds[k] != "Input"]
+    state = {}
+    for start in passing:  # iterative depth-first walk along incoming edges
+        if start in state:
+            continue
+        stack = [(start, iter(preds[start]))]
+        state[start] = 1
+        while stack:
+            k, it = stack[-1]
+            p = next(it, None)
+            if p is None:
+                state[k] = 2
+                stack.pop()
+            elif kinds[p] in models or kinds[p] == "Input" or state.get(p) == 2:
+                continue
+            elif state.get(p) == 1:
+                path = [q for q, _ in stack]
+                cycle = path[path.index(p):] + [p]
+                raise NIRImportError(f"nodes {' <- '.join(repr(q) for q in cycle)} form a cycle of "
+                                     f"{', '.join(sorted({kinds[q] for q in cycle}))} nodes with no neuron node "
+                                     "in it; a recurrent connection must pass through a neuron node")
+            else:
+                state[p] = 1
+                stack.append((p, iter(preds[p])))
+
+
+def _check_values(name, kind, node) -> None:
+    """Every parameter of a node a finite number (or array of them); Input shapes positive."""
+    if isinstance(node, tuple):
+        return
+    if kind == "Input":
+        shape = node.input_type.get("input") if isinstance(node.input_type, dict) else None
+        try:
+            dims = np.atleast_1d(np.asarray(shape, dtype=np.float64))
+        except (TypeError, ValueError):
+            dims = np.array([np.nan])
+        if shape is None or dims.ndim != 1 or not dims.size or not np.all(np.isfinite(dims)) \
+                or np.any(dims < 1) or np.any(dims != np.round(dims)):
+            raise NIRImportError(f"node {name!r} (Input): shape {shape!r} must be positive whole numbers, "
+                                 "one per dimension")
+        return
+    if not dataclasses.is_dataclass(node):
+        return
+    for f in dataclasses.fields(node):
+        value = getattr(node, f.name)
+        if f.name in _NOT_PARAMETERS or value is None or (f.name == "padding" and isinstance(value, str)):
+            continue
+        checked_later = f.name in _TIME_CONSTANTS and kind not in LINEAR_TYPES  # with its range (_check_tau)
+        try:
+            a = np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise NIRImportError(f"node {name!r} ({kind}): {f.name} must be a number or an array of numbers, "
+                                 f"got {_short(value)}") from None
+        bad = ~np.isfinite(a)
+        if np.any(bad) and not checked_later:
+            where = np.argwhere(bad)[0] if a.ndim else ()
+            raise NIRImportError(f"node {name!r} ({kind}): {f.name} holds {int(bad.sum())} non-finite "
+                                 f"value(s) (the first, {a[tuple(where)]}, at index {tuple(int(i) for i in where)}); "
+                                 "allowed: finite numbers")
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _linear_between(src, k, preds, kinds, models) -> list:
+    """The linear nodes on the paths from `src` to `k`."""
+    def upstream(start):
+        seen, todo = set(), list(preds[start])
+        while todo:
+            p = todo.pop()
+            if p not in seen and kinds[p] not in models and kinds[p] != "Input":
+                seen.add(p)
+                todo += preds[p]
+        return seen
+    return sorted(q for q in upstream(k) if any(src in preds[r] for r in upstream(q) | {q}))
+
+
+def _check_weights(k, kind, src, W, spiking, via, nodes) -> None:
+    """The weights from `src` into neuron node `k` (in thresholds per spike): finite and, into
+    a spiking neuron, within what Loihi's weight format can reach (`WEIGHT_LIMIT`)."""
+    data = W.data if sp.issparse(W) else np.asarray(W)
+    through = f" through {via}" if via else ""
+    if not np.all(np.isfinite(data)):
+        raise NIRImportError(f"node {k!r} ({kind}): the weights from {src!r}{through} overflow to "
+                             f"{data[~np.isfinite(data)][0]} after composing the linear nodes; make them smaller")
+    top = float(np.abs(data).max()) if data.size else 0.0
+    if spiking and top > WEIGHT_LIMIT:
+        raw = [f"{q!r} largest |weight| {np.abs(np.asarray(getattr(nodes[q], a), np.float64)).max():.4g}"
+               for q in via for a in ("weight", "scale") if hasattr(nodes[q], a)]
+        raise NIRImportError(
+            f"node {k!r} ({kind}): one spike from {src!r}{through} adds up to {top:.4g} thresholds "
+            f"(v_threshold - v_reset) to a neuron{' (' + '; '.join(raw) + ')' if raw else ''}; Loihi's 8-bit "
+            f"weight mantissa at its largest exponent ({WEIGHT_EXP_RANGE[1]}) reaches at most {WEIGHT_LIMIT:g} "
+            "thresholds: scale the weights down or the threshold up")
 
 
 def _carry_delay(name, M, Q, D, d):

@@ -1,7 +1,13 @@
 """The simulator: compile once, run many steps inside compiled code, read counters."""
 from __future__ import annotations
 
+import hashlib
+import os
+import tempfile
+import zipfile
+import zlib
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
@@ -97,8 +103,6 @@ class Simulator:
     def fingerprint(self) -> str:
         """A hash of the compiled program: a checkpoint only loads into the same network on
         the same chip and placement."""
-        import hashlib
-
         h = hashlib.sha256()
         for name in sorted(vars(self.program)):
             value = getattr(self.program, name)
@@ -108,27 +112,82 @@ class Simulator:
 
     def save(self, path) -> None:
         """Checkpoint the state (step, u, v, dendritic ring, pending scratch) to an .npz; a run
-        resumed with `load` continues bit-identically."""
-        from pathlib import Path
-
-        tmp = Path(str(path) + ".tmp.npz")
-        np.savez(tmp, t=self.t, fingerprint=self.fingerprint(), **{k: getattr(self, k) for k in self._STATE})
-        tmp.replace(path)  # never leave a half-written checkpoint
+        resumed with `load` continues bit-identically. The file is written to a temporary file
+        of its own beside `path` and moved into place atomically: a checkpoint is never half
+        written, and two saves to one path at once do not collide (the last one wins)."""
+        path = Path(path)
+        if path.is_dir():
+            raise NetworkError(f"{path}: is a folder; give a checkpoint file name (e.g. {path / 'sim.npz'})")
+        if not path.parent.is_dir():
+            raise NetworkError(f"{path}: the folder {path.parent} does not exist; create it or choose another path")
+        state = {k: getattr(self, k) for k in self._STATE}
+        tmp = None
+        try:
+            with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp.npz",
+                                             delete=False) as f:
+                tmp = f.name
+                np.savez(f, t=self.t, fingerprint=self.fingerprint(), **state)
+                f.flush()
+                os.fsync(f.fileno())
+            os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else 0o644)  # not the temporary's 0600
+            os.replace(tmp, path)  # atomic: readers see the old checkpoint or the new one
+            tmp = None
+        except OSError as e:
+            raise NetworkError(f"{path}: cannot write the checkpoint ({e.strerror or e})") from None
+        finally:
+            if tmp is not None:
+                Path(tmp).unlink(missing_ok=True)
 
     def load(self, path) -> None:
-        """Restore a checkpoint written by `save` for this same compiled network."""
+        """Restore a checkpoint written by `save` for this same compiled network. A file that
+        is not such a checkpoint (missing, empty, truncated, corrupted, of another network,
+        with a missing key, or an array of the wrong shape or dtype or with NaN/inf) raises
+        `NetworkError` naming the file and what is wrong, and leaves the state untouched."""
+        where = f"{path}: not a neurochip simulator checkpoint"
         try:
-            d = np.load(path)
-            state = {k: d[k] for k in self._STATE}
-            t, fp = int(d["t"]), str(d["fingerprint"])
-        except (OSError, ValueError, KeyError) as e:
-            raise NetworkError(f"{path}: not a neurochip simulator checkpoint ({e})") from None
-        if fp != self.fingerprint():
+            with open(path, "rb") as f:
+                head = f.read(6)
+                if not head.startswith(b"PK") and head != b"\x93NUMPY":
+                    what = "it is empty" if not head else f"it starts with {head!r}, not as an .npz file does"
+                    raise NetworkError(f"{where} ({what}); give the file Simulator.save wrote")
+                f.seek(0)
+                d = np.load(f, allow_pickle=False)
+                if not isinstance(d, np.lib.npyio.NpzFile):
+                    raise NetworkError(f"{where} (it holds one bare array, not the .npz that Simulator.save writes)")
+                with d:
+                    missing = [k for k in ("t", "fingerprint", *self._STATE) if k not in d.files]
+                    if missing:
+                        raise NetworkError(f"{where}: missing key(s) {missing} (it has {d.files}; "
+                                           "Simulator.save writes t, fingerprint, " + ", ".join(self._STATE) + ")")
+                    arrays = {k: d[k] for k in ("t", "fingerprint", *self._STATE)}
+        except NetworkError:
+            raise
+        except FileNotFoundError:
+            raise NetworkError(f"{path}: no such checkpoint file") from None
+        except IsADirectoryError:
+            raise NetworkError(f"{path}: is a folder, not a checkpoint file") from None
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as e:
+            what = f"{type(e).__name__}: {e}"
+            raise NetworkError(f"{where} ({what}); it may be truncated or damaged: save it again") from None
+        t, fp = arrays.pop("t"), arrays.pop("fingerprint")
+        if t.shape != () or t.dtype.kind not in "iu" or int(t) < 0:
+            raise NetworkError(f"{where}: 't' must be a non-negative integer step, got {t!r}")
+        if fp.shape != () or fp.dtype.kind != "U":
+            raise NetworkError(f"{where}: 'fingerprint' must be a text hash, got {fp.dtype} of shape {fp.shape}")
+        if str(fp) != self.fingerprint():
             raise NetworkError(f"{path}: the checkpoint is of another network, chip or placement "
                                "(its program fingerprint differs); build the Simulator as when it was saved")
-        for k, value in state.items():
+        for k, value in arrays.items():
+            want = getattr(self, k)
+            if value.shape != want.shape or value.dtype != want.dtype:
+                raise NetworkError(f"{path}: array {k!r} is {value.dtype} of shape {value.shape}, but this network's "
+                                   f"is {want.dtype} of shape {want.shape}; the checkpoint is damaged: save it again")
+            if value.dtype.kind == "f" and not np.all(np.isfinite(value)):
+                raise NetworkError(f"{path}: array {k!r} holds {int(np.sum(~np.isfinite(value)))} NaN or inf "
+                                   "value(s); the checkpoint is damaged: save it again")
+        for k, value in arrays.items():
             getattr(self, k)[...] = value
-        self.t = t
+        self.t = int(t)
 
     def _inputs(self, steps: int, inputs) -> tuple[np.ndarray, np.ndarray]:
         p = self.program

@@ -2,10 +2,19 @@
 
 Presets live as TOML files in `neurochip/chip/chips/` (chips) and `neurochip/chip/profiles/` (event
 costs); `ChipSpec.from_toml(path)` loads a user's own. Unknown costs are NaN, never zero.
+
+A chip file holds `name`, `profile` (a preset name, or a `[profile]` table laid out as a
+profile file: `name`, `citation`, `process`, `voltage`, `[profile.events.<kind>]`), `[mesh]`,
+`[core]` and `[barrier]`. Every error reading a file is a `SpecError` naming the file, the
+table and key and the value, and what is allowed: a file that is not UTF-8 TOML, an unknown
+table or key (the known ones are listed), a missing key, a value of the wrong type, a count
+that is not a positive integer, and an energy, latency or barrier time that is negative or
+infinite (NaN is allowed there and means "not published").
 """
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -20,8 +29,10 @@ except ModuleNotFoundError:  # Python 3.10
 
 
 def _positive_int(owner: str, name: str, value) -> None:
+    """`owner` is a class ("CoreSpec": CoreSpec.name) or a file and table ("f.toml: [core]")."""
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise SpecError(f"{owner}.{name} must be a positive integer, got {value!r}")
+        label = f"{owner} {name}" if owner.endswith("]") else f"{owner}.{name}"
+        raise SpecError(f"{label} must be a positive integer, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -62,12 +73,27 @@ class CoreSpec:
 
 @dataclass(frozen=True)
 class EventCost:
-    """Energy (pJ) and latency (ns) of one event; NaN means nobody published it."""
+    """Energy (pJ) and latency (ns) of one event; NaN means nobody published it. Costs are
+    NaN or 0 <= cost < inf."""
 
     energy_pj: float
     latency_ns: float
     basis: str = "unknown"
     source: str = ""
+
+    def __post_init__(self):
+        for name in ("energy_pj", "latency_ns"):
+            _cost("EventCost", name, getattr(self, name))
+
+
+def _cost(where: str, name: str, value) -> None:
+    """A cost: a number, NaN (unknown) or 0 <= value < inf."""
+    label = f"{where} {name}" if where.endswith("]") else f"{where}: {name}"
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise SpecError(f"{label} must be a number (nan if unpublished), got {value!r}")
+    if not math.isnan(value) and not 0 <= value < math.inf:
+        raise SpecError(f"{label} = {value!r} is out of range; allowed: 0 <= {name.split('[')[0]} < inf, "
+                        "or nan where it is not published")
 
 
 @dataclass(frozen=True)
@@ -123,15 +149,42 @@ class Profile:
 
     @classmethod
     def from_toml(cls, path) -> "Profile":
-        data = _read_toml(path)
+        return cls.from_dict(_read_toml(path), str(path))
+
+    @classmethod
+    def from_dict(cls, data: dict, where: str, table: str = "") -> "Profile":
+        """A profile from a profile file's tables (`table` is the prefix of an inline
+        `[profile]` table in a chip file, for the messages)."""
+        top = f"[{table}]" if table else "the top level"
+        _keys(where, top, data, PROFILE_KEYS, required=("name", "events"))
+        for key in ("name", "citation", "process", "voltage"):
+            _text(where, f"{top} {key}", data.get(key, ""))
+        events_table = f"{table}.events" if table else "events"
+        if not isinstance(data["events"], dict):
+            raise SpecError(f"{where}: [{events_table}] must be a table of event kinds, got {data['events']!r}")
+        unknown = [k for k in data["events"] if k not in ALL_EVENTS]
+        missing = [k for k in EVENTS if k not in data["events"]]
+        if unknown or missing:
+            raise SpecError(f"{where}: {'unknown event(s) ' + str(unknown) if unknown else ''}"
+                            f"{'; ' if unknown and missing else ''}"
+                            f"{'missing event(s) ' + str(missing) if missing else ''} in [{events_table}]; "
+                            f"every kind of {list(EVENTS)} must be listed (nan where unpublished), "
+                            f"and these may be: {[k for k in ALL_EVENTS if k not in EVENTS]}")
+        events = {}
+        for kind, v in data["events"].items():
+            name = f"[{events_table}.{kind}]"
+            _keys(where, name, v, EVENT_KEYS, required=("energy_pj", "latency_ns"))
+            for key in ("energy_pj", "latency_ns"):
+                _cost(f"{where}: {name}", key, v[key])
+            for key in ("basis", "source"):
+                _text(where, f"{name} {key}", v.get(key, ""))
+            events[kind] = EventCost(float(v["energy_pj"]), float(v["latency_ns"]), v.get("basis", "unknown"),
+                                     v.get("source", ""))
         try:
-            events = {k: EventCost(float(v["energy_pj"]), float(v["latency_ns"]),
-                                   v.get("basis", "unknown"), v.get("source", ""))
-                      for k, v in data["events"].items()}
             return cls(data["name"], events, data.get("citation", ""), data.get("process", ""),
                        data.get("voltage", ""))
-        except KeyError as e:
-            raise SpecError(f"{path}: missing key {e} (each event needs energy_pj and latency_ns)") from None
+        except SpecError as e:
+            raise SpecError(f"{where}: {e}") from None
 
     @classmethod
     def preset(cls, name: str) -> "Profile":
@@ -165,9 +218,14 @@ class ChipSpec:
         for name in ("tiles_x", "tiles_y", "cores_per_tile"):
             _positive_int(f"ChipSpec({self.name})", name, getattr(self, name))
         if len(self.barrier_tiles) != len(self.barrier_seconds) or not self.barrier_tiles:
-            raise SpecError(f"ChipSpec({self.name}): barrier tiles and seconds must be equal-length, non-empty")
+            raise SpecError(f"ChipSpec({self.name}): barrier tiles and seconds must be equal-length, non-empty, "
+                            f"got tiles {list(self.barrier_tiles)} and seconds {list(self.barrier_seconds)}")
+        for tiles in self.barrier_tiles:
+            _positive_int(f"ChipSpec({self.name})", "barrier_tiles", tiles)
         if list(self.barrier_tiles) != sorted(self.barrier_tiles):
             raise SpecError(f"ChipSpec({self.name}): barrier tiles must be increasing, got {self.barrier_tiles}")
+        for seconds in self.barrier_seconds:
+            _cost(f"ChipSpec({self.name})", "barrier_seconds", seconds)
 
     @property
     def n_cores(self) -> int:
@@ -187,22 +245,48 @@ class ChipSpec:
 
     @classmethod
     def from_toml(cls, path) -> "ChipSpec":
+        where = str(path)
         data = _read_toml(path)
+        _keys(where, "the top level", data, CHIP_KEYS, required=("name", "mesh", "core"))
+        _text(where, "the top level name", data["name"])
+        mesh, core, barrier = data["mesh"], data["core"], data.get("barrier", {})
+        _keys(where, "[mesh]", mesh, MESH_KEYS, required=MESH_KEYS)
+        _keys(where, "[core]", core, CORE_KEYS, required=CORE_KEYS[:4])
+        _keys(where, "[barrier]", barrier, BARRIER_KEYS, required=())
+        for table, values in (("[mesh]", mesh), ("[core]", core)):
+            for key, value in values.items():
+                _positive_int(f"{where}: {table}", key, value)
+        tiles, seconds = barrier.get("tiles", [1]), barrier.get("seconds", [0.0])
+        for key, values in (("tiles", tiles), ("seconds", seconds)):
+            if not isinstance(values, list) or not values:
+                raise SpecError(f"{where}: [barrier] {key} must be a non-empty list, got {values!r}")
+        for i, value in enumerate(tiles):
+            _positive_int(f"{where}: [barrier]", f"tiles[{i}]", value)
+        for i, value in enumerate(seconds):
+            _cost(f"{where}: [barrier]", f"seconds[{i}]", value)
+        if len(tiles) != len(seconds) or tiles != sorted(tiles):
+            raise SpecError(f"{where}: [barrier] tiles must be increasing and as many as seconds, got tiles {tiles} "
+                            f"and seconds {seconds}")
+        if core.get("weight_bits", 8) > 8:
+            raise SpecError(f"{where}: [core] weight_bits = {core['weight_bits']} is out of range; Loihi weights "
+                            "have 1 to 8 bits")
+        profile = data.get("profile", "unknown")
+        if isinstance(profile, dict):
+            profile = Profile.from_dict(profile, where, "profile")
+        elif isinstance(profile, str):
+            try:
+                profile = Profile.preset(profile)
+            except SpecError as e:
+                raise SpecError(f"{where}: profile: {e}") from None
+        else:
+            raise SpecError(f"{where}: profile must be a preset name ({', '.join(presets('profiles'))} or unknown) "
+                            f"or a [profile] table, got {profile!r}")
         try:
-            mesh, core, barrier = data["mesh"], data["core"], data.get("barrier", {})
-            profile = data.get("profile", "unknown")
-            return cls(
-                name=data["name"],
-                tiles_x=mesh["tiles_x"], tiles_y=mesh["tiles_y"], cores_per_tile=mesh["cores_per_tile"],
-                core=CoreSpec(**core),
-                profile=Profile.preset(profile) if isinstance(profile, str) else Profile(**profile),
-                barrier_tiles=tuple(barrier.get("tiles", (1,))),
-                barrier_seconds=tuple(float(s) for s in barrier.get("seconds", (0.0,))),
-            )
-        except KeyError as e:
-            raise SpecError(f"{path}: missing key {e}") from None
-        except TypeError as e:
-            raise SpecError(f"{path}: {e}") from None
+            return cls(name=data["name"], tiles_x=mesh["tiles_x"], tiles_y=mesh["tiles_y"],
+                       cores_per_tile=mesh["cores_per_tile"], core=CoreSpec(**core), profile=profile,
+                       barrier_tiles=tuple(tiles), barrier_seconds=tuple(float(x) for x in seconds))
+        except SpecError as e:
+            raise SpecError(f"{where}: {e}") from None
 
     @classmethod
     def preset(cls, name: str) -> "ChipSpec":
@@ -222,12 +306,52 @@ def _packaged(kind: str, name: str) -> Path:
     return Path(str(path))
 
 
+CHIP_KEYS = ("name", "profile", "mesh", "core", "barrier")
+MESH_KEYS = ("tiles_x", "tiles_y", "cores_per_tile")
+CORE_KEYS = ("compartments", "input_axons", "output_axons", "synapse_memory_bits", "weight_bits", "delay_bits")
+BARRIER_KEYS = ("tiles", "seconds")
+PROFILE_KEYS = ("name", "citation", "process", "voltage", "events")
+EVENT_KEYS = ("energy_pj", "latency_ns", "basis", "source")
+
+
+def _keys(where: str, table: str, values, known: tuple, required: tuple) -> None:
+    """`values` a table whose keys are among `known` and include `required`."""
+    if not isinstance(values, dict):
+        raise SpecError(f"{where}: {table} must be a table with keys {list(known)}, got {values!r}")
+    unknown = [k for k in values if k not in known]
+    if unknown:
+        raise SpecError(f"{where}: unknown table(s) or key(s) {unknown} in {table}; the known ones are "
+                        f"{list(known)}")
+    missing = [k for k in required if k not in values]
+    if missing:
+        raise SpecError(f"{where}: missing key(s) {missing} in {table} (required: {list(required)})")
+
+
+def _text(where: str, what: str, value) -> None:
+    if not isinstance(value, str):
+        raise SpecError(f"{where}: {what} must be text (a quoted string), got {value!r}")
+
+
 def _read_toml(path) -> dict:
     try:
         with open(path, "rb") as f:
-            return tomllib.load(f)
+            raw = f.read()
     except FileNotFoundError:
         raise SpecError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise SpecError(f"{path}: is a folder, not a TOML file") from None
+    except OSError as e:
+        raise SpecError(f"{path}: cannot be read ({e.strerror or e})") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise SpecError(f"{path}: not a UTF-8 text file (byte {raw[e.start]:#04x} at offset {e.start}); "
+                        "a chip or profile description is a TOML text file") from None
+    if "\x00" in text:
+        raise SpecError(f"{path}: not a text file (it holds NUL bytes); a chip or profile description is a "
+                        "TOML text file") from None
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise SpecError(f"{path}: malformed TOML: {e}") from None
 

@@ -4,9 +4,11 @@ on-chip learning, energy reports and exports.
 Exit codes: 0 done; 2 bad input (missing or malformed file, bad option or parameter);
 3 the network does not fit the chip; 1 anything unexpected (with a traceback)."""
 import argparse
+import math
 import sys
 
 from neurochip.cli import commands
+from neurochip.cli.commands import OptionError
 from neurochip.mapping.nir.importer import DISCRETIZATIONS, TIMINGS
 from neurochip.mapping.placement.partition import PARTITION_METHODS
 from neurochip.model.errors import FitError, NetworkError, SpecError
@@ -16,9 +18,31 @@ from neurochip.rules.rule import RULES
 EXIT_INPUT, EXIT_FIT = 2, 3
 
 
+def number(cast, ok, allowed: str):
+    """An argparse `type=` that parses with `cast` and accepts what `ok` accepts; argparse
+    reports anything else as "argument --x: must be <allowed>, got '<text>'" (exit 2)."""
+    def parse(text):
+        try:
+            value = cast(text)
+        except (TypeError, ValueError):
+            value = None
+        if value is None or not ok(value):
+            raise argparse.ArgumentTypeError(f"must be {allowed}, got {text!r}")
+        return value
+    parse.__name__ = allowed
+    return parse
+
+
+positive_int = number(int, lambda v: v >= 1, "a whole number of 1 or more")
+non_negative_int = number(int, lambda v: v >= 0, "a whole number of 0 or more")
+positive_seconds = number(float, lambda v: math.isfinite(v) and v > 0,
+                          "a finite number of seconds above 0 (snnTorch exports use 1e-4)")
+
+
 def _nir_options(p, with_input=False):
     p.add_argument("nir", help="NIR file (.nir) of a trained network")
-    p.add_argument("--dt", type=float, default=1e-4, help="time step in seconds (NIR has none; snnTorch: 1e-4)")
+    p.add_argument("--dt", type=positive_seconds, default=1e-4,
+                   help="time step in seconds (NIR has none; snnTorch: 1e-4)")
     p.add_argument("--reset", choices=RESETS, default="zero", help="reset convention of the source")
     p.add_argument("--timing", choices=TIMINGS, default="framework",
                    help="framework: no delay within a step (snnTorch, Norse, Sinabs); lava: one step per projection")
@@ -28,10 +52,12 @@ def _nir_options(p, with_input=False):
     p.add_argument("--chip", default="loihi1", help="chip preset or a chip .toml file")
     p.add_argument("--partition", choices=PARTITION_METHODS, default="metis")
     if with_input:
-        p.add_argument("--input", help="spikes as .npy, (samples, steps, n) or (steps, n)")
-        p.add_argument("--digits", action="store_true", help="scikit-learn's digits test set (default input)")
-        p.add_argument("--steps", type=int, default=16, help="steps per digit")
-        p.add_argument("--samples", type=int, default=100, help="at most this many samples")
+        source = p.add_mutually_exclusive_group()
+        source.add_argument("--input", help="spikes (0/1 or bool) as .npy, (samples, steps, n) or (steps, n)")
+        source.add_argument("--digits", action="store_true", help="scikit-learn's digits test set (default input)")
+        p.add_argument("--steps", type=positive_int, default=None,
+                       help=f"steps per digit (default {commands.DIGIT_STEPS}; --input files give their own)")
+        p.add_argument("--samples", type=positive_int, default=None, help="at most this many samples (default 100)")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -47,23 +73,23 @@ def parser() -> argparse.ArgumentParser:
     _nir_options(p, with_input=True)
     p = sub.add_parser("learn", help="on-chip learning on digits with a rule (checkpoints, resume)")
     p.add_argument("--rule", default="ottt_a", choices=tuple(RULES))
-    p.add_argument("--epochs", type=int, default=5)
-    p.add_argument("--hidden", type=int, default=128)
-    p.add_argument("--steps", type=int, default=16)
-    p.add_argument("--train", type=int, default=None, help="use the first N training samples")
+    p.add_argument("--epochs", type=positive_int, default=5, help="train until this many epochs are done")
+    p.add_argument("--hidden", type=positive_int, default=128, help="hidden neurons")
+    p.add_argument("--steps", type=positive_int, default=16, help="steps per digit")
+    p.add_argument("--train", type=positive_int, default=None, help="use the first N training samples")
     p.add_argument("--float", action="store_true", help="float64 weights (default: Loihi fixed point)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=non_negative_int, default=0)
     p.add_argument("--checkpoint", help="checkpoint file (.npz), written at each epoch end")
-    p.add_argument("--checkpoint-every", type=int, default=0, help="also every N samples")
+    p.add_argument("--checkpoint-every", type=non_negative_int, default=0, help="also every N samples (0: off)")
     p.add_argument("--resume", action="store_true", help="continue from --checkpoint")
     p = sub.add_parser("report", help="energy report: digits (inference and every learning rule) or ttfs")
     p.add_argument("--kind", choices=("digits", "ttfs"), default="digits",
-                   help="ttfs: time-to-first-spike against ReLU and rate-coded IF (options below ignored)")
+                   help="ttfs: time-to-first-spike against ReLU and rate-coded IF (takes none of the options below)")
     p.add_argument("--out", default=None, help="folder (default energy_reports/<kind>)")
-    p.add_argument("--epochs", type=int, default=8)
-    p.add_argument("--steps", type=int, default=16)
-    p.add_argument("--train", type=int, default=None)
-    p.add_argument("--test", type=int, default=None)
+    p.add_argument("--epochs", type=positive_int, default=None, help=f"default {commands.REPORT_EPOCHS}")
+    p.add_argument("--steps", type=positive_int, default=None, help=f"default {commands.DIGIT_STEPS}")
+    p.add_argument("--train", type=positive_int, default=None, help="use the first N training samples")
+    p.add_argument("--test", type=positive_int, default=None, help="use the first N test samples")
     p = sub.add_parser("export", help="export a NIR network: lava (standalone script), netx (lava-dl HDF5), nir")
     p.add_argument("format", choices=("lava", "netx", "nir"))
     _nir_options(p, with_input=True)
@@ -74,13 +100,13 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    args = parser().parse_args(argv)
+    args = parser().parse_args(argv)  # a bad option: argparse names it, prints usage and exits 2
     try:
         return getattr(commands, f"cmd_{args.cmd}")(args)
     except FitError as e:
         print(f"error: does not fit the chip: {e}", file=sys.stderr)
         return EXIT_FIT
-    except (FileNotFoundError, NetworkError, SpecError) as e:
+    except (FileNotFoundError, NetworkError, SpecError, OptionError) as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_INPUT
 

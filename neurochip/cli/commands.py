@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import warnings
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -29,8 +31,61 @@ from neurochip.studies.report import write
 from neurochip.studies.ttfs_report import write_report
 
 
+DIGIT_STEPS = 16      # steps per digit unless --steps
+DIGIT_SAMPLES = 100   # run: at most this many samples unless --samples
+REPORT_EPOCHS = 8     # report: epochs unless --epochs
+
+
+class OptionError(ValueError):
+    """A command-line option's value, or a combination of options, that cannot work (exit 2)."""
+
+
 def quiet(args) -> bool:
     return getattr(args, "quiet", False) or bool(os.environ.get("CI")) or not sys.stderr.isatty()
+
+
+def _first_existing(path: Path) -> Path:
+    path = path.absolute()
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def check_folder(path, option: str = "--out") -> Path:
+    """`path` as a folder that exists or can be created and written, checked before any work
+    starts (nothing is created here)."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise OptionError(f"{option} {path}: is a file, but a folder is expected; give a folder path "
+                          "(a new one is created)")
+    base = _first_existing(path)
+    if not base.is_dir():
+        raise OptionError(f"{option} {path}: cannot create the folder, {base} is a file; choose another path")
+    if not os.access(base, os.W_OK | os.X_OK):
+        raise OptionError(f"{option} {path}: cannot write into {base} (permission denied); choose another path")
+    return path
+
+
+def check_file(path, option: str, create_folder: bool) -> Path:
+    """`path` as a file that can be written: not a folder, in a folder that exists (or, with
+    `create_folder`, can be created) and is writable; checked before any work starts."""
+    path = Path(path)
+    if path.is_dir():
+        raise OptionError(f"{option} {path}: is a folder, but a file is expected; give a file path")
+    parent = path.parent
+    if not create_folder and not parent.is_dir():
+        what = "is a file" if parent.exists() else "does not exist"
+        raise OptionError(f"{option} {path}: the folder {parent} {what}; create the folder or choose another path")
+    base = _first_existing(parent)
+    if not base.is_dir():
+        raise OptionError(f"{option} {path}: cannot create the folder {parent}, {base} is a file; "
+                          "choose another path")
+    if not os.access(base, os.W_OK | os.X_OK):
+        raise OptionError(f"{option} {path}: cannot write into {base} (permission denied); choose another path")
+    return path
+
+
+_DECAY = re.compile(r"\b(du|dv|decay)\b")
 
 
 def load_network(args):
@@ -38,9 +93,18 @@ def load_network(args):
     (imported, mapping)."""
     path = Path(args.nir)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such NIR file")
-    imp = from_nir(path, dt=args.dt, reset=args.reset, timing=args.timing, reset_delay=args.reset_delay,
-                   discretization=args.discretization)
+        raise FileNotFoundError(f"{path}: no such NIR file" + (" (it is a folder)" if path.is_dir() else ""))
+    try:
+        imp = from_nir(path, dt=args.dt, reset=args.reset, timing=args.timing, reset_delay=args.reset_delay,
+                       discretization=args.discretization)
+    except NetworkError as e:
+        if not _DECAY.search(str(e)) or "--dt" in str(e):
+            raise
+        # the decays du, dv are dt / tau per step: a dt too large for the file's time constants
+        where = "" if str(path) in str(e) else f"{path}: "
+        raise NetworkError(f"--dt {args.dt:g} is too large for this network: {where}{e}; give a --dt no larger "
+                           "than the smallest time constant in the file (snnTorch exports use 1e-4), or "
+                           "--discretization exact") from None
     net = imp.net
     if not args.float:
         with warnings.catch_warnings():
@@ -70,9 +134,9 @@ def cmd_info(args) -> int:
 
 
 def cmd_map(args) -> int:
+    out = check_folder(args.out)
     _, mapping = load_network(args)
     net, chip, report = mapping.net, mapping.chip, mapping.report()
-    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "mapping.json").write_text(json.dumps(report, indent=1))
     plot_mesh_heatmap(report, chip, out / "mesh.png")
@@ -86,31 +150,68 @@ def cmd_map(args) -> int:
     return 0
 
 
-def _inputs(args, n_in):
-    """(samples, steps, n_in) spikes and labels or None, from --input FILE.npy or --digits."""
+def load_spikes(path) -> np.ndarray:
+    """The spikes of `--input FILE.npy` as a bool array (samples, steps, n): one numpy array
+    of 0/1 or bool values, (samples, steps, n) or (steps, n), not empty."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"--input {path}: no such input file" + (" (it is a folder)" if path.is_dir() else "")
+                                + "; give a .npy file saved with numpy.save")
+    try:
+        x = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        raise NetworkError(f"--input {path}: not a .npy array of spikes ({e}); save one with numpy.save") from None
+    if not isinstance(x, np.ndarray):
+        names = ", ".join(getattr(x, "files", [])[:5])
+        getattr(x, "close", lambda: None)()
+        raise NetworkError(f"--input {path}: an .npz archive of {names or 'no arrays'}, not one array of spikes; "
+                           "save the spike array alone with numpy.save (.npy)")
+    if x.ndim not in (2, 3):
+        raise NetworkError(f"--input {path}: spikes must be (samples, steps, n) or (steps, n), got shape {x.shape}")
+    x = x[None] if x.ndim == 2 else x
+    if x.size == 0:
+        raise NetworkError(f"--input {path}: no spikes to run, shape {x.shape} (samples, steps, n); "
+                           "give at least one sample of one step")
+    if x.dtype.kind not in "biuf":
+        raise NetworkError(f"--input {path}: spikes must be 0/1 or bool, got {x.dtype} values; "
+                           "save a bool or integer array of 0 and 1")
+    if x.dtype.kind != "b":
+        bad = ~((x == 0) | (x == 1))
+        if bad.any():
+            where = tuple(int(i) for i in np.argwhere(bad)[0])
+            values = ", ".join(f"{v:g}" for v in np.unique(x[bad])[:5])
+            raise NetworkError(f"--input {path}: spikes must be 0 or 1 (or bool), found {int(bad.sum())} other "
+                               f"values ({values}; the first at sample, step, input {where}); binarize the "
+                               "array (e.g. x > 0) before saving it")
+    return x.astype(bool)
+
+
+def _inputs(args, n_in, spikes=None):
+    """(samples, steps, n_in) spikes and labels or None, from --input FILE.npy (`spikes`, read
+    by `load_spikes` before the network) or --digits."""
+    samples = args.samples or DIGIT_SAMPLES
     if args.input:
         path = Path(args.input)
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: no such input file")
-        try:
-            x = np.load(path)
-        except ValueError as e:
-            raise NetworkError(f"{path}: not a .npy array of spikes ({e})") from None
-        x = x[None] if x.ndim == 2 else x
-        if x.ndim != 3 or x.shape[2] != n_in:
-            raise NetworkError(f"{path}: spikes must be (samples, steps, {n_in}) or (steps, {n_in}), got {x.shape}")
-        return x.astype(bool)[: args.samples], None
+        x = load_spikes(path) if spikes is None else spikes
+        if x.shape[2] != n_in:
+            raise NetworkError(f"--input {path}: spikes must be (samples, steps, {n_in}) or (steps, {n_in}) for the "
+                               f"network's {n_in} inputs, got {x.shape}")
+        if args.steps is not None and args.steps != x.shape[1]:
+            raise OptionError(f"--steps {args.steps}: --input {path} has {x.shape[1]} steps per sample; drop --steps "
+                              "(it sets the steps of --digits) or give the file's count")
+        return x[:samples], None
     if n_in != 64:
         raise NetworkError(f"--digits feeds 64 pixels but the network's input has {n_in}; give --input FILE.npy")
-    _, _, x, y = digits(args.steps)
-    return x[: args.samples], y[: args.samples]
+    _, _, x, y = digits(args.steps or DIGIT_STEPS)
+    return x[:samples], y[:samples]
 
 
 def cmd_run(args) -> int:
+    spikes = load_spikes(args.input) if args.input else None  # a bad file fails before the mapping
     imp, mapping = load_network(args)
     net, chip = mapping.net, mapping.chip
     (src,) = imp.inputs.values()
-    x, y = _inputs(args, net.populations[src].n)
+    x, y = _inputs(args, net.populations[src].n, spikes)
     (out_pop,) = imp.outputs.values()
     sim = Simulator(net, chip, mapping.placement, mapping.table)
     T = x.shape[1]
@@ -131,13 +232,23 @@ def cmd_run(args) -> int:
 
 
 def cmd_learn(args) -> int:
+    ckpt = check_file(args.checkpoint, "--checkpoint", create_folder=False) if args.checkpoint else None
+    if args.resume and not ckpt:
+        raise OptionError("--resume needs --checkpoint FILE, the checkpoint to continue from")
+    if args.checkpoint_every and not ckpt:
+        raise OptionError(f"--checkpoint-every {args.checkpoint_every} needs --checkpoint FILE to write to")
+    if args.resume and not ckpt.is_file():
+        raise FileNotFoundError(f"--resume: no checkpoint at {ckpt}; start without --resume")
     x_tr, y_tr, x_te, y_te = digits(args.steps)
+    if args.train is not None and args.train > len(x_tr):
+        raise OptionError(f"--train {args.train}: the digits training set has {len(x_tr)} samples; "
+                          f"give at most {len(x_tr)} (or leave --train out to use them all)")
     x_tr, y_tr = x_tr[: args.train], y_tr[: args.train]
-    ckpt = Path(args.checkpoint) if args.checkpoint else None
     if args.resume:
-        if not ckpt or not ckpt.is_file():
-            raise FileNotFoundError(f"--resume: no checkpoint at {ckpt}; start without --resume")
         learner = Learner.load(ckpt)
+        if learner.progress[0] >= args.epochs:
+            raise OptionError(f"--epochs {args.epochs}: {ckpt} has already done {learner.progress[0]} epochs; "
+                              f"give --epochs {learner.progress[0] + 1} or more to go on")
         print(f"resumed {ckpt} at epoch {learner.progress[0] + 1}, sample {learner.progress[1]}")
     else:
         learner = Learner([64, args.hidden, 10], RULES[args.rule](), fixed=not args.float, seed=args.seed)
@@ -156,35 +267,56 @@ def cmd_learn(args) -> int:
 
 
 def cmd_export(args) -> int:
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    out = check_file(args.out, "--out", create_folder=True)
+    if args.format == "lava":
+        for f in (out.with_suffix(".py"), out.with_suffix(".npz")):
+            check_file(f, "--out", create_folder=True)
+    else:
+        given = [o for o, v in (("--input", args.input), ("--digits", args.digits), ("--steps", args.steps),
+                                ("--samples", args.samples)) if v]
+        if given:
+            raise OptionError(f"{', '.join(given)}: `export {args.format}` writes the network only; input options "
+                              "are for `export lava` (its first input sample); drop them")
+    spikes = load_spikes(args.input) if args.format == "lava" and args.input else None
     imp, mapping = load_network(args)
     net = mapping.net
     if args.format == "nir":
         import nir
+        out.parent.mkdir(parents=True, exist_ok=True)
         nir.write(out, to_nir(net, args.dt, imp))
         print(f"wrote {out}")
     elif args.format == "netx":
+        out.parent.mkdir(parents=True, exist_ok=True)
         export_netx_hdf5(net, out)
         print(f"wrote {out} (lava-dl NetX layout)")
     else:
         (src,) = imp.inputs.values()
-        x, _ = _inputs(args, net.populations[src].n)
+        x, _ = _inputs(args, net.populations[src].n, spikes)
         py, npz = export_lava_script(net, out, {src: x[0]}, x.shape[1])
         print(f"wrote {py} and {npz}: `python {py}` rebuilds the network in Lava (first input sample)")
     return 0
 
 
 def cmd_report(args) -> int:
-    out = args.out or f"energy_reports/{args.kind}"
+    out = check_folder(args.out or f"energy_reports/{args.kind}")
     if args.kind == "ttfs":
+        given = [f"--{k} {v}" for k, v in (("epochs", args.epochs), ("steps", args.steps), ("train", args.train),
+                                           ("test", args.test)) if v is not None]
+        if given:
+            raise OptionError(f"{', '.join(given)}: `report --kind ttfs` has fixed settings and takes none of "
+                              "--epochs, --steps, --train, --test; drop them (they are for --kind digits)")
         folder = write_report(out, progress=not quiet(args))
     else:
-        folder = write(out, T=args.steps, epochs=args.epochs, train=args.train, test=args.test,
-                       progress=not quiet(args))
+        _, y_tr, _, y_te = digits(None)
+        for option, n, have in (("--train", args.train, len(y_tr)), ("--test", args.test, len(y_te))):
+            if n is not None and n > have:
+                raise OptionError(f"{option} {n}: the digits set has {have} samples for it; give at most {have} "
+                                  f"(or leave {option} out to use them all)")
+        folder = write(out, T=args.steps or DIGIT_STEPS, epochs=args.epochs or REPORT_EPOCHS, train=args.train,
+                       test=args.test, progress=not quiet(args))
     print(f"wrote {folder / 'report.md'}, report.json and figures")
     return 0
 
 
 def cmd_demo(args) -> int:
-    return demo(out=args.out)
+    return demo(out=str(check_folder(args.out)))
