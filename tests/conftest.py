@@ -11,9 +11,13 @@ from pathlib import Path
 
 import pytest
 
+from neurochip.cli import main
+
 CI = bool(os.environ.get("CI"))
 SHARED = Path(os.environ.get("NEUROCHIP_SHARED", Path(__file__).resolve().parents[2] / "shared"))
 LAVA_TIMEOUT_S = 600  # a Lava test without its own timeout gets this one
+FF = str(Path(__file__).parent / "fixtures" / "snntorch" / "ff.nir")   # a small NIR file from snnTorch
+SNN = ["--reset", "zero", "--reset-delay"]  # snnTorch's conventions for that file
 
 
 def _absent(msg: str):
@@ -34,6 +38,13 @@ def golden(sub: str = "") -> Path:
     if not path.is_dir():
         _absent(f"golden data not found at {path} (../shared beside the repo, or set NEUROCHIP_SHARED)")
     return path
+
+
+def run_cli(capsys, *argv) -> tuple:
+    """`neurochip *argv` in this process: (exit code, stdout, stderr)."""
+    code = main(["--quiet", *argv])
+    out = capsys.readouterr()
+    return code, out.out, out.err
 
 
 def pytest_collection_modifyitems(config, items):

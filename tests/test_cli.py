@@ -1,40 +1,31 @@
 """The `neurochip` command end to end on small inputs, good and bad (exit codes: 0 done,
 2 bad input, 3 does not fit the chip)."""
 import json
-from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
 
 from neurochip.cli import EXIT_FIT, EXIT_INPUT, main
-
-FF = str(Path(__file__).parent / "fixtures" / "snntorch" / "ff.nir")
-SNN = ["--reset", "zero", "--reset-delay"]  # snnTorch's conventions for this fixture
-
-
-def run(capsys, *argv):
-    code = main(["--quiet", *argv])
-    out = capsys.readouterr()
-    return code, out.out, out.err
+from tests.conftest import FF, SNN, run_cli
 
 
 def test_info_lists_chips_profiles_and_rules(capsys):
-    code, out, _ = run(capsys, "info")
+    code, out, _ = run_cli(capsys, "info")
     assert code == 0
     for word in ("chip loihi1", "profile loihi1_davies2018", "horowitz45nm", "ottt_a", "STD-ED", "BPTT-SG"):
         assert word in out
 
 
 def test_map_writes_the_report_and_heat_map(capsys, tmp_path):
-    code, out, _ = run(capsys, "map", FF, *SNN, "--out", str(tmp_path / "m"))
+    code, out, _ = run_cli(capsys, "map", FF, *SNN, "--out", str(tmp_path / "m"))
     assert code == 0 and "mapped onto loihi1" in out
     report = json.loads((tmp_path / "m" / "mapping.json").read_text())
     assert report["cores_used"] >= 1 and (tmp_path / "m" / "mesh.png").stat().st_size > 1000
 
 
 def test_run_on_digits_prints_accuracy_energy_latency(capsys):
-    code, out, _ = run(capsys, "run", FF, *SNN, "--digits", "--steps", "25", "--samples", "40")
+    code, out, _ = run_cli(capsys, "run", FF, *SNN, "--digits", "--steps", "25", "--samples", "40")
     assert code == 0
     acc = float(out.split("accuracy (most output spikes): ")[1].split()[0])
     assert acc > 0.8  # the trained snnTorch network, on the chip in fixed point
@@ -44,64 +35,64 @@ def test_run_on_digits_prints_accuracy_energy_latency(capsys):
 def test_run_with_a_spike_file_and_a_wrong_one(capsys, tmp_path):
     good = tmp_path / "x.npy"
     np.save(good, np.random.default_rng(0).random((3, 10, 64)) < 0.2)
-    code, out, _ = run(capsys, "run", FF, *SNN, "--input", str(good))
+    code, out, _ = run_cli(capsys, "run", FF, *SNN, "--input", str(good))
     assert code == 0 and "3 samples x 10 steps" in out
     bad = tmp_path / "bad.npy"
     np.save(bad, np.zeros((3, 10, 5), bool))
-    code, _, err = run(capsys, "run", FF, *SNN, "--input", str(bad))
+    code, _, err = run_cli(capsys, "run", FF, *SNN, "--input", str(bad))
     assert code == EXIT_INPUT and "(samples, steps, 64)" in err and "bad.npy" in err
 
 
 def test_learn_checkpoints_and_resumes(capsys, tmp_path):
     ckpt = tmp_path / "run.npz"
-    code, out, _ = run(capsys, "learn", "--rule", "ottt_a", "--epochs", "1", "--train", "150", "--hidden", "32",
+    code, out, _ = run_cli(capsys, "learn", "--rule", "ottt_a", "--epochs", "1", "--train", "150", "--hidden", "32",
                        "--checkpoint", str(ckpt))
     assert code == 0 and ckpt.is_file() and "epoch 1:" in out and "uJ per training sample" in out
-    code, out, _ = run(capsys, "learn", "--epochs", "2", "--train", "150", "--checkpoint", str(ckpt), "--resume")
+    code, out, _ = run_cli(capsys, "learn", "--epochs", "2", "--train", "150", "--checkpoint", str(ckpt), "--resume")
     assert code == 0 and "resumed" in out and "epoch 2:" in out
 
 
 def test_report_writes_the_folder(capsys, tmp_path):
-    code, out, _ = run(capsys, "report", "--out", str(tmp_path / "r"), "--epochs", "1", "--train", "60",
+    code, out, _ = run_cli(capsys, "report", "--out", str(tmp_path / "r"), "--epochs", "1", "--train", "60",
                        "--test", "20", "--steps", "8")
     assert code == 0
     for f in ("report.md", "report.json", "energy_by_kind.png", "energy_per_update.png", "energy_vs_T.png",
               "core_heatmap.png"):
         assert (tmp_path / "r" / f).is_file(), f
-    code, out, _ = run(capsys, "report", "--kind", "ttfs", "--out", str(tmp_path / "t"))
+    code, out, _ = run_cli(capsys, "report", "--kind", "ttfs", "--out", str(tmp_path / "t"))
     assert code == 0 and (tmp_path / "t" / "accuracy_vs_time_bits.png").is_file()
 
 
 def test_export_nir_netx_and_lava(capsys, tmp_path):
-    code, out, _ = run(capsys, "export", "nir", FF, *SNN, "--out", str(tmp_path / "q.nir"))
+    code, out, _ = run_cli(capsys, "export", "nir", FF, *SNN, "--out", str(tmp_path / "q.nir"))
     assert code == 0 and (tmp_path / "q.nir").is_file()
-    code, out, _ = run(capsys, "export", "netx", FF, "--reset", "zero", "--timing", "lava", "--out",
+    code, out, _ = run_cli(capsys, "export", "netx", FF, "--reset", "zero", "--timing", "lava", "--out",
                        str(tmp_path / "n.net"))
     assert code == 0
     with h5py.File(tmp_path / "n.net") as f:
         assert set(f["layer"]) == {"0", "1"} and f["layer/0/neuron/type"][()] == b"CUBA"
-    code, out, _ = run(capsys, "export", "lava", FF, "--reset", "zero", "--timing", "lava", "--steps", "10",
+    code, out, _ = run_cli(capsys, "export", "lava", FF, "--reset", "zero", "--timing", "lava", "--steps", "10",
                        "--out", str(tmp_path / "script"))
     assert code == 0 and (tmp_path / "script.py").is_file() and (tmp_path / "script.npz").is_file()
 
 
 def test_bad_inputs_say_what_and_where(capsys, tmp_path):
-    code, _, err = run(capsys, "map", str(tmp_path / "missing.nir"))
+    code, _, err = run_cli(capsys, "map", str(tmp_path / "missing.nir"))
     assert code == EXIT_INPUT and "missing.nir: no such NIR file" in err
     junk = tmp_path / "junk.nir"
     junk.write_text("not hdf5")
-    code, _, err = run(capsys, "map", str(junk))
+    code, _, err = run_cli(capsys, "map", str(junk))
     assert code == EXIT_INPUT and "junk.nir: not a readable NIR file" in err
     tiny = tmp_path / "tiny.toml"
     tiny.write_text('name = "tiny"\nprofile = "loihi1_sanafe"\n[mesh]\ntiles_x = 1\ntiles_y = 1\ncores_per_tile = 1\n'
                     "[core]\ncompartments = 32\ninput_axons = 4096\noutput_axons = 4096\n"
                     "synapse_memory_bits = 1048576\n")
-    code, _, err = run(capsys, "map", FF, *SNN, "--chip", str(tiny), "--partition", "greedy")
+    code, _, err = run_cli(capsys, "map", FF, *SNN, "--chip", str(tiny), "--partition", "greedy")
     assert code == EXIT_FIT and "does not fit" in err and "ff.nir" in err and "tiny has 1" in err
-    code, _, err = run(capsys, "export", "netx", FF, "--reset", "subtract", "--timing", "lava", "--out",
+    code, _, err = run_cli(capsys, "export", "netx", FF, "--reset", "subtract", "--timing", "lava", "--out",
                        str(tmp_path / "s.net"))
     assert code == EXIT_INPUT and "resetting to zero" in err and not (tmp_path / "s.net").exists()
-    code, _, err = run(capsys, "learn", "--resume", "--checkpoint", str(tmp_path / "none.npz"))
+    code, _, err = run_cli(capsys, "learn", "--resume", "--checkpoint", str(tmp_path / "none.npz"))
     assert code == EXIT_INPUT and "none.npz" in err
     with pytest.raises(SystemExit):
         main(["learn", "--rule", "sgd"])  # argparse names the allowed choices
@@ -109,7 +100,7 @@ def test_bad_inputs_say_what_and_where(capsys, tmp_path):
 
 @pytest.mark.timeout(300)
 def test_demo_runs_end_to_end(capsys, tmp_path):
-    code, out, _ = run(capsys, "demo", "--out", str(tmp_path / "d"))
+    code, out, _ = run_cli(capsys, "demo", "--out", str(tmp_path / "d"))
     assert code == 0
     assert "identical to neurochip's: True" in out and "summary:" in out
     assert (tmp_path / "d" / "report.md").is_file() and (tmp_path / "d" / "network.nir").is_file()

@@ -1,7 +1,6 @@
 """Every bad command-line option is a clear error (exit 2) that names the option, the value
 and what is allowed, found before any long work starts: numbers at parse time (argparse),
 input files, output folders and checkpoints before the network is mapped or trained."""
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,15 +8,7 @@ import pytest
 from neurochip.cli import EXIT_INPUT, main
 from neurochip.rules.learner import Learner
 from neurochip.rules.rule import RULES
-
-FF = str(Path(__file__).parent / "fixtures" / "snntorch" / "ff.nir")
-SNN = ["--reset", "zero", "--reset-delay"]  # snnTorch's conventions for this fixture
-
-
-def run(capsys, *argv):
-    code = main(["--quiet", *argv])
-    out = capsys.readouterr()
-    return code, out.out, out.err
+from tests.conftest import FF, SNN, run_cli
 
 
 def usage_error(capsys, *argv):
@@ -72,7 +63,7 @@ def test_input_and_digits_together_are_refused(capsys, tmp_path):
 
 
 def test_a_dt_too_large_for_the_time_constants_names_dt(capsys, tmp_path):
-    code, _, err = run(capsys, "map", FF, *SNN, "--dt", "10", "--out", str(tmp_path / "m"))
+    code, _, err = run_cli(capsys, "map", FF, *SNN, "--dt", "10", "--out", str(tmp_path / "m"))
     assert code == EXIT_INPUT
     assert "--dt 10 is too large" in err and "ff.nir" in err and "smallest time constant" in err
     assert not (tmp_path / "m").exists()
@@ -123,7 +114,7 @@ def test_bad_spike_files_name_the_file_and_the_problem(capsys, tmp_path, command
     for path, words in bad_inputs(tmp_path):
         argv = ["run", FF, *SNN] if command == "run" else ["export", "lava", FF, *SNN, "--out",
                                                             str(tmp_path / "out" / "script")]
-        code, _, err = run(capsys, *argv, "--input", path)
+        code, _, err = run_cli(capsys, *argv, "--input", path)
         assert code == EXIT_INPUT, (path, err)
         assert "--input" in err, err
         for word in words:
@@ -134,18 +125,18 @@ def test_bad_spike_files_name_the_file_and_the_problem(capsys, tmp_path, command
 def test_spike_files_of_0_1_in_any_number_type_run(capsys, tmp_path):
     x = np.random.default_rng(1).random((10, 64)) < 0.2   # (steps, n): one sample
     for name, arr in (("b.npy", x), ("i.npy", x.astype(np.uint8)), ("f.npy", x.astype(np.float32))):
-        code, out, err = run(capsys, "run", FF, *SNN, "--input", _save(tmp_path, name, arr))
+        code, out, err = run_cli(capsys, "run", FF, *SNN, "--input", _save(tmp_path, name, arr))
         assert code == 0 and "1 samples x 10 steps" in out, err
 
 
 def test_steps_that_contradict_the_input_file(capsys, tmp_path):
     path = _save(tmp_path, "x.npy", np.zeros((2, 10, 64), bool))
-    code, _, err = run(capsys, "run", FF, *SNN, "--input", path, "--steps", "12")
+    code, _, err = run_cli(capsys, "run", FF, *SNN, "--input", path, "--steps", "12")
     assert code == EXIT_INPUT and "--steps 12" in err and "10 steps" in err
 
 
 def test_input_options_with_an_export_that_takes_no_input(capsys, tmp_path):
-    code, _, err = run(capsys, "export", "nir", FF, *SNN, "--steps", "10", "--out", str(tmp_path / "q.nir"))
+    code, _, err = run_cli(capsys, "export", "nir", FF, *SNN, "--steps", "10", "--out", str(tmp_path / "q.nir"))
     assert code == EXIT_INPUT and "--steps" in err and "export lava" in err
     assert not (tmp_path / "q.nir").exists()
 
@@ -156,9 +147,9 @@ def test_input_options_with_an_export_that_takes_no_input(capsys, tmp_path):
 def test_out_that_is_a_file_or_under_a_file_is_refused_before_work(capsys, tmp_path, argv):
     afile = tmp_path / "taken"
     afile.write_text("keep me")
-    code, _, err = run(capsys, *argv, "--out", str(afile))
+    code, _, err = run_cli(capsys, *argv, "--out", str(afile))
     assert code == EXIT_INPUT and f"--out {afile}" in err and "is a file" in err and "folder" in err
-    code, _, err = run(capsys, *argv, "--out", str(afile / "sub" / "dir"))
+    code, _, err = run_cli(capsys, *argv, "--out", str(afile / "sub" / "dir"))
     assert code == EXIT_INPUT and "--out" in err and "cannot create" in err and str(afile) in err
     assert afile.read_text() == "keep me"
 
@@ -166,53 +157,53 @@ def test_out_that_is_a_file_or_under_a_file_is_refused_before_work(capsys, tmp_p
 @pytest.mark.parametrize("fmt", ["nir", "netx", "lava"])
 def test_export_out_that_is_a_folder_or_under_a_file(capsys, tmp_path, fmt):
     (tmp_path / "dir").mkdir()
-    code, _, err = run(capsys, "export", fmt, FF, *SNN, "--out", str(tmp_path / "dir"))
+    code, _, err = run_cli(capsys, "export", fmt, FF, *SNN, "--out", str(tmp_path / "dir"))
     assert code == EXIT_INPUT and f"--out {tmp_path / 'dir'}" in err and "is a folder" in err
     afile = tmp_path / "taken"
     afile.write_text("keep me")
-    code, _, err = run(capsys, "export", fmt, FF, *SNN, "--out", str(afile / "x"))
+    code, _, err = run_cli(capsys, "export", fmt, FF, *SNN, "--out", str(afile / "x"))
     assert code == EXIT_INPUT and "cannot create" in err and str(afile) in err
 
 
 def test_export_lava_script_that_would_land_on_a_folder(capsys, tmp_path):
     (tmp_path / "s.py").mkdir()
-    code, _, err = run(capsys, "export", "lava", FF, *SNN, "--out", str(tmp_path / "s"))
+    code, _, err = run_cli(capsys, "export", "lava", FF, *SNN, "--out", str(tmp_path / "s"))
     assert code == EXIT_INPUT and "s.py" in err and "is a folder" in err
 
 
 def test_report_with_more_samples_than_the_data_set(capsys, tmp_path):
-    code, _, err = run(capsys, "report", "--test", "100000", "--out", str(tmp_path / "r"))
+    code, _, err = run_cli(capsys, "report", "--test", "100000", "--out", str(tmp_path / "r"))
     assert code == EXIT_INPUT and "--test 100000" in err and "450" in err
-    code, _, err = run(capsys, "report", "--train", "100000", "--out", str(tmp_path / "r"))
+    code, _, err = run_cli(capsys, "report", "--train", "100000", "--out", str(tmp_path / "r"))
     assert code == EXIT_INPUT and "--train 100000" in err and "1347" in err
     assert not (tmp_path / "r").exists()
 
 
 def test_report_ttfs_refuses_the_digits_options(capsys, tmp_path):
-    code, _, err = run(capsys, "report", "--kind", "ttfs", "--epochs", "2", "--out", str(tmp_path / "t"))
+    code, _, err = run_cli(capsys, "report", "--kind", "ttfs", "--epochs", "2", "--out", str(tmp_path / "t"))
     assert code == EXIT_INPUT and "--epochs 2" in err and "--kind ttfs" in err
     assert not (tmp_path / "t").exists()
 
 
 def test_checkpoint_that_is_a_folder_or_in_a_missing_folder(capsys, tmp_path):
-    code, _, err = run(capsys, "learn", "--checkpoint", str(tmp_path))
+    code, _, err = run_cli(capsys, "learn", "--checkpoint", str(tmp_path))
     assert code == EXIT_INPUT and f"--checkpoint {tmp_path}" in err and "is a folder" in err
     missing = tmp_path / "nope" / "run.npz"
-    code, _, err = run(capsys, "learn", "--checkpoint", str(missing))
+    code, _, err = run_cli(capsys, "learn", "--checkpoint", str(missing))
     assert code == EXIT_INPUT and "--checkpoint" in err and str(tmp_path / "nope") in err and "does not exist" in err
     afile = tmp_path / "taken"
     afile.write_text("keep me")
-    code, _, err = run(capsys, "learn", "--checkpoint", str(afile / "run.npz"))
+    code, _, err = run_cli(capsys, "learn", "--checkpoint", str(afile / "run.npz"))
     assert code == EXIT_INPUT and "--checkpoint" in err and "is a file" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]
 
 
 def test_learn_option_combinations(capsys, tmp_path):
-    code, _, err = run(capsys, "learn", "--resume")
+    code, _, err = run_cli(capsys, "learn", "--resume")
     assert code == EXIT_INPUT and "--resume needs --checkpoint" in err
-    code, _, err = run(capsys, "learn", "--checkpoint-every", "50")
+    code, _, err = run_cli(capsys, "learn", "--checkpoint-every", "50")
     assert code == EXIT_INPUT and "--checkpoint-every 50 needs --checkpoint" in err
-    code, _, err = run(capsys, "learn", "--train", "5000")
+    code, _, err = run_cli(capsys, "learn", "--train", "5000")
     assert code == EXIT_INPUT and "--train 5000" in err and "1347" in err
 
 
@@ -221,5 +212,5 @@ def test_resume_with_epochs_already_done(capsys, tmp_path):
     learner._progress = (3, 0)   # as a checkpoint after three epochs
     ckpt = tmp_path / "run.npz"
     learner.save(ckpt)
-    code, _, err = run(capsys, "learn", "--checkpoint", str(ckpt), "--resume", "--epochs", "3")
+    code, _, err = run_cli(capsys, "learn", "--checkpoint", str(ckpt), "--resume", "--epochs", "3")
     assert code == EXIT_INPUT and "--epochs 3" in err and "already done 3 epochs" in err and "--epochs 4" in err
