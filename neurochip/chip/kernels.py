@@ -210,6 +210,34 @@ def step_latency(cnt_step, cnt_total, latency_ns, barrier_ns, core_busy, core_ti
 
 
 @njit
+def forward_step(tabs, in_lo, in_hi, in_idx, u, v, dend, scratch, sc_mark, sc_dirty, flags, words, senders,
+                 run_ptr, run_row, kernel_runs, du_fac, dv_fac, bias, vth, sub, ramp_start, ramp_steps, ramp_slope,
+                 out_ptr, out_axon, out_ew, out_ns, sender_row, axon_row,
+                 syn_ptr, syn_tgt, syn_w, syn_dly, sc_ptr, sc_row, sc_w, sc_dly, sc_comp, sc_shift, cnt_step):
+    """Step `tabs` (absolute) of inference: neuron update, routing and delivery. The host
+    channels in_idx[in_lo:in_hi] spike. Returns (spiking neurons, senders): senders[:n_spk]
+    are the neurons that spiked (ascending), senders[n_spk:n_send] the host channels."""
+    N = u.shape[0]
+    R = dend.shape[0]
+    for j in range(kernel_runs.shape[0]):
+        lo, hi = kernel_runs[j, 0], kernel_runs[j, 1]
+        if kernel_runs[j, 2] == B1:
+            b1_update(tabs, tabs % R, dend, u, v, ramp_start, ramp_steps, ramp_slope, vth, flags, lo, hi)
+        else:
+            lif_update(tabs % R, dend, u, v, du_fac, dv_fac, bias, vth, sub, flags, lo, hi)
+    n_spk = collect_spikes(flags, words, run_ptr, run_row, senders, cnt_step)
+    n_send = n_spk
+    for j in range(in_lo, in_hi):
+        senders[n_send] = N + in_idx[j]
+        n_send += 1
+    n_dirty = route_and_deliver(senders, n_send, tabs + 1, dend, scratch, sc_mark, sc_dirty, 0,
+                                out_ptr, out_axon, out_ew, out_ns, sender_row, axon_row,
+                                syn_ptr, syn_tgt, syn_w, syn_dly, sc_ptr, sc_row, sc_w, sc_dly, cnt_step)
+    flush_scratch(tabs + 1, dend, scratch, sc_mark, sc_dirty, n_dirty, sc_comp, sc_shift)
+    return n_spk, n_send
+
+
+@njit
 def run(steps, t0, u, v, dend, scratch, sc_dirty,
         run_ptr, run_row, kernel_runs, du_fac, dv_fac, bias, vth, sub, ramp_start, ramp_steps, ramp_slope,
         in_ptr, in_idx, n_neurons,
@@ -234,20 +262,16 @@ def run(steps, t0, u, v, dend, scratch, sc_dirty,
     core_time = np.zeros(cnt_total.shape[0] - 1)
     flags = np.zeros(8 * ((N + 7) // 8), dtype=np.uint8)
     words = flags.view(np.uint64)
-    R = dend.shape[0]
     for t in range(steps):
-        tabs = t0 + t
-        for j in range(kernel_runs.shape[0]):
-            lo, hi = kernel_runs[j, 0], kernel_runs[j, 1]
-            if kernel_runs[j, 2] == B1:
-                b1_update(tabs, tabs % R, dend, u, v, ramp_start, ramp_steps, ramp_slope, vth, flags, lo, hi)
-            else:
-                lif_update(tabs % R, dend, u, v, du_fac, dv_fac, bias, vth, sub, flags, lo, hi)
-        n_send = collect_spikes(flags, words, run_ptr, run_row, senders, cnt_step)
-        for k in range(n_send):
+        n_spk, n_send = forward_step(t0 + t, in_ptr[t], in_ptr[t + 1], in_idx, u, v, dend, scratch, sc_mark, sc_dirty,
+                                     flags, words, senders, run_ptr, run_row, kernel_runs, du_fac, dv_fac, bias, vth,
+                                     sub, ramp_start, ramp_steps, ramp_slope, out_ptr, out_axon, out_ew, out_ns,
+                                     sender_row, axon_row, syn_ptr, syn_tgt, syn_w, syn_dly, sc_ptr, sc_row, sc_w,
+                                     sc_dly, sc_comp, sc_shift, cnt_step)
+        for k in range(n_spk):
             spike_count[senders[k]] += 1
         if rec_spk.shape[0] > 0:
-            for k in range(n_send):
+            for k in range(n_spk):
                 c = rec_col[senders[k]]
                 if c >= 0:
                     rec_spk[t, c] = True
@@ -259,14 +283,6 @@ def run(steps, t0, u, v, dend, scratch, sc_dirty,
                         rec_u[t, c] = u[i]
                     if rec_v.shape[0] > 0:
                         rec_v[t, c] = v[i]
-        for j in range(in_ptr[t], in_ptr[t + 1]):
-            senders[n_send] = N + in_idx[j]
-            n_send += 1
-        n_dirty = route_and_deliver(senders, n_send, tabs + 1, dend, scratch, sc_mark, sc_dirty, 0,
-                                    out_ptr, out_axon, out_ew, out_ns, sender_row, axon_row,
-                                    syn_ptr, syn_tgt, syn_w, syn_dly, sc_ptr, sc_row, sc_w, sc_dly,
-                                    cnt_step)
-        flush_scratch(tabs + 1, dend, scratch, sc_mark, sc_dirty, n_dirty, sc_comp, sc_shift)
         if rec_counts.shape[0] > 0:
             rec_counts[t] = cnt_step
         step_lat[t] = step_latency(cnt_step, cnt_total, latency_ns, barrier_ns, core_busy, core_time)

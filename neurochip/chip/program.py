@@ -144,7 +144,7 @@ def compile_network(net: Network, chip: ChipSpec, placement: Placement | None = 
     sender_row = np.concatenate([nrn_row, np.full(M, host_row, dtype=np.int64)])
 
     usage = _usage(len(core_ids), row_of_core, nrn_row, ax_sender, ax_core, N, tgt, syn_bits)
-    _check_fit(chip, core_ids, usage, net, pop_slices, nrn_core)
+    check_fit(chip, core_ids, usage, net, pop_slices, nrn_core)
     tiles_used = len(np.unique(core_ids // chip.cores_per_tile))
 
     return Program(
@@ -174,7 +174,8 @@ def _usage(R, row_of_core, nrn_row, ax_sender, ax_core, N, tgt, syn_bits) -> dic
     }
 
 
-def _check_fit(chip, core_ids, usage, net, pop_slices, nrn_core):
+def check_fit(chip, core_ids, usage, net, pop_slices, nrn_core, what: str = ""):
+    """A FitError naming the first core over a limit (`what` says what the usage includes)."""
     for limit in ("compartments", "input_axons", "output_axons", "synapse_memory_bits"):
         cap = getattr(chip.core, limit)
         over = np.flatnonzero(usage[limit] > cap)
@@ -183,7 +184,7 @@ def _check_fit(chip, core_ids, usage, net, pop_slices, nrn_core):
             core = int(core_ids[r])
             pops = [k for k, sl in pop_slices.items() if np.any(nrn_core[sl] == core)]
             raise FitError(
-                f"core {core} of {chip.name} breaks the {limit} limit: {int(usage[limit][r])} > {cap} "
+                f"core {core} of {chip.name} breaks the {limit} limit{what}: {int(usage[limit][r])} > {cap} "
                 f"(populations on it: {pops}). Spread them over more cores, e.g. "
                 f"Placement.sequential(net, chip, per_core=...) with fewer neurons a core, or "
                 f"neurochip.mapping's partitioner.")

@@ -12,13 +12,14 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from neurochip.chip import kernels
+from neurochip.chip import kernels, plastic_kernels
 from neurochip.chip.placement import Placement
+from neurochip.chip.plastic import PlasticProgram, Plasticity, compile_plasticity
 from neurochip.chip.program import Program, compile_network
-from neurochip.chip.spec import ChipSpec, loihi1
-from neurochip.chip.synapses import SynapseTable
+from neurochip.chip.spec import ChipSpec, Profile, loihi1
+from neurochip.chip.synapses import SynapseTable, synapse_table
 from neurochip.model.errors import NetworkError
-from neurochip.model.events import EVENTS, N_EVENTS
+from neurochip.model.events import ALL_EVENTS, EVENTS, N_EVENTS
 from neurochip.model.network import Network
 
 RECORDABLE = ("spikes", "u", "v", "core_time", "step_counters")
@@ -84,10 +85,18 @@ class Simulator:
     """
 
     def __init__(self, net: Network, chip: ChipSpec | None = None, placement: Placement | None = None,
-                 table: SynapseTable | None = None):
+                 table: SynapseTable | None = None, plasticity: Plasticity | None = None):
         self.net = net
         self.chip = chip or loihi1()
+        self.plastic: PlasticProgram | None = None
+        if plasticity is not None:  # every projection learns: its zero weights are synapses too
+            placement = placement or Placement.sequential(net, self.chip)
+            table = synapse_table(net, self.chip, plastic=True)
         self.program: Program = compile_network(net, self.chip, placement, table)
+        if plasticity is not None:
+            self.plastic = compile_plasticity(net, self.chip, placement, table, self.program, plasticity)
+            self.tag = np.zeros(len(self.program.syn_w))
+            self.steps_learned = np.zeros(1, np.int64)
         self.reset()
 
     def reset(self) -> None:
@@ -299,3 +308,81 @@ class Simulator:
             self.reset()
             runs.append(self.run(steps, padded.pop(None) if None in padded else padded, record, populations))
         return RunResult.stacked(runs)
+
+
+@dataclass
+class LearnResult:
+    """What `Simulator.learn` returns for a batch of samples.
+
+    losses        (samples,) each sample's loss
+    infer_counters (rows, len(EVENTS)) the forward pass of the learning steps
+    learn_counters (rows, len(ALL_EVENTS)) the learning phases (errors' packets and hops too)
+    sample_ns     (samples, 3): forward steps, learning phases, whole steps (ns); latencies
+                  the profile does not publish count 0 and are listed in `unknown_latency`
+    """
+
+    losses: np.ndarray
+    infer_counters: np.ndarray
+    learn_counters: np.ndarray
+    sample_ns: np.ndarray
+    unknown_latency: list
+
+
+def learn(sim: Simulator, samples, labels, profile: Profile | None = None) -> LearnResult:
+    """Learn `samples` ((T, n) spike arrays of the network's source, one T) with `labels` on
+    the plastic cores of `sim` (built with `plasticity`), one after the other."""
+    p, lp = sim.program, sim.plastic
+    if lp is None:
+        raise NetworkError("learn: the simulator was built without plasticity (Simulator(..., plasticity=...))")
+    x = np.asarray(samples)
+    n_in = p.n_inputs
+    if x.ndim != 3 or x.shape[2] != n_in or len(x) != len(labels) or len(x) == 0:
+        raise NetworkError(f"learn: samples must be (samples, T, {n_in}) with one label each, got {x.shape} and "
+                           f"{len(labels)} labels")
+    if not np.all((x == 0) | (x == 1)):
+        raise NetworkError("learn: samples must hold spikes (0/1)")
+    y = np.asarray(labels, np.int64)
+    C = lp.readout[1] - lp.readout[0]
+    if y.min() < 0 or y.max() >= C:
+        raise NetworkError(f"learn: labels must lie in [0, {C}), got [{y.min()}, {y.max()}]")
+    T = x.shape[1]
+    flat = x.reshape(-1, n_in).astype(bool)
+    t_idx, ch = np.nonzero(flat)
+    in_ptr = np.searchsorted(t_idx, np.arange(len(flat) + 1)).astype(np.int64)
+    profile = profile or sim.chip.profile
+    lat = profile.vector("latency_ns", all_events=True)
+    unknown = [k for k, value in zip(ALL_EVENTS, lat) if np.isnan(value)]
+    lat = np.nan_to_num(lat)
+    infer = np.zeros((p.n_rows, N_EVENTS), np.int64)
+    learned = np.zeros((p.n_rows, len(ALL_EVENTS)), np.int64)
+    losses, sample_ns = np.zeros(len(y)), np.zeros((len(y), 3))
+    sc_dirty = np.zeros((max(1, sim.scratch.size), 2), dtype=np.int64)
+    plastic_kernels.learn_samples(
+        T, y, in_ptr, ch.astype(np.int64), sim.u, sim.v, sim.dend, sim.scratch, sc_dirty, p.u0, p.v0, p.nrn_row,
+        p.run_ptr, p.run_row, p.kernel_runs, p.du_fac, p.dv_fac, p.bias, p.vth, p.sub,
+        p.ramp_start, p.ramp_steps, p.ramp_slope, p.out_ptr, p.out_axon, p.out_ew, p.out_ns, p.sender_row,
+        p.axon_row, p.syn_ptr, p.syn_tgt, p.syn_w, p.syn_dly, p.sc_ptr, p.sc_row, p.sc_w, p.sc_dly, p.sc_comp,
+        p.sc_shift, lat[:N_EVENTS], p.barrier_ns,
+        lp.rule, int(lp.fixed), lp.depth_of, lp.L, lp.H, lp.readout[0], lp.readout[1], lp.theta, lp.alpha,
+        lp.gamma, lp.seed, lp.syn_id, lp.syn_rec, lp.syn_readout, lp.mirror_of, lp.ax_plastic, lp.ax_sender,
+        lp.fb_out_ptr, lp.fb_ew, lp.fb_ns, lp.fb_row, lp.fb_syn_ptr, lp.fb_tgt, lp.fb_w, lp.fb_syn_row,
+        lp.lam, lp.impulse, lp.trace_max, lp.error_scale, lp.error_max, lp.tag_max, lp.c_e, lp.c_w, lp.lsb,
+        lp.w_min, lp.w_max, lp.wexp, lp.lut, lp.lut_shift, lat,
+        sim.tag, sim.steps_learned, infer, learned, losses, sample_ns)
+    sim.reset()
+    return LearnResult(losses, infer, learned, sample_ns, unknown)
+
+
+def weights(sim: Simulator) -> dict:
+    """The weights of every projection of a plastic simulator, read from the cores' synapse
+    memory: {projection name: (n_post, n_pre)}, mantissas in fixed point."""
+    if sim.plastic is None:
+        raise NetworkError("weights: the simulator was built without plasticity")
+    flat = np.zeros(len(sim.program.syn_w))
+    flat[sim.plastic.syn_id] = sim.program.syn_w / (2.0**sim.plastic.wexp if sim.plastic.fixed else 1.0)
+    out, start = {}, 0
+    for proj in sim.net.projections:
+        n = proj.shape[0] * proj.shape[1]
+        out[proj.name] = flat[start:start + n].reshape(proj.shape)
+        start += n
+    return out

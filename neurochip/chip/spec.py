@@ -45,6 +45,10 @@ class CoreSpec:
     synapse_memory_bits synaptic memory; a synapse costs weight_bits + delay_bits + index bits
     weight_bits         weight mantissa bits (sign excluded)
     delay_bits          synaptic delay bits; delays 0 .. 2**delay_bits - 2 are usable
+    trace_bits          a presynaptic trace of the learning engine (Loihi: 7, Davies et al. 2018)
+    error_bits          an error register and the payload of an error's graded spike
+    surrogate_bits      a compartment's surrogate (post factor), unsigned
+    tag_bits            a synapse's tag (OTTT_A's accumulated change), signed, in synapse memory
     """
 
     compartments: int
@@ -53,13 +57,19 @@ class CoreSpec:
     synapse_memory_bits: int
     weight_bits: int = 8
     delay_bits: int = 6
+    trace_bits: int = 7
+    error_bits: int = 16
+    surrogate_bits: int = 8
+    tag_bits: int = 24
 
     def __post_init__(self):
-        for name in ("compartments", "input_axons", "output_axons", "synapse_memory_bits",
-                     "weight_bits", "delay_bits"):
+        for name in CORE_KEYS:
             _positive_int("CoreSpec", name, getattr(self, name))
         if self.weight_bits > 8:
             raise SpecError(f"CoreSpec.weight_bits = {self.weight_bits}: Loihi weights have at most 8 bits")
+        for name, (lo, hi) in LEARNING_WIDTHS.items():
+            if not lo <= getattr(self, name) <= hi:
+                raise SpecError(f"CoreSpec.{name} = {getattr(self, name)} is out of range; allowed: {lo} to {hi} bits")
 
     @property
     def max_delay(self) -> int:
@@ -135,11 +145,12 @@ class Profile:
                                       f"from {other.name}: {theirs.source}")
         return Profile(f"{self.name}+{other.name}", events, self.citation, self.process, self.voltage)
 
-    def vector(self, what: str):
-        """Costs in `EVENTS` order: what = 'energy_pj' or 'latency_ns'."""
+    def vector(self, what: str, all_events: bool = False):
+        """Costs in `EVENTS` order (`ALL_EVENTS` with all_events): what = 'energy_pj' or 'latency_ns'."""
         import numpy as np
 
-        return np.array([getattr(self.events[k], what) for k in EVENTS], dtype=np.float64)
+        return np.array([getattr(self.events[k], what) for k in (ALL_EVENTS if all_events else EVENTS)],
+                        dtype=np.float64)
 
     @classmethod
     def unknown(cls) -> "Profile":
@@ -308,7 +319,9 @@ def _packaged(kind: str, name: str) -> Path:
 
 CHIP_KEYS = ("name", "profile", "mesh", "core", "barrier")
 MESH_KEYS = ("tiles_x", "tiles_y", "cores_per_tile")
-CORE_KEYS = ("compartments", "input_axons", "output_axons", "synapse_memory_bits", "weight_bits", "delay_bits")
+CORE_KEYS = ("compartments", "input_axons", "output_axons", "synapse_memory_bits", "weight_bits", "delay_bits",
+             "trace_bits", "error_bits", "surrogate_bits", "tag_bits")
+LEARNING_WIDTHS = {"trace_bits": (2, 24), "error_bits": (4, 32), "surrogate_bits": (2, 16), "tag_bits": (4, 32)}
 BARRIER_KEYS = ("tiles", "seconds")
 PROFILE_KEYS = ("name", "citation", "process", "voltage", "events")
 EVENT_KEYS = ("energy_pj", "latency_ns", "basis", "source")

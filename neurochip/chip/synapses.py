@@ -40,14 +40,15 @@ class SynapseTable:
     sc_shift: np.ndarray
 
 
-def synapse_table(net: Network, chip: ChipSpec) -> SynapseTable:
+def synapse_table(net: Network, chip: ChipSpec, plastic: bool = False) -> SynapseTable:
+    """`plastic`: every projection learns (zero weights are synapses too, signs mixed)."""
     fixed = net.fixed_point
     pop_slices, src_slices, N, _ = index(net)
     dt = np.int64 if fixed else np.float64
     empty = np.zeros(0, np.int64)
     parts, sc_comp, sc_shift = [(empty, empty, np.zeros(0, dt), empty, empty, empty)], [], []
     for proj in net.projections:
-        post, pre, w, dly = proj.synapses(fixed)
+        post, pre, w, dly = proj.synapses(fixed, plastic)
         sender = pre + (N + src_slices[proj.pre].start if proj.pre in src_slices else pop_slices[proj.pre].start)
         tgt = post + pop_slices[proj.post].start
         if fixed and proj.weight_exp < 0:
@@ -60,13 +61,14 @@ def synapse_table(net: Network, chip: ChipSpec) -> SynapseTable:
             row = np.full(len(tgt), -1, dtype=np.int64)
             if fixed:
                 w = w << proj.weight_exp
-        bits = np.full(len(tgt), _synapse_bits(proj, w, chip, fixed), dtype=np.int64)
+        bits = np.full(len(tgt), _synapse_bits(proj, w, chip, fixed, plastic), dtype=np.int64)
         parts.append((sender, tgt, w.astype(dt), dly, row, bits))
     return SynapseTable(*(np.concatenate(column) for column in zip(*parts)), np.asarray(sc_comp, dtype=np.int64),
                         np.asarray(sc_shift, dtype=np.int64))
 
 
-def _synapse_bits(proj, w: np.ndarray, chip: ChipSpec, fixed: bool) -> int:
+def _synapse_bits(proj, w: np.ndarray, chip: ChipSpec, fixed: bool, plastic: bool) -> int:
     """Bits one synapse of `proj` takes: weight (+ sign if mixed), delay if any, target index."""
-    wb = (proj.num_weight_bits + (sign_mode(w) == "mixed")) if fixed else chip.core.weight_bits + 1
+    mixed = plastic or sign_mode(w) == "mixed"
+    wb = (proj.num_weight_bits + mixed) if fixed else chip.core.weight_bits + 1
     return wb + (chip.core.delay_bits if np.any(proj.delay) else 0) + chip.core.index_bits

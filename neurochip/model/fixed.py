@@ -86,6 +86,43 @@ def round_stochastic(q, rng):
     return f + 1.0 if uniform(rng) < q - f else f
 
 
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+@njit
+def mix64(z):
+    """splitmix64's finaliser: a bijective scramble of a uint64."""
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+@njit
+def uniform_at(seed, stream, index, step):
+    """A float in [0, 1) that depends only on (seed, stream, index, step): counter-based
+    draws, so a synapse's rounding does not depend on which core visits it, or when."""
+    z = mix64(np.uint64(seed) * _GOLDEN + np.uint64(stream))
+    z = mix64(z ^ (np.uint64(index) * _GOLDEN))
+    z = mix64(z ^ (np.uint64(step) * _GOLDEN + np.uint64(1)))
+    return (z >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+
+
+@njit
+def round_stochastic_at(q, seed, stream, index, step):
+    """floor(q) + 1 with probability frac(q), drawn by `uniform_at`."""
+    f = np.floor(q)
+    return f + 1.0 if uniform_at(seed, stream, index, step) < q - f else f
+
+
+def dyadic(x: float, bits: int = 16) -> float:
+    """x rounded to `bits` significant bits: a mantissa times a power of two, as Loihi's
+    learning engine scales its products (so a product with an integer stays exact)."""
+    if x == 0:
+        return 0.0
+    e = int(np.floor(np.log2(abs(x))))
+    return float(np.ldexp(np.rint(np.ldexp(x, bits - 1 - e)), e - bits + 1))
+
+
 def shift(mant, exp):
     """mant << exp, or >> -exp (floor) for a negative exponent: Lava's bias and weight_exp."""
     mant, exp = np.asarray(mant, dtype=np.int64), np.asarray(exp, dtype=np.int64)

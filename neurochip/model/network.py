@@ -76,10 +76,12 @@ class Projection:
     def shape(self) -> tuple[int, int]:
         return self.weights.shape
 
-    def synapses(self, fixed_point: bool):
+    def synapses(self, fixed_point: bool, plastic: bool = False):
         """(post, pre, weight, delay) of every synapse, in (post, pre) order, zeros dropped.
 
         In fixed point the weights are Lava's effective weights and must be integers.
+        `plastic`: every entry of a dense matrix (every stored entry of a sparse one) is a
+        synapse, zeros too, since learning may grow it, and signs are mixed.
         """
         w = self.weights
         if sp.issparse(w):
@@ -89,14 +91,14 @@ class Projection:
             post, pre, val = post[order], pre[order], val[order]
             full_sign_source = val if val.size == np.prod(w.shape) else np.append(val, 0)
         else:
-            post, pre = np.nonzero(w)
+            post, pre = np.nonzero(np.ones(w.shape, bool) if plastic else w)
             val = w[post, pre]
             full_sign_source = w
         if fixed_point:
             if val.dtype.kind == "f" and np.any(val != np.round(val)):
                 raise NetworkError(f"projection {self.name!r}: fixed-point weights must be integers; "
                                    "quantize first (neurochip.mapping.quantize) or use FloatLIF populations")
-            mode = sign_mode(np.asarray(full_sign_source))
+            mode = "mixed" if plastic else sign_mode(np.asarray(full_sign_source))
             eff = effective_weights(val, self.num_weight_bits, mode)
             changed = eff != val
             if np.any(changed):
@@ -105,7 +107,7 @@ class Projection:
                               f"{self.num_weight_bits}-bit {mode} synapses (max change {diff.max()}, mean {diff.mean():.3g})",
                               WeightClipWarning, stacklevel=3)
             val = eff
-            keep = val != 0
+            keep = np.ones(val.size, dtype=bool) if plastic else val != 0
         else:
             val = val.astype(np.float64)
             keep = np.ones(val.size, dtype=bool)

@@ -1,0 +1,351 @@
+"""Plastic cores: a learning rule compiled onto a placed network, where the synapses live.
+
+A rule (`neurochip.rules`) is data; `compile_plasticity` turns it, for one placed network,
+into the arrays the learning engines of the cores run (`chip.plastic_kernels`), next to the
+compiled forward program (`chip.program`). The forward pass is the chip's own, unchanged.
+
+The network: one spike source at depth 0 and a chain of populations p_1 .. p_L; p_d gets a
+forward projection from p_{d-1} and may have a recurrent projection p_d -> p_d (d < L).
+Hidden layers (d < L) are LIF with the soft reset v -= theta (v_sub = vth), no current
+memory (du = 4095, float du = 1), one dv and one vth for all of them. The readout p_L is
+memoryless and never spikes (du = 4095, dv = 4096, vth = NEVER_VTH; float du = dv = 1):
+its v is this step's input, and o = v / theta (float: o = v), theta = vth << 6 of the
+hidden layers. Every projection is plastic; delays must be 0; fixed point: one weight_exp
+>= 0 for all (the program stores w = mant << weight_exp), 8-bit mixed-sign weights whose
+grid is even mantissas (LSB 2) in [-256, 254].
+
+Timeline (one step per projection, as on the chip): the logical step t of depth d runs at
+chip step t + d; a sample of T steps is presented at chip steps 0 .. T-1 and learns for
+S = T + 2L - 1 chip steps, from the reset state. Per chip step tau, in this order:
+
+ 1. traces (at the destination core of every input axon that feeds a plastic synapse): the
+    sender (depth d_s, 0 for the source; global id: neuron id, or N + channel) whose
+    packets arrived in the previous step's delivery is at logical t_s = tau - 1 - d_s; if
+    t_s >= 0: A[t_s] = R_trace(A[t_s - 1] * lam) + I_tr * arrived, capped at A_MAX, and
+    B[t_s] = arrived (spike bit); both kept in rings of H = 2L - 1 slots (slot t mod H;
+    A[-1] = 0). lam = (4096 - dv) / 4096 of the hidden layers. Counted: one trace update
+    per axon with A[t_s - 1] != 0 or arrived, on the destination core.
+ 2. neuron update, spike routing and delivery of the forward pass (chip.kernels); hidden
+    neuron j at depth d with logical t = tau - d in [0, T) stores S_j[t] = surrogate of its
+    pre-reset potential vpre = v + sub*spiked: fixed LUT[clip((vpre - theta) >> sh, -K, K)
+    + K], float sg(vpre - theta) with sg(x) = alpha sig(alpha x)(1 - sig(alpha x)) and sig
+    from math.exp; one surrogate evaluation each, on its core.
+ 3. learning phase; depth d works on logical t_d = tau - 2L + d, only if 0 <= t_d < T:
+    a. errors. Readout: o_k as above, e = loss_grad(o, y) (L = (1 - gamma) CE + gamma MSE
+       as rules.rule says; exp by math.exp); E_k = Q(e_k / T * 2**F_e) (float: e_k / T);
+       one error op per readout compartment. Hidden j: E_j = Q(c_e * (G_j * S_j[t_d]))
+       (float: G_j * S_j[t_d]) where G_j is the feedback sum received in the previous
+       step; one error op per j with G_j != 0. Q is stochastic rounding (stream ERROR,
+       index j, step n) clipped to +-E_MAX. Then G = 0.
+    b. errors down: every neuron i of depth >= 2 with E_i != 0 sends E_i as a graded spike
+       (a packet with a payload) on each of its feedback axons (one per core holding its
+       feedback synapses; packets and hops from its core, counted on its core; an axon-in
+       on the receiving core); each feedback synapse i -> j (at j's core) does
+       G_next_j += b_ij * E_i: one error op and one weight read there.
+       b_ij: feedback "mirror": the current forward weight of j -> i (mantissa; float: the
+       weight); "random": a fixed matrix (fixed point: rint(B / unit) clipped to [-256, 255]).
+    c. updates: every plastic synapse j -> i (i at depth d, i's E_i != 0) with pre term P !=
+       0, P = A_j[t_d] (recurrent synapse: A_j[t_d - 1], 0 if t_d = 0), or P = I_tr * B_j[t_d]
+       if i is the readout (its trace is the spike itself: lam = 0; float: B_j[t_d]).
+       OTTT_O: mant += LSB * R_weight(-c_w * (P * E_i) / LSB), clipped to [W_MIN, W_MAX]
+       (float: w += -eta * P * E_i); a weight write (read-modify-write) on the synapse's
+       core, and with mirror feedback one more write of the mirror on its core.
+       OTTT_A: tag += P * E_i, saturating at +-TAG_MAX (float: tag += -eta * P * E_i); a
+       trace (tag) update.
+    G_next becomes G.
+ End of sample (after chip step S - 1), OTTT_A: every synapse with tag != 0 is written as
+ OTTT_O writes d = -c_w * tag (float: w += tag), then tag = 0. Step counter n: a global
+ count of chip steps learned (samples seen x S + tau); the end-of-sample write uses the n
+ of the sample's last step.
+
+Fixed-point constants (widths from `CoreSpec`: trace_bits, error_bits, surrogate_bits,
+tag_bits): A_MAX = 2**trace_bits - 1; F_t the largest integer with 2**F_t / (1 - lam) <=
+A_MAX (trace_bits - 1 if lam = 0; 0 if lam = 1: the trace saturates), I_tr = 2**F_t; F_e = error_bits - 2, E_MAX = 2**(error_bits
+- 1) - 1; F_s = surrogate_bits - 1, LUT[k + K] = min(rint(sg(k 2**sh / theta) 2**F_s),
+2**surrogate_bits - 1) for k in [-K, K], K = 256, sh = max(0, floor(log2 theta) - 6);
+TAG_MAX = 2**(tag_bits - 1) - 1; unit = 2**(weight_exp + 6) / theta (the float weight of one
+mantissa unit); c_e = dyadic(unit / 2**F_s); c_w = dyadic(eta / (unit 2**(F_t + F_e))).
+dyadic(x) keeps 16 significant bits, so every product is exact and rounding is Loihi's
+(stochastic, on integers with random bits). R_trace, R_weight are stochastic rounding with
+streams TRACE (index: sender id) and WEIGHT (index: the synapse's place in the network's
+synapse table, independent of placement). Every draw is `fixed.uniform_at(seed, stream,
+index, n)`: counter-based, so weights do not depend on how the network is placed.
+
+OTTT_A's weights are those of offline OTTT (Xiao et al. 2022) on the same network: the
+pipeline only delays each layer. OTTT_O writes hidden layers 2(L - d) - 1 steps after the
+step they learn from (the error needs that long to come down), as pipelined hardware does.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from neurochip.chip.placement import Placement
+from neurochip.chip.program import Program, check_fit
+from neurochip.chip.spec import ChipSpec
+from neurochip.chip.synapses import SynapseTable, index
+from neurochip.model.errors import NetworkError
+from neurochip.model.fixed import (ACT_SHIFT, DECAY_ONE, NEVER_VTH, NEVER_VTH_FLOAT, VTH_SHIFT, WEIGHT_BITS,
+                                   dyadic)
+from neurochip.model.network import Network
+
+OTTT_O, OTTT_A = 0, 1          # rule codes of the learning engine
+MIRROR, RANDOM = 0, 1          # feedback kinds
+TRACE, ERROR, WEIGHT = 1, 2, 3  # streams of the rounding draws (fixed.uniform_at)
+LUT_HALF = 256                 # K: the surrogate LUT covers |vpre - theta| <= 4 theta
+LUT_STEPS = 6                  # 2**6 LUT entries per theta
+
+
+class PlasticityError(NetworkError):
+    """A rule cannot be compiled onto this network or chip; the message says why."""
+
+
+@dataclass(frozen=True)
+class Plasticity:
+    """What the learning engines run: `rule` (OTTT_O or OTTT_A), learning rate `eta`, loss
+    mix `gamma`, surrogate slope `alpha`, `feedback` (MIRROR or RANDOM; random matrices in
+    `random_feedback`, (n_pre, n_post) float per forward projection name between hidden
+    layers), and the `seed` of the rounding draws. Built by `neurochip.rules`."""
+
+    rule: int
+    eta: float
+    gamma: float
+    alpha: float
+    feedback: int = MIRROR
+    random_feedback: dict | None = None
+    seed: int = 0
+
+
+@dataclass
+class PlasticProgram:
+    """The arrays of the learning engines (see the module docstring for what they mean)."""
+
+    rule: int
+    fixed: bool
+    depth_of: np.ndarray        # (N + M,) depth of every sender (neurons, then input channels)
+    L: int
+    H: int
+    readout: tuple              # (lo, hi) neuron ids of the readout
+    theta: float                # threshold scale of o and of the surrogate (fixed: vth << 6)
+    alpha: float
+    gamma: float
+    eta: float
+    seed: int
+    # per direct synapse of the program (program order)
+    syn_id: np.ndarray          # place in the network's synapse table
+    syn_rec: np.ndarray         # 1: recurrent synapse (pre term one step earlier)
+    syn_readout: np.ndarray     # 1: into the readout (pre term is the spike)
+    mirror_of: np.ndarray       # index of its mirror feedback synapse, -1 if none
+    ax_plastic: np.ndarray      # (A,) 1 if the axon drives plastic synapses
+    ax_sender: np.ndarray
+    # feedback: neuron -> feedback axons -> feedback synapses
+    fb_out_ptr: np.ndarray
+    fb_ew: np.ndarray
+    fb_ns: np.ndarray
+    fb_row: np.ndarray          # counter row of each feedback axon's core
+    fb_syn_ptr: np.ndarray
+    fb_tgt: np.ndarray
+    fb_w: np.ndarray            # float64: mantissas (fixed) or weights
+    fb_syn_row: np.ndarray      # counter row of each feedback synapse's core
+    # constants
+    lam: float
+    impulse: float
+    trace_max: float
+    error_scale: float          # 2**F_e
+    error_max: float
+    tag_max: float
+    c_e: float
+    c_w: float
+    lsb: float
+    w_min: float
+    w_max: float
+    wexp: int
+    lut: np.ndarray
+    lut_shift: int
+    latency_ns: np.ndarray      # per event kind of `events.ALL_EVENTS`
+    state_bytes: np.ndarray     # learning state held per counter row (traces, surrogates, errors)
+
+    def steps(self, T: int) -> int:
+        """Chip steps a sample of T steps learns for."""
+        return T + 2 * self.L - 1
+
+
+def chain(net: Network) -> tuple[str, list[str], list, dict]:
+    """(source, [p_1 .. p_L], forward projections, {population: recurrent projection}) of a
+    layered network, or a PlasticityError saying what breaks the shape."""
+    sources = net.sources()
+    if len(sources) != 1:
+        raise PlasticityError(f"learning on the chip needs exactly one spike source, the network has {sources}")
+    layers, forward, recurrent = [sources[0]], [], {}
+    for proj in net.projections:
+        if proj.pre == proj.post:
+            recurrent[proj.post] = proj
+    while True:
+        out = [p for p in net.projections if p.pre == layers[-1] and p.post != p.pre]
+        if not out:
+            break
+        if len(out) > 1 or out[0].post in layers:
+            raise PlasticityError(f"population {layers[-1]!r} projects to {[p.post for p in out]}; learning on the "
+                                  "chip serves a chain of layers (each feeding the next, plus recurrence)")
+        layers.append(out[0].post)
+        forward.append(out[0])
+    missing = sorted(set(net.populations) - set(layers))
+    if missing or len(forward) + len(recurrent) != len(net.projections):
+        raise PlasticityError(f"populations {missing} or some projections are off the chain {layers}; learning on "
+                              "the chip serves a chain of layers (each feeding the next, plus recurrence)")
+    if len(layers) < 3:
+        raise PlasticityError(f"the chain {layers} needs at least one hidden layer before the readout")
+    if layers[-1] in recurrent:
+        raise PlasticityError(f"the readout {layers[-1]!r} has a recurrent projection; it must be memoryless")
+    return sources[0], layers[1:], forward, recurrent
+
+
+def _check_layers(net: Network, layers: list[str], projections: list, fixed: bool) -> tuple:
+    """(theta, lam, weight_exp) shared by the hidden layers; errors name the population."""
+    never = NEVER_VTH if fixed else NEVER_VTH_FLOAT
+    no_memory = DECAY_ONE - 1 if fixed else 1.0
+    readout = net.populations[layers[-1]]
+    if getattr(readout, "kernel", None) != "lif" or readout.vth != never or readout.du != no_memory \
+            or readout.dv != (DECAY_ONE if fixed else 1.0):
+        raise PlasticityError(f"readout {layers[-1]!r}: must be a memoryless LIF compartment that never spikes "
+                              f"(du = {no_memory}, dv = {DECAY_ONE if fixed else 1.0}, vth = {never}); "
+                              "the loss reads its input o = v")
+    first = net.populations[layers[0]]
+    for name in layers[:-1]:
+        p = net.populations[name]
+        if getattr(p, "kernel", None) != "lif" or p.reset != "subtract" or p.v_sub != p.vth:
+            raise PlasticityError(f"population {name!r}: the rules need LIF with the soft reset v -= theta "
+                                  "(reset='subtract', v_sub = vth)")
+        if p.du != no_memory:
+            raise PlasticityError(f"population {name!r}: keeps a synaptic current (du = {p.du}); the presynaptic "
+                                  f"trace a <- lam a + s models du = {no_memory}")
+        if p.dv != first.dv or p.vth != first.vth:
+            raise PlasticityError(f"population {name!r}: dv {p.dv} and vth {p.vth} differ from {layers[0]!r}'s "
+                                  f"({first.dv}, {first.vth}); the hidden layers share one leak and threshold")
+    exps = {int(p.weight_exp) for p in projections}
+    for p in projections:
+        if np.any(p.delay != 0):
+            raise PlasticityError(f"projection {p.name!r}: has a delay; the traces assume none")
+    if fixed and (len(exps) != 1 or min(exps) < 0):
+        raise PlasticityError(f"plastic projections need one weight_exp >= 0, got {sorted(exps)}")
+    if fixed:
+        return float(int(first.vth) << VTH_SHIFT), 1.0 - first.dv / DECAY_ONE, exps.pop(), first.dv
+    return float(first.vth), 1.0 - first.dv, 0, first.dv
+
+
+def compile_plasticity(net: Network, chip: ChipSpec, placement: Placement, table: SynapseTable, program: Program,
+                       plasticity: Plasticity) -> PlasticProgram:
+    """The learning engines' arrays for `net` compiled as `program` (built from `table`,
+    with `keep_zeros` for every projection). Adds the tags and feedback synapses to the
+    cores' synapse memory and checks that they still fit (FitError naming core and limit)."""
+    fixed = program.fixed_point
+    source, layers, forward, recurrent = chain(net)
+    theta, lam, wexp, dv = _check_layers(net, layers, forward + list(recurrent.values()), fixed)
+    pop_slices, src_slices, N, M = index(net)
+    L = len(layers)
+    depth_of = np.zeros(N + M, np.int64)
+    for d, name in enumerate(layers, start=1):
+        depth_of[pop_slices[name]] = d
+    core = chip.core
+
+    # per synapse, in program order: the program sorts direct synapses by (axon, target)
+    direct = np.flatnonzero(table.row < 0)
+    n_cores = chip.n_cores
+    nrn_core = np.concatenate([np.asarray(placement.cores[k], np.int64) for k in net.neurons()])
+    key = table.sender[direct] * n_cores + nrn_core[table.tgt[direct]]
+    akeys, syn_axon = np.unique(key, return_inverse=True)
+    order = np.lexsort((table.tgt[direct], syn_axon))
+    syn_id = direct[order]
+    if len(direct) != len(table.row) or not np.array_equal(program.syn_tgt, table.tgt[syn_id]):
+        raise PlasticityError("plastic projections need direct synapses (weight_exp >= 0)")
+    tgt, snd = table.tgt[syn_id], table.sender[syn_id]
+    syn_rec = (depth_of[snd] == depth_of[tgt]).astype(np.int64)
+    syn_readout = (depth_of[tgt] == L).astype(np.int64)
+    ax_sender = akeys // n_cores
+    ax_plastic = np.ones(len(akeys), np.int64)
+
+    # feedback synapses: for every forward synapse j -> i between hidden j (depth >= 1 on
+    # the chip) and i, one synapse i -> j on j's core
+    fb_sel = np.flatnonzero((snd < N) & (syn_rec == 0))
+    fb_pre, fb_post = tgt[fb_sel], snd[fb_sel]          # feedback sender i (upper), target j (lower)
+    fb_core = nrn_core[fb_post]
+    fkeys, fb_axon = np.unique(fb_pre * n_cores + fb_core, return_inverse=True)
+    forder = np.lexsort((fb_post, fb_axon))
+    fb_sel, fb_pre, fb_post, fb_axon = fb_sel[forder], fb_pre[forder], fb_post[forder], fb_axon[forder]
+    F = len(fkeys)
+    fax_sender, fax_core = fkeys // n_cores, fkeys % n_cores
+    fb_out_ptr = np.searchsorted(fax_sender, np.arange(N + 1)).astype(np.int64)
+    fb_syn_ptr = np.searchsorted(fb_axon, np.arange(F + 1)).astype(np.int64)
+    core_xy = np.array([chip.core_xy(c) for c in range(n_cores)], np.int64)
+    dxy = np.abs(core_xy[fax_core] - core_xy[nrn_core[fax_sender]])
+    row_of_core = np.full(n_cores, -1, np.int64)
+    row_of_core[program.core_ids] = np.arange(len(program.core_ids))
+    mirror_of = np.full(len(syn_id), -1, np.int64)
+    unit = 2.0 ** (wexp + ACT_SHIFT) / theta if fixed else 1.0
+    if plasticity.feedback == MIRROR:
+        mirror_of[fb_sel] = np.arange(len(fb_sel))
+        fb_w = program.syn_w[fb_sel].astype(np.float64) / (2.0**wexp if fixed else 1.0)
+    else:
+        fb_w = np.zeros(len(fb_sel))
+        for proj in forward[1:]:
+            B = np.asarray((plasticity.random_feedback or {}).get(proj.name), np.float64)
+            want = (net.populations[proj.pre].n, net.populations[proj.post].n)
+            if B.shape != want:
+                raise PlasticityError(f"random feedback of {proj.name!r}: expected a {want} matrix, got {B.shape}")
+            pre0, post0 = pop_slices[proj.pre].start, pop_slices[proj.post].start
+            mine = (fb_post >= pre0) & (fb_post < pre0 + want[0]) & (fb_pre >= post0) & (fb_pre < post0 + want[1])
+            b = B[fb_post[mine] - pre0, fb_pre[mine] - post0]
+            fb_w[mine] = np.clip(np.rint(b / unit), -256, 255) if fixed else b
+
+    # memory: tags (OTTT_A) with the synapses, feedback synapses on the lower layer's core
+    R = len(program.core_ids)
+    usage = {k: v.copy() for k, v in program.usage.items()}
+    nrow = row_of_core[nrn_core]
+    if plasticity.rule == OTTT_A:
+        usage["synapse_memory_bits"] += np.bincount(nrow[tgt], minlength=R) * core.tag_bits
+    fb_bits = WEIGHT_BITS + 1 + core.index_bits
+    usage["synapse_memory_bits"] += np.bincount(nrow[fb_post], minlength=R) * fb_bits
+    usage["input_axons"] += np.bincount(row_of_core[fax_core], minlength=R)
+    usage["output_axons"] += np.bincount(nrow[fax_sender], minlength=R)
+    check_fit(chip, program.core_ids, usage, net, pop_slices, nrn_core,
+              what=" with the learning state (tags, feedback synapses and axons)")
+
+    H = 2 * L - 1
+    trace_max = float(2**core.trace_bits - 1)
+    f_t = core.trace_bits - 1 if lam == 0 else 0 if lam >= 1 else int(math.floor(math.log2(trace_max * (1 - lam))))
+    if fixed and f_t < 0:
+        raise PlasticityError(f"trace_bits = {core.trace_bits} cannot hold a trace with leak {lam} "
+                              f"(1 / (1 - lam) = {1 / (1 - lam):.3g} > {trace_max:.0f}); raise [core] trace_bits")
+    f_e, f_s = core.error_bits - 2, core.surrogate_bits - 1
+    sh = max(0, int(math.floor(math.log2(theta))) - LUT_STEPS) if fixed else 0
+    k = np.arange(-LUT_HALF, LUT_HALF + 1)
+    x = k * 2.0**sh / theta * plasticity.alpha
+    with np.errstate(over="ignore"):
+        sig = 1.0 / (1.0 + np.exp(-x))
+    lut = np.minimum(np.rint(plasticity.alpha * sig * (1 - sig) * 2.0**f_s), 2.0**core.surrogate_bits - 1)
+    lsb = 2.0 ** (WEIGHT_BITS - min(p.num_weight_bits for p in forward) + 1)
+
+    state_bits = np.zeros(R + 1, np.int64)
+    rows_ax = row_of_core[akeys % n_cores]
+    np.add.at(state_bits, rows_ax, H * (core.trace_bits + 1))
+    hidden = depth_of[:N] < L
+    np.add.at(state_bits, nrow[hidden], H * core.surrogate_bits + 2 * core.error_bits)
+    np.add.at(state_bits, nrow[~hidden], core.error_bits)
+    return PlasticProgram(
+        rule=plasticity.rule, fixed=fixed, depth_of=depth_of, L=L, H=H,
+        readout=(pop_slices[layers[-1]].start, pop_slices[layers[-1]].stop), theta=theta,
+        alpha=plasticity.alpha, gamma=plasticity.gamma, eta=plasticity.eta, seed=int(plasticity.seed),
+        syn_id=syn_id.astype(np.int64), syn_rec=syn_rec, syn_readout=syn_readout, mirror_of=mirror_of,
+        ax_plastic=ax_plastic, ax_sender=ax_sender.astype(np.int64),
+        fb_out_ptr=fb_out_ptr, fb_ew=dxy[:, 0].copy(), fb_ns=dxy[:, 1].copy(), fb_row=row_of_core[fax_core],
+        fb_syn_ptr=fb_syn_ptr, fb_tgt=fb_post.astype(np.int64), fb_w=fb_w, fb_syn_row=row_of_core[nrn_core[fb_post]],
+        lam=lam, impulse=float(2**f_t) if fixed else 1.0, trace_max=trace_max if fixed else np.inf,
+        error_scale=float(2**f_e) if fixed else 1.0, error_max=float(2 ** (core.error_bits - 1) - 1) if fixed
+        else np.inf, tag_max=float(2 ** (core.tag_bits - 1) - 1) if fixed else np.inf,
+        c_e=dyadic(unit / 2.0**f_s) if fixed else 1.0,
+        c_w=dyadic(plasticity.eta / (unit * 2.0 ** (f_t + f_e))) if fixed else plasticity.eta,
+        lsb=lsb if fixed else 0.0, w_min=-256.0 if fixed else -np.inf, w_max=256.0 - lsb if fixed else np.inf,
+        wexp=wexp, lut=lut, lut_shift=sh, latency_ns=chip.profile.vector("latency_ns", all_events=True),
+        state_bytes=(state_bits + 7) // 8)

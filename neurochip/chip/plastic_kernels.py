@@ -1,0 +1,273 @@
+"""Numba kernels of the plastic cores: samples learned step by step on the compiled chip.
+
+What each step does, and every constant, is in `chip.plastic`'s docstring; the slow twin is
+`tests/reference/plastic.py`. Learning state (traces, surrogates, errors, tags) is float64
+holding integers in fixed point (exact below 2**53), so one kernel serves both modes.
+"""
+import math
+
+import numpy as np
+
+from neurochip.chip.kernels import SPIKED, forward_step, step_latency
+from neurochip.chip.plastic import ERROR, LUT_HALF, OTTT_A, TRACE, WEIGHT
+from neurochip.model.events import ALL_EVENTS
+from neurochip.model.fixed import round_stochastic_at
+from neurochip.model.numba_config import njit
+
+(L_TRACE_UPDATES, L_SURROGATE_EVALS, L_ERROR_OPS, L_WEIGHT_READS, L_WEIGHT_WRITES, L_PACKETS, L_HOPS_EW, L_HOPS_NS,
+ L_AXONS_IN) = (ALL_EVENTS.index(k) for k in ("trace_updates", "surrogate_evals", "error_ops", "weight_reads",
+                                               "weight_writes", "packets", "hops_ew", "hops_ns", "axons_in"))
+
+
+@njit
+def loss_grad(o, y, gamma, out):
+    """dL/do of L = (1 - gamma) CE(o, y) + gamma MSE(o, onehot(y)) into `out`; returns L."""
+    C = o.shape[0]
+    m = o.max()
+    z = 0.0
+    for k in range(C):
+        z += math.exp(o[k] - m)
+    loss = 0.0
+    for k in range(C):
+        t = 1.0 if k == y else 0.0
+        p = math.exp(o[k] - m) / z
+        out[k] = (1.0 - gamma) * (p - t) + gamma * 2.0 * (o[k] - t) / C
+        loss += gamma * (o[k] - t) ** 2 / C
+    return loss + (1.0 - gamma) * (math.log(z) + m - o[y])
+
+
+@njit
+def _write(k, dlt, n, fixed, syn_w, fb_w, mirror_of, fb_syn_row, syn_id, seed, lsb, w_min, w_max, wexp, row, lcnt):
+    """One synaptic update (read-modify-write) of synapse k by dlt mantissa units, and its mirror."""
+    if fixed:
+        scale = 2.0**wexp
+        q = round_stochastic_at(dlt / lsb, seed, WEIGHT, syn_id[k], n)
+        m = min(max(syn_w[k] / scale + lsb * q, w_min), w_max)
+        syn_w[k] = m * scale
+    else:
+        m = syn_w[k] + dlt
+        syn_w[k] = m
+    lcnt[row, L_WEIGHT_WRITES] += 1
+    f = mirror_of[k]
+    if f >= 0:
+        fb_w[f] = m
+        lcnt[fb_syn_row[f], L_WEIGHT_WRITES] += 1
+
+
+@njit
+def _fold_learning(lcnt_step, lcnt, lat, core_learn):
+    """Fold a learning phase's counts into the totals; per-core time into core_learn;
+    returns the slowest core's learning time."""
+    worst = 0.0
+    n_cores = lcnt_step.shape[0] - 1
+    for r in range(lcnt_step.shape[0]):
+        tc = 0.0
+        for k in range(lcnt_step.shape[1]):
+            c = lcnt_step[r, k]
+            if c != 0:
+                lcnt[r, k] += c
+                tc += c * lat[k]
+                lcnt_step[r, k] = 0
+        if r < n_cores:
+            core_learn[r] = tc
+            worst = max(worst, tc)
+    return worst
+
+
+@njit
+def learn_samples(T, labels, in_ptr, in_idx, u, v, dend, scratch, sc_dirty, u0, v0, nrn_row,
+                  run_ptr, run_row, kernel_runs, du_fac, dv_fac, bias, vth, sub, ramp_start, ramp_steps, ramp_slope,
+                  out_ptr, out_axon, out_ew, out_ns, sender_row, axon_row,
+                  syn_ptr, syn_tgt, syn_w, syn_dly, sc_ptr, sc_row, sc_w, sc_dly, sc_comp, sc_shift,
+                  latency_ns, barrier_ns,
+                  rule, fixed, depth_of, L, H, ro_lo, ro_hi, theta, alpha, gamma, seed,
+                  syn_id, syn_rec, syn_readout, mirror_of, ax_plastic, ax_sender,
+                  fb_out_ptr, fb_ew, fb_ns, fb_row, fb_syn_ptr, fb_tgt, fb_w, fb_syn_row,
+                  lam, impulse, trace_max, error_scale, error_max, tag_max, c_e, c_w, lsb, w_min, w_max, wexp,
+                  lut, lut_shift, lat_all,
+                  tag, step_no, cnt_infer, cnt_learn, losses, sample_ns):
+    """Learn each sample (labels[s]; input channels of its step t are in_idx[in_ptr[s T + t]
+    : in_ptr[s T + t + 1]]) from the reset state, T + 2L - 1 chip steps each (chip.plastic).
+
+    Counters: the forward pass into cnt_infer (rows, EVENTS), the learning phases into
+    cnt_learn (rows, ALL_EVENTS). losses[s]: the sample's loss; sample_ns[s] = (forward
+    steps incl. barriers, learning phases: slowest core each, whole steps: slowest core's
+    forward + learning, plus the barrier), in ns. step_no[0] counts chip steps learned."""
+    N = u.shape[0]
+    A = ax_sender.shape[0]
+    S = T + 2 * L - 1
+    C = ro_hi - ro_lo
+    rows = cnt_infer.shape[0]
+    trace = np.zeros((H, A))
+    spike = np.zeros((H, A), np.uint8)
+    arrived = np.zeros(A, np.uint8)
+    surr = np.zeros((H, N))
+    err = np.zeros(N)
+    G = np.zeros(N)
+    G_next = np.zeros(N)
+    o = np.zeros(C)
+    e = np.zeros(C)
+    senders = np.empty(N + in_idx.shape[0] + 1, np.int64)
+    cnt_step = np.zeros((rows, cnt_infer.shape[1]), np.int64)
+    lcnt_step = np.zeros((rows, cnt_learn.shape[1]), np.int64)
+    sc_mark = np.zeros(scratch.shape, np.bool_)
+    core_time = np.zeros(rows - 1)
+    core_learn = np.zeros(rows - 1)
+    core_busy = np.zeros(rows - 1)
+    flags = np.zeros(8 * ((N + 7) // 8), np.uint8)
+    words = flags.view(np.uint64)
+    decay = lam * 4096.0
+    for s in range(labels.shape[0]):
+        u[:] = u0
+        v[:] = v0
+        dend[:] = 0
+        scratch[:] = 0
+        trace[:] = 0.0
+        spike[:] = 0
+        arrived[:] = 0
+        G[:] = 0.0
+        loss = 0.0
+        n0 = step_no[0]
+        for tau in range(S):
+            n = n0 + tau
+            # 1. presynaptic traces of the spikes that arrived in the last delivery
+            for ax in range(A):
+                arr = arrived[ax]
+                arrived[ax] = 0
+                if not ax_plastic[ax]:
+                    continue
+                snd = ax_sender[ax]
+                ts = tau - 1 - depth_of[snd]
+                if ts < 0:
+                    continue
+                prev = trace[(ts - 1) % H, ax] if ts >= 1 else 0.0
+                a = 0.0
+                if prev != 0.0 or arr:
+                    if fixed:
+                        a = min(round_stochastic_at(prev * decay / 4096.0, seed, TRACE, snd, n) + impulse * arr,
+                                trace_max)
+                    else:
+                        a = lam * prev + arr
+                    lcnt_step[axon_row[ax], L_TRACE_UPDATES] += 1
+                trace[ts % H, ax] = a
+                spike[ts % H, ax] = arr
+            # 2. the forward step; surrogates of the hidden compartments
+            lo = in_ptr[s * T + tau] if tau < T else 0
+            hi = in_ptr[s * T + tau + 1] if tau < T else 0
+            n_spk, n_send = forward_step(tau, lo, hi, in_idx, u, v, dend, scratch, sc_mark, sc_dirty, flags, words,
+                                         senders, run_ptr, run_row, kernel_runs, du_fac, dv_fac, bias, vth, sub,
+                                         ramp_start, ramp_steps, ramp_slope, out_ptr, out_axon, out_ew, out_ns,
+                                         sender_row, axon_row, syn_ptr, syn_tgt, syn_w, syn_dly, sc_ptr, sc_row,
+                                         sc_w, sc_dly, sc_comp, sc_shift, cnt_step)
+            for i in range(N):
+                d = depth_of[i]
+                t = tau - d
+                if d < L and 0 <= t < T:
+                    vpre = v[i] + (sub[i] if flags[i] & SPIKED else 0)
+                    if fixed:
+                        k = int(np.floor((vpre - vth[i]) / 2.0**lut_shift))
+                        surr[t % H, i] = lut[min(max(k, -LUT_HALF), LUT_HALF) + LUT_HALF]
+                    else:
+                        p = 1.0 / (1.0 + math.exp(-alpha * (vpre - vth[i])))
+                        surr[t % H, i] = alpha * p * (1.0 - p)
+                    lcnt_step[nrn_row[i], L_SURROGATE_EVALS] += 1
+            for k in range(n_send):
+                snd = senders[k]
+                for q in range(out_ptr[snd], out_ptr[snd + 1]):
+                    arrived[out_axon[q]] = 1
+            # 3a. errors: the readout's loss gradient, the hidden errors from the feedback sums
+            t_ro = tau - L
+            if 0 <= t_ro < T:
+                for k in range(C):
+                    o[k] = v[ro_lo + k] / theta if fixed else v[ro_lo + k]
+                loss += loss_grad(o, labels[s], gamma, e) / T
+                for k in range(C):
+                    x = e[k] / T * error_scale
+                    if fixed:
+                        x = min(max(round_stochastic_at(x, seed, ERROR, ro_lo + k, n), -error_max), error_max)
+                    err[ro_lo + k] = x
+                    lcnt_step[nrn_row[ro_lo + k], L_ERROR_OPS] += 1
+            else:
+                err[ro_lo:ro_hi] = 0.0
+            for i in range(N):
+                d = depth_of[i]
+                if d >= L:
+                    continue
+                td = tau - 2 * L + d
+                x = 0.0
+                if 0 <= td < T and G[i] != 0.0:
+                    if fixed:
+                        x = min(max(round_stochastic_at(c_e * (G[i] * surr[td % H, i]), seed, ERROR, i, n),
+                                    -error_max), error_max)
+                    else:
+                        x = G[i] * surr[td % H, i]
+                    lcnt_step[nrn_row[i], L_ERROR_OPS] += 1
+                err[i] = x
+                G[i] = 0.0
+            # 3b. errors down, as graded spikes on the feedback axons
+            for i in range(N):
+                x = err[i]
+                if x == 0.0 or depth_of[i] < 2:
+                    continue
+                r = nrn_row[i]
+                for fa in range(fb_out_ptr[i], fb_out_ptr[i + 1]):
+                    lcnt_step[r, L_PACKETS] += 1
+                    lcnt_step[r, L_HOPS_EW] += fb_ew[fa]
+                    lcnt_step[r, L_HOPS_NS] += fb_ns[fa]
+                    rd = fb_row[fa]
+                    lcnt_step[rd, L_AXONS_IN] += 1
+                    for q in range(fb_syn_ptr[fa], fb_syn_ptr[fa + 1]):
+                        G_next[fb_tgt[q]] += fb_w[q] * x
+                    nq = fb_syn_ptr[fa + 1] - fb_syn_ptr[fa]
+                    lcnt_step[rd, L_ERROR_OPS] += nq
+                    lcnt_step[rd, L_WEIGHT_READS] += nq
+            # 3c. updates of the synapses with a dependency (pre term and error both non-zero)
+            for ax in range(A):
+                if not ax_plastic[ax]:
+                    continue
+                r = axon_row[ax]
+                for k in range(syn_ptr[ax], syn_ptr[ax + 1]):
+                    i = syn_tgt[k]
+                    x = err[i]
+                    if x == 0.0:
+                        continue
+                    td = tau - 2 * L + depth_of[i]
+                    if syn_readout[k]:
+                        pre = impulse * spike[td % H, ax]
+                    else:
+                        tp = td - syn_rec[k]
+                        pre = trace[tp % H, ax] if tp >= 0 else 0.0
+                    if pre == 0.0:
+                        continue
+                    pe = pre * x
+                    if rule == OTTT_A:
+                        if fixed:
+                            tag[k] = min(max(tag[k] + pe, -tag_max), tag_max)
+                        else:
+                            tag[k] += -c_w * pe
+                        lcnt_step[r, L_TRACE_UPDATES] += 1
+                    else:
+                        _write(k, -c_w * pe, n, fixed, syn_w, fb_w, mirror_of, fb_syn_row, syn_id, seed, lsb, w_min,
+                               w_max, wexp, r, lcnt_step)
+            G, G_next = G_next, G
+            # 4. time: forward phases per core, then the learning phase, then the barrier
+            fwd = step_latency(cnt_step, cnt_infer, latency_ns, barrier_ns, core_busy, core_time)
+            learn = _fold_learning(lcnt_step, cnt_learn, lat_all, core_learn)
+            whole = 0.0
+            for r in range(rows - 1):
+                whole = max(whole, core_time[r] + core_learn[r])
+            sample_ns[s, 0] += fwd
+            sample_ns[s, 1] += learn
+            sample_ns[s, 2] += whole + barrier_ns
+        if rule == OTTT_A:  # the sample's epoch: every tagged synapse written once
+            for ax in range(A):
+                for k in range(syn_ptr[ax], syn_ptr[ax + 1]):
+                    if tag[k] != 0.0:
+                        _write(k, -c_w * tag[k] if fixed else tag[k], n0 + S - 1, fixed, syn_w, fb_w, mirror_of,
+                               fb_syn_row, syn_id, seed, lsb, w_min, w_max, wexp, axon_row[ax], lcnt_step)
+                        tag[k] = 0.0
+            learn = _fold_learning(lcnt_step, cnt_learn, lat_all, core_learn)
+            sample_ns[s, 1] += learn
+            sample_ns[s, 2] += learn
+        losses[s] = loss
+        step_no[0] = n0 + S

@@ -1,0 +1,390 @@
+"""Slow twin of the chip's learning engines: the rules of neurochip/chip/plastic.py (its module
+docstring is the spec) on a layered network of plain numpy matrices, simulated step by step in
+chip time with Python loops over neurons and synapses.
+
+No cores, axons, routing or compiled program: the twin shares with neurochip only Loihi's
+arithmetic (`neurochip.model.fixed`, the definition of the fixed-point operations and of the
+counter-based rounding draws) and the stream numbers of those draws. Traces and surrogates are
+kept for every logical step instead of in the chip's rings of H = 2L - 1 slots, so a ring slot
+overwritten too early shows up as a difference.
+
+Layers: depth 0 is the input, 1 .. L-1 hidden LIF layers, L the readout. Global ids (the
+index of every rounding draw): neurons 0 .. N-1 in layer order (layer 1 first), input channel
+j is N + j; synapses are numbered by `synapse_ids`.
+"""
+import math
+from types import SimpleNamespace
+
+import numpy as np
+
+from neurochip.chip.plastic import ERROR, TRACE, WEIGHT
+from neurochip.model.fixed import (
+    ACT_SHIFT,
+    DECAY_ONE,
+    VTH_SHIFT,
+    WEIGHT_BITS,
+    clip_v,
+    decay_trunc0,
+    dyadic,
+    round_stochastic_at,
+    wrap24,
+    wrap_int32,
+)
+
+LUT_HALF = 256     # K: the surrogate LUT covers |vpre - theta| <= K 2**sh
+LUT_STEPS = 6      # 2**6 LUT entries per theta
+
+
+def loss_grad(o, y, gamma):
+    """(e, loss) of one readout step: e_k = dL/do_k of L = (1 - gamma) CE + gamma MSE.
+    Scalar math.exp/math.log in a fixed order: the compiled version's, bit for bit."""
+    C = len(o)
+    m = max(o)
+    ex = [math.exp(ok - m) for ok in o]
+    z = 0.0
+    for v in ex:
+        z += v
+    e, mse = [], 0.0
+    for k in range(C):
+        t = 1.0 if k == y else 0.0
+        e.append((1 - gamma) * (ex[k] / z - t) + gamma * 2.0 * (o[k] - t) / C)
+        mse += gamma * (o[k] - t) ** 2 / C
+    return e, mse + (1 - gamma) * (math.log(z) + m - o[y])
+
+
+def synapse_ids(sizes, recurrent_depths=()):
+    """(W_ids, R_ids): the synapse-table id of every plastic synapse, W_ids[m] and R_ids[d]
+    (n_post, n_pre) int64 arrays shaped like W[m] and R[d]; sizes = [n_0, ..., n_L].
+
+    The table of a Network whose projections are connected in the order [W[0], R[1]?, W[1],
+    R[2]?, ..., W[L-1]] (each recurrent projection right after the forward one into its
+    layer), every projection keeping its zeros: ids run over (post, pre) row-major."""
+    W_ids, R_ids, start = [], {}, 0
+
+    def take(n_post, n_pre):
+        nonlocal start
+        ids = np.arange(start, start + n_post * n_pre, dtype=np.int64).reshape(n_post, n_pre)
+        start += n_post * n_pre
+        return ids
+
+    for m in range(len(sizes) - 1):
+        W_ids.append(take(sizes[m + 1], sizes[m]))
+        if m + 1 in recurrent_depths:
+            R_ids[m + 1] = take(sizes[m + 1], sizes[m + 1])
+    return W_ids, R_ids
+
+
+def constants(fixed, *, eta, alpha, vth, dv, weight_exp=0, trace_bits=7, error_bits=16, surrogate_bits=8,
+              tag_bits=24, num_weight_bits=8):
+    """The learning engines' constants, named as `PlasticProgram`'s fields (plus `unit`, the
+    float weight of one mantissa unit); fixed point as `compile_plasticity` derives them."""
+    if not fixed:
+        inf = math.inf
+        return SimpleNamespace(theta=float(vth), lam=1.0 - dv, impulse=1.0, trace_max=inf, error_scale=1.0,
+                               error_max=inf, tag_max=inf, c_e=1.0, c_w=eta, lsb=0.0, w_min=-inf, w_max=inf,
+                               unit=1.0, lut=None, lut_shift=0)
+    theta = float(vth << VTH_SHIFT)
+    lam = 1.0 - dv / DECAY_ONE
+    trace_max = float(2**trace_bits - 1)
+    # F_t: the largest integer with 2**F_t / (1 - lam) <= A_MAX, so a saturated trace fits
+    f_t = trace_bits - 1 if lam == 0 else 0 if lam == 1 else math.floor(math.log2(trace_max * (1 - lam)))
+    if f_t < 0:
+        raise ValueError(f"trace_bits = {trace_bits} cannot hold a trace with leak {lam}")
+    f_e, f_s = error_bits - 2, surrogate_bits - 1
+    sh = max(0, math.floor(math.log2(theta)) - LUT_STEPS)
+    k = np.arange(-LUT_HALF, LUT_HALF + 1)
+    x = k * 2.0**sh / theta * alpha
+    with np.errstate(over="ignore"):
+        sig = 1.0 / (1.0 + np.exp(-x))
+    lut = np.minimum(np.rint(alpha * sig * (1 - sig) * 2.0**f_s), 2.0**surrogate_bits - 1)
+    lsb = 2.0 ** (WEIGHT_BITS - num_weight_bits + 1)
+    unit = 2.0 ** (weight_exp + ACT_SHIFT) / theta
+    return SimpleNamespace(theta=theta, lam=lam, impulse=float(2**f_t), trace_max=trace_max,
+                           error_scale=float(2**f_e), error_max=float(2 ** (error_bits - 1) - 1),
+                           tag_max=float(2 ** (tag_bits - 1) - 1), c_e=dyadic(unit / 2.0**f_s),
+                           c_w=dyadic(eta / (unit * 2.0 ** (f_t + f_e))), lsb=lsb, w_min=-256.0, w_max=256.0 - lsb,
+                           unit=unit, lut=lut, lut_shift=sh)
+
+
+def _sigmoid(x):
+    """1 / (1 + exp(-x)); 0 where math.exp overflows (the compiled exp gives inf there)."""
+    try:
+        return 1.0 / (1.0 + math.exp(-x))
+    except OverflowError:
+        return 0.0
+
+
+class _Learner:
+    """The network, its constants and the counters, across samples."""
+
+    def __init__(self, W, R, B, *, fixed, rule, feedback, eta, gamma, alpha, vth, dv, weight_exp, seed, bits):
+        if rule not in ("O", "A") or feedback not in ("mirror", "random"):
+            raise ValueError(f"rule must be 'O' or 'A' and feedback 'mirror' or 'random', got {rule!r}, {feedback!r}")
+        self.fixed, self.rule, self.mirror = fixed, rule, feedback == "mirror"
+        self.gamma, self.alpha, self.dv, self.wexp, self.seed = gamma, alpha, dv, weight_exp, seed
+        self.L = len(W)
+        self.sizes = [np.shape(W[0])[1]] + [np.shape(w)[0] for w in W]
+        self.off = [0, 0]                       # off[d]: global id of layer d's first neuron (d >= 1)
+        for n in self.sizes[1:]:
+            self.off.append(self.off[-1] + n)
+        self.N = self.off[-1]
+        self.k = constants(fixed, eta=eta, alpha=alpha, vth=vth, dv=dv, weight_exp=weight_exp, **bits)
+        self.theta_int = vth << VTH_SHIFT if fixed else None
+        self.W = [self._weights(w, (self.sizes[m + 1], self.sizes[m]), f"W[{m}]") for m, w in enumerate(W)]
+        self.R = {}
+        for d, r in (R or {}).items():
+            if not 1 <= d < self.L:
+                raise ValueError(f"R[{d}]: recurrence only on hidden depths 1 .. {self.L - 1}")
+            self.R[d] = self._weights(r, (self.sizes[d], self.sizes[d]), f"R[{d}]")
+        self.fb = {} if self.mirror else {m: self._feedback(B, m) for m in range(1, self.L)}
+        W_ids, R_ids = synapse_ids(self.sizes, sorted(self.R))
+        # (matrix, ids, post depth, pre depth, has a mirror) in synapse-table order
+        self.projs = []
+        for m in range(self.L):
+            self.projs.append((self.W[m], W_ids[m], m + 1, m, self.mirror and m >= 1))
+            if m + 1 in self.R:
+                self.projs.append((self.R[m + 1], R_ids[m + 1], m + 1, m + 1, False))
+        self.counts = {"weight_writes": 0, "mirror_writes": 0, "tag_updates": 0, "surrogate_evals": 0,
+                       "error_ops": 0, "weight_reads": 0, "graded_spikes": 0,
+                       "trace_updates_per_sender": np.zeros(self.N + self.sizes[0], np.int64)}
+
+    def _weights(self, w, shape, name):
+        """A copy in working units: int64 mantissas on the weight grid, or float64."""
+        w = np.asarray(w)
+        if w.shape != shape:
+            raise ValueError(f"{name}: expected shape {shape}, got {w.shape}")
+        if not self.fixed:
+            return w.astype(np.float64)
+        k = self.k
+        if np.any(w != np.round(w)) or np.any(w % k.lsb != 0) or w.min() < k.w_min or w.max() > k.w_max:
+            raise ValueError(f"{name}: fixed-point mantissas must be multiples of {k.lsb:g} in [{k.w_min:g}, "
+                             f"{k.w_max:g}]")
+        return w.astype(np.int64)
+
+    def _feedback(self, B, m):
+        """The random feedback of W[m], (n_m, n_{m+1}): b_ij = fb[j, i]; fixed: in mantissa units."""
+        b = np.asarray((B or {}).get(m), np.float64)
+        if b.shape != (self.sizes[m], self.sizes[m + 1]):
+            raise ValueError(f"B[{m}]: expected shape {(self.sizes[m], self.sizes[m + 1])}, got {b.shape}")
+        return np.clip(np.rint(b / self.k.unit), -256, 255) if self.fixed else b
+
+    def _round(self, q, stream, index, n, limit):
+        """Stochastic rounding clipped to +-limit (fixed point); the value itself in float."""
+        if not self.fixed:
+            return q
+        return min(max(round_stochastic_at(q, self.seed, stream, index, n), -limit), limit)
+
+    def sample(self, x, y, samples_seen):
+        """Learn one sample from the reset state; returns its loss."""
+        L, T = self.L, len(x)
+        S = T + 2 * L - 1
+        n0 = samples_seen * S
+        dtype = np.int64 if self.fixed else np.float64
+        st = SimpleNamespace(
+            T=T, y=y, loss=0.0,
+            v=[None] + [np.zeros(n, dtype) for n in self.sizes[1:]],
+            A=[np.zeros((S, n)) for n in self.sizes[:L]],      # traces of senders 0 .. L-1, per logical t
+            B=[np.zeros((S, n)) for n in self.sizes[:L]],      # their spike bits
+            sg=[None] + [np.zeros((T, n)) for n in self.sizes[1:L]],   # surrogates of hidden layers
+            G=[None] + [np.zeros(n) for n in self.sizes[1:L]],
+            tag=[np.zeros(p[0].shape) for p in self.projs])
+        prev = [np.zeros(n, dtype) for n in self.sizes[:L]]    # spikes each sender emitted last chip step
+        a_in = self._deliver(prev)
+        for tau in range(S):
+            n = n0 + tau
+            self._traces(st, tau, prev, n)
+            x_now = np.asarray(x[tau], dtype) if tau < T else np.zeros(self.sizes[0], dtype)
+            spikes = [x_now] + self._forward(st, tau, a_in)
+            a_in = self._deliver(spikes)    # delivery reads the weights before this step's learning phase
+            E = self._errors(st, tau, n)
+            G_next = self._errors_down(E)
+            self._updates(st, tau, E, n)
+            st.G = G_next
+            prev = spikes
+        if self.rule == "A":
+            self._write_tags(st, n0 + S - 1)
+        return st.loss
+
+    def _traces(self, st, tau, prev, n):
+        """Phase 1: the sender at depth ds whose spikes arrived is at logical t = tau - 1 - ds."""
+        k, counts = self.k, self.counts["trace_updates_per_sender"]
+        for ds in range(self.L):
+            t = tau - 1 - ds
+            if t < 0:
+                continue
+            for j in range(self.sizes[ds]):
+                sid = self.N + j if ds == 0 else self.off[ds] + j
+                a_prev = st.A[ds][t - 1, j] if t > 0 else 0.0
+                s = float(prev[ds][j])
+                counts[sid] += a_prev != 0 or s != 0
+                if self.fixed:
+                    decayed = round_stochastic_at(a_prev * (DECAY_ONE - self.dv) / 4096.0, self.seed, TRACE, sid, n)
+                    st.A[ds][t, j] = min(decayed + k.impulse * s, k.trace_max)
+                else:
+                    st.A[ds][t, j] = k.lam * a_prev + s
+                st.B[ds][t, j] = s
+
+    def _deliver(self, spikes):
+        """The synaptic input each layer integrates next step, a[d] (index d - 1), from this
+        step's spikes and the weights as they are now."""
+        a = []
+        for d in range(1, self.L + 1):
+            a.append(self.W[d - 1] @ spikes[d - 1])
+            if d in self.R:
+                a[-1] = a[-1] + self.R[d] @ spikes[d]
+        return a
+
+    def _forward(self, st, tau, a_in):
+        """Phase 2: every layer from the input delivered last step (pipelined), hidden
+        surrogates stored; returns this step's spikes of the hidden layers 1 .. L-1."""
+        spikes = []
+        for d in range(1, self.L + 1):
+            a = a_in[d - 1]
+            if d == self.L:         # memoryless readout that never spikes: v is this step's input
+                st.v[d] = np.array([clip_v(wrap_int32(self._u(ai))) for ai in a], np.int64) if self.fixed else a
+                continue
+            t, theta = tau - d, self.theta_int if self.fixed else self.k.theta
+            s = np.zeros(self.sizes[d], st.v[d].dtype)
+            for i in range(self.sizes[d]):
+                if self.fixed:
+                    vpre = clip_v(wrap_int32(decay_trunc0(int(st.v[d][i]), DECAY_ONE - self.dv) + self._u(a[i]) + 0))
+                else:
+                    vpre = st.v[d][i] * (1 - self.dv) + a[i]
+                s[i] = vpre > theta
+                st.v[d][i] = vpre - theta if vpre > theta else vpre
+                if 0 <= t < st.T:
+                    st.sg[d][t, i] = self._surrogate(vpre)
+                    self.counts["surrogate_evals"] += 1
+            spikes.append(s)
+        return spikes
+
+    def _u(self, a):
+        """Fixed-point current of synaptic input a (du = 4095: u keeps nothing of its past)."""
+        return wrap24(wrap_int32(int(a) << self.wexp << ACT_SHIFT))
+
+    def _surrogate(self, vpre):
+        if self.fixed:
+            k = self.k
+            idx = min(max((int(vpre) - self.theta_int) >> k.lut_shift, -LUT_HALF), LUT_HALF) + LUT_HALF
+            return float(k.lut[idx])
+        p = _sigmoid(self.alpha * (vpre - self.k.theta))
+        return self.alpha * p * (1 - p)
+
+    def _errors(self, st, tau, n):
+        """Phase a: E per depth (zeros outside the depth's window t_d = tau - 2L + d in [0, T))."""
+        k, L = self.k, self.L
+        E = [None] + [np.zeros(nd) for nd in self.sizes[1:]]
+        for d in range(1, L + 1):
+            t = tau - 2 * L + d
+            if not 0 <= t < st.T:
+                continue
+            if d == L:
+                o = [float(v) / k.theta for v in st.v[L]] if self.fixed else [float(v) for v in st.v[L]]
+                e, loss = loss_grad(o, st.y, self.gamma)
+                st.loss += loss / st.T
+                for i in range(self.sizes[L]):
+                    E[L][i] = self._round(e[i] / st.T * k.error_scale, ERROR, self.off[L] + i, n, k.error_max)
+                self.counts["error_ops"] += self.sizes[L]
+                continue
+            for j in range(self.sizes[d]):
+                if st.G[d][j] != 0:
+                    E[d][j] = self._round(k.c_e * (st.G[d][j] * st.sg[d][t, j]), ERROR, self.off[d] + j, n,
+                                          k.error_max)
+                    self.counts["error_ops"] += 1
+        return E
+
+    def _errors_down(self, E):
+        """Phase b: the feedback sums G_next of hidden layers, weights read before the updates."""
+        G_next = [None] + [np.zeros(n) for n in self.sizes[1:self.L]]
+        for d in range(2, self.L + 1):
+            for i in range(self.sizes[d]):
+                if E[d][i] == 0:
+                    continue
+                self.counts["graded_spikes"] += 1
+                for j in range(self.sizes[d - 1]):
+                    b = self.W[d - 1][i, j] if self.mirror else self.fb[d - 1][j, i]
+                    G_next[d - 1][j] += float(b) * E[d][i]
+                    self.counts["error_ops"] += 1
+                    self.counts["weight_reads"] += 1
+        return G_next
+
+    def _pre(self, st, post, pre, t, j):
+        """Pre term P of a synapse from j (depth pre) into depth post learning logical t."""
+        if pre == post:                         # recurrent: the spike arrived one step later
+            return st.A[pre][t - 1, j] if t > 0 else 0.0
+        if post == self.L:                      # readout: its trace is the spike itself
+            return self.k.impulse * st.B[pre][t, j]
+        return st.A[pre][t, j]
+
+    def _updates(self, st, tau, E, n):
+        """Phase c: OTTT_O writes, OTTT_A tag updates, for every synapse with P * E != 0."""
+        for p, (w, ids, post, pre, mirrored) in enumerate(self.projs):
+            t = tau - 2 * self.L + post
+            if not 0 <= t < st.T:
+                continue
+            for i in range(w.shape[0]):
+                if E[post][i] == 0:
+                    continue
+                for j in range(w.shape[1]):
+                    P = self._pre(st, post, pre, t, j)
+                    if P == 0:
+                        continue
+                    pe = P * E[post][i]
+                    if self.rule == "O":        # float: c_w = eta, the write w += -eta P E
+                        self._write(w, ids, mirrored, i, j, -self.k.c_w * pe, n)
+                        continue
+                    if self.fixed:
+                        st.tag[p][i, j] = min(max(st.tag[p][i, j] + pe, -self.k.tag_max), self.k.tag_max)
+                    else:
+                        st.tag[p][i, j] += -self.k.c_w * pe
+                    self.counts["tag_updates"] += 1
+
+    def _write_tags(self, st, n):
+        """End of sample (OTTT_A): every synapse with a tag is written as OTTT_O would."""
+        for p, (w, ids, _, _, mirrored) in enumerate(self.projs):
+            for i, j in zip(*np.nonzero(st.tag[p])):
+                tag = st.tag[p][i, j]
+                self._write(w, ids, mirrored, i, j, -self.k.c_w * tag if self.fixed else tag, n)
+
+    def _write(self, w, ids, mirrored, i, j, change, n):
+        """w[i, j] += change; fixed point: rounded stochastically to the LSB grid and clipped."""
+        k = self.k
+        if self.fixed:
+            step = k.lsb * round_stochastic_at(change / k.lsb, self.seed, WEIGHT, int(ids[i, j]), n)
+            w[i, j] = int(min(max(w[i, j] + step, k.w_min), k.w_max))
+        else:
+            w[i, j] += change
+        self.counts["weight_writes"] += 1
+        self.counts["mirror_writes"] += mirrored
+
+
+def learn(xs, ys, W, R=None, B=None, *, fixed, rule, feedback="mirror", eta, gamma=0.05, alpha=4.0, vth, dv,
+          weight_exp=0, trace_bits=7, error_bits=16, surrogate_bits=8, tag_bits=24, num_weight_bits=8, seed=0,
+          samples_seen=0):
+    """Learn the samples (xs[i] a (T, n_0) 0/1 array, ys[i] its label) in order; returns
+    dict(W=[...], R={...}, losses=[...], counts={...}, samples_seen=...).
+
+    W[m]: (n_{m+1}, n_m) forward matrix of layer m -> m+1 (fixed: int mantissas on the grid,
+    the chip stores w << weight_exp; float: weights); R: {d: (n_d, n_d)} recurrence of hidden
+    depths; B: {m: (n_m, n_{m+1})} float random feedback of W[m], m >= 1 (feedback="random").
+    rule "O" (OTTT_O) or "A" (OTTT_A). Fixed: vth the threshold mantissa (theta = vth << 6),
+    dv in 0 .. 4096; float: vth = theta, lam = 1 - dv. Weights come back in the units given.
+    Losses: per sample, the sum over its T steps of the step loss / T. Counts are totals over
+    the samples; trace_updates_per_sender is indexed by global sender id (N + j: input j).
+    The rounding step counter of sample s (0-based here) is n = (samples_seen + s) S + tau.
+    """
+    if len(xs) != len(ys):
+        raise ValueError(f"{len(xs)} samples but {len(ys)} labels")
+    bits = {"trace_bits": trace_bits, "error_bits": error_bits, "surrogate_bits": surrogate_bits,
+            "tag_bits": tag_bits, "num_weight_bits": num_weight_bits}
+    net = _Learner(W, R, B, fixed=fixed, rule=rule, feedback=feedback, eta=eta, gamma=gamma, alpha=alpha, vth=vth,
+                   dv=dv, weight_exp=weight_exp, seed=seed, bits=bits)
+    losses = []
+    for x, y in zip(xs, ys):
+        x = np.asarray(x)
+        if x.ndim != 2 or x.shape[1] != net.sizes[0] or len(x) == 0:
+            raise ValueError(f"a sample must be a (T >= 1, {net.sizes[0]}) array, got shape {x.shape}")
+        losses.append(net.sample(x, int(y), samples_seen))
+        samples_seen += 1
+    return {"W": [w.copy() for w in net.W], "R": {d: r.copy() for d, r in net.R.items()}, "losses": losses,
+            "counts": net.counts, "samples_seen": samples_seen}
