@@ -1,27 +1,35 @@
-"""The learning engine: a layered network on the chip, a rule, and the loop over samples.
+"""Learning on the chip: a rule attached to a network placed on simulated cores.
 
-`Learner(sizes, rule)` holds the weights in the chip's format (float64, or Loihi fixed point
-with stochastic rounding of every update), runs one compiled kernel per sample
-(`rules.kernels`), counts every event per weight matrix in the chip's event names
-(`rules.kernels.COLUMNS`) apart for learning and for inference, measures the bytes of
-learning state it holds, and can be checkpointed mid-epoch and resumed to bit-identical weights.
+`Learner` is a front over `neurochip.chip.simulator.Simulator` built with plasticity: the
+weights live in the cores' synapse memory, every sample is learned there step by step
+(`chip.plastic`), and the counters of the learning phases and of the forward pass come from
+the chip, apart. Build it from layer sizes (a chain with a readout, as the digits study
+does) or from a network the user brings (`Learner.from_network`, e.g. imported from NIR).
+Checkpoints hold everything needed to resume bit-identically and refuse another run's state.
 """
 from __future__ import annotations
 
+import hashlib
 import json
-from dataclasses import asdict, dataclass
-from pathlib import Path
+import zipfile
+import zlib
+from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 from tqdm import tqdm
 
+from neurochip.chip.placement import Placement
+from neurochip.chip.plastic import MIRROR, OTTT_A, OTTT_O, RANDOM, Plasticity, chain
+from neurochip.chip.simulator import Simulator, learn, weights
+from neurochip.chip.spec import ChipSpec, Profile, loihi1
 from neurochip.model.errors import NetworkError
-from neurochip.model.fixed import (DECAY_ONE, NEVER_VTH, NEVER_VTH_FLOAT, VTH_BITS, VTH_SHIFT, WEIGHT_BITS,
-                                   effective_weights, weight_range)
+from neurochip.model.events import ALL_EVENTS, EVENTS
+from neurochip.model.files import save_npz_atomic
+from neurochip.model.fixed import (BIAS_EXP_RANGE, BIAS_MANT_BITS, DECAY_ONE, NEVER_VTH, NEVER_VTH_FLOAT, VTH_BITS,
+                                   VTH_SHIFT, WEIGHT_BITS, effective_weights, weight_range)
 from neurochip.model.network import Network
 from neurochip.model.neurons import FloatLIF, LoihiLIF, SpikeSource
-from neurochip.rules import kernels as K
-from neurochip.rules.rule import BPTT, OTTT, EventDriven, RuleError
+from neurochip.rules.rule import OTTT, RuleError
 
 # Lava drops the LSB of mixed-sign 8-bit weights (`effective_weights`): learned weights live on that grid.
 _GRID = np.unique(effective_weights(np.arange(weight_range("mixed")[0], weight_range("mixed")[1] + 1), WEIGHT_BITS))
@@ -43,8 +51,8 @@ class Format:
     dv: int = 512
 
     def __post_init__(self):
-        if not (1 <= self.vth < 2**VTH_BITS and -7 <= self.weight_exp <= 7 and 0 <= self.dv <= DECAY_ONE):
-            raise NetworkError(f"Format: vth in [1, 2**17), weight_exp in [-7, 7], dv in [0, 4096]; got {self}")
+        if not (1 <= self.vth < 2**VTH_BITS and 0 <= self.weight_exp <= 7 and 0 <= self.dv <= DECAY_ONE):
+            raise NetworkError(f"Format: vth in [1, 2**17), weight_exp in [0, 7], dv in [0, 4096]; got {self}")
 
     @property
     def lam(self) -> float:
@@ -55,206 +63,281 @@ class Format:
         return 2.0**self.weight_exp / self.vth
 
 
+def chain_network(sizes, *, fixed: bool, fmt: Format = Format(), lam: float = 0.875, theta: float = 1.0,
+                  weights=None, recurrent: dict | None = None, reset: str = "subtract") -> Network:
+    """in -> h1 -> ... -> out: soft-reset LIF layers without current memory and a readout
+    compartment that never spikes (v = o). `weights`: (n_post, n_pre) float matrices in
+    threshold units (fixed point: quantized to the even mantissa grid); `recurrent`:
+    {hidden depth: (n, n) matrix}. reset="zero" gives Lava's reset (for the Lava export)."""
+    sizes = [int(n) for n in sizes]
+    net = Network()
+    net.add(SpikeSource(sizes[0], name="in"))
+    names = ["in"] + [f"h{d}" for d in range(1, len(sizes) - 1)] + ["out"]
+
+    def mantissas(w):
+        w = np.asarray(w, np.float64)
+        return np.clip(np.round(w / fmt.unit / W_LSB) * W_LSB, W_MIN, W_MAX).astype(np.int64) if fixed else w
+
+    for d in range(1, len(sizes)):
+        n, last = sizes[d], d == len(sizes) - 1
+        if fixed:
+            pop = LoihiLIF(n, du=DECAY_ONE - 1, dv=DECAY_ONE if last else fmt.dv, vth=NEVER_VTH if last else fmt.vth,
+                           reset=reset, v_sub=fmt.vth, name=names[d])
+        else:
+            pop = FloatLIF(n, du=1.0, dv=1.0 if last else 1.0 - lam, vth=NEVER_VTH_FLOAT if last else theta,
+                           reset=reset, v_sub=theta, name=names[d])
+        net.add(pop)
+        kw = dict(weight_exp=fmt.weight_exp, num_weight_bits=WEIGHT_BITS) if fixed else {}
+        net.connect(names[d - 1], names[d], mantissas(weights[d - 1]), **kw)
+        if recurrent and d in recurrent:
+            net.connect(names[d], names[d], mantissas(recurrent[d]), **kw)
+    return net
+
+
+def learnable(net: Network, fixed: bool) -> Network:
+    """A network a user brings, made ready for the chip's learning engines: the last
+    population becomes the readout (a memoryless compartment that never spikes, keeping its
+    weights and bias: o is its summed input, the logits), and in fixed point every layer is
+    quantized to one shared format (`Format`: the plastic projections share one weight unit),
+    with dv = round(4096 dv), vth chosen so the largest weight uses the 8-bit range, and
+    biases as 13-bit mantissas with an exponent. Takes float (FloatLIF) networks, e.g. from
+    NIR; the hidden layers must share dv and vth (`chip.plastic.chain` says what else)."""
+    source, layers, forward, recurrent = chain(net)
+    pops = [net.populations[k] for k in layers]
+    if not all(isinstance(p, FloatLIF) for p in pops):
+        raise RuleError("learnable: give the float network (FloatLIF populations, e.g. NIR imported with --float); "
+                        "it is quantized for learning with one shared format")
+    hidden = pops[:-1]
+    for p in hidden[1:]:
+        if p.dv != hidden[0].dv or p.vth != hidden[0].vth:
+            raise RuleError(f"population {p.name!r}: dv {p.dv} and vth {p.vth} differ from {hidden[0].name!r}'s "
+                            f"({hidden[0].dv}, {hidden[0].vth}); the hidden layers share one leak and threshold")
+    theta = float(hidden[0].vth)
+    projections = list(net.projections)
+    w_max = max(float(np.abs(_dense(p.weights)).max()) for p in projections) / theta
+    fmt = None
+    if fixed:
+        vth = int(np.clip(np.floor(W_MAX / max(w_max, 1e-12)), 1, 2**VTH_BITS - 1))
+        fmt = Format(vth=vth, weight_exp=0, dv=int(np.clip(round(hidden[0].dv * DECAY_ONE), 0, DECAY_ONE)))
+    out = Network()
+    out.add(net.populations[source])
+    for p in pops:
+        last = p is pops[-1]
+        bias = np.broadcast_to(np.asarray(p.bias, np.float64), (p.n,)) / theta
+        if fixed:
+            mant, exp = _bias_fixed(bias * (fmt.vth << VTH_SHIFT))
+            out.add(LoihiLIF(p.n, du=DECAY_ONE - 1, dv=DECAY_ONE if last else fmt.dv,
+                             vth=NEVER_VTH if last else fmt.vth, bias_mant=mant, bias_exp=exp,
+                             reset="subtract" if last else p.reset, v_sub=fmt.vth, name=p.name))
+        else:
+            out.add(FloatLIF(p.n, du=1.0, dv=1.0 if last else p.dv, vth=NEVER_VTH_FLOAT if last else 1.0,
+                             bias=bias, reset="subtract" if last else p.reset, v_sub=1.0, name=p.name))
+    for proj in projections:
+        w = _dense(proj.weights) / theta
+        if fixed:
+            w = np.clip(np.round(w / fmt.unit / W_LSB) * W_LSB, W_MIN, W_MAX).astype(np.int64)
+        out.connect(proj.pre, proj.post, w, name=proj.name,
+                    **(dict(weight_exp=0, num_weight_bits=WEIGHT_BITS) if fixed else {}))
+    return out
+
+
+def _dense(w) -> np.ndarray:
+    return w.toarray() if hasattr(w, "toarray") else np.asarray(w, np.float64)
+
+
+def _bias_fixed(b: np.ndarray) -> tuple:
+    """Per-neuron biases (v units) as (mantissa, exponent): one exponent that fits the largest."""
+    top = 2 ** (BIAS_MANT_BITS - 1) - 1
+    exp = int(np.clip(np.ceil(np.log2(max(float(np.abs(b).max()), 1.0) / top)), 0, BIAS_EXP_RANGE[1]))
+    return np.clip(np.rint(b / 2**exp), -top - 1, top).astype(np.int64), exp
+
+
 class Learner:
-    """A layered spiking network sizes = [n0, n1, ..., nL, C] learning with `rule`.
+    """A network learning with an OTTT rule on the chip.
 
-    Float mode: threshold `theta`, leak `lam`. Fixed mode (`fixed=True`): `fmt` sets both.
-    `weights` (list of (n_post, n_pre) float matrices) or a seeded Gaussian init with
-    standard deviation init_gain / sqrt(n_pre).
-
-    State in the flat layout of `rules.kernels`: `synapse_weights` W and `feedback_weights` B
-    (OTTT's random feedback; fixed point: in mantissa units); per neuron `thresholds` theta
-    (vth << 6), `threshold_scale` thr (adaptive, event-driven rules), `current` I = W s_in,
-    `membrane_pre_reset` u = lam v + I, `membrane` v = u - theta s, `spiked` s; `traces` a;
-    `rng` (splitmix64 state); `learn_counts`, `infer_counts` (n_matrices, `kernels.COLUMNS`).
+    `Learner(sizes, rule, fixed=..., seed=...)` builds the chain `chain_network` builds, with
+    seeded Gaussian weights (std init_gain / sqrt(n_pre)) unless `weights` are given, and
+    `recurrent` hidden depths (std 0.5 / sqrt(n)); `Learner.from_network(net, rule)` takes
+    any network `chip.plastic.chain` accepts. `chip` (default loihi1) and `placement`
+    (default: `per_core` neurons a core, all of a core's compartments if None) say where it
+    runs; `profile` prices latency (default: the chip's).
     """
 
-    _STATE = ("synapse_weights", "feedback_weights", "rng", "threshold_scale", "learn_counts", "infer_counts")
-    _CONFIG = ("fixed", "lam", "theta", "seed")
-
     def __init__(self, sizes, rule, *, fixed: bool = False, lam: float = 0.875, theta: float = 1.0,
-                 fmt: Format = Format(), seed: int = 0, weights=None, init_gain: float = 2.0):
-        if not isinstance(rule, (OTTT, BPTT, EventDriven)):
-            raise RuleError(f"rule must be OTTT, BPTT or EventDriven (rules.rule), got {type(rule).__name__}")
+                 fmt: Format = Format(), seed: int = 0, weights=None, init_gain: float = 2.0, recurrent=(),
+                 chip: ChipSpec | None = None, per_core: int | None = None):
         sizes = [int(n) for n in sizes]
         if len(sizes) < 3 or min(sizes) < 1:
             raise RuleError(f"sizes {sizes}: a rule needs an input, at least one hidden layer and a readout "
                             "(>= 3 positive layer sizes)")
         if not fixed and not (0 < lam <= 1 and theta > 0):
             raise RuleError(f"lam must be in (0, 1] and theta > 0, got lam={lam}, theta={theta}")
-        self.rule, self.fixed, self.fmt, self.seed = rule, bool(fixed), fmt, seed
-        self.lam = fmt.lam if fixed else float(lam)
-        self.theta = 1.0 if fixed else float(theta)
-        self.sizes = np.array(sizes, np.int64)
-        n_mat = self.n_matrices = len(sizes) - 1
-        self.matrix_offsets = np.concatenate([[0], np.cumsum(self.sizes[:-1] * self.sizes[1:])]).astype(np.int64)
-        self.neuron_offsets = np.concatenate([[0], np.cumsum(self.sizes[1:])]).astype(np.int64)
         rng = np.random.default_rng(seed)
         if weights is None:
-            weights = [rng.normal(0, init_gain / np.sqrt(sizes[m]), (sizes[m + 1], sizes[m])) for m in range(n_mat)]
-        self.synapse_weights = np.zeros(self.matrix_offsets[-1])
-        self.set_weights(weights)
-        feedback = [rng.normal(0, 1 / np.sqrt(sizes[m + 1]), (sizes[m + 1], sizes[m])) for m in range(n_mat)]
-        self.feedback_weights = self._flat(feedback) / (fmt.unit if fixed else 1.0)
-        n = self.neuron_offsets[-1]
-        self.thresholds = np.full(n, float(fmt.vth << VTH_SHIFT) if fixed else self.theta)
-        self.leaks = np.full(n_mat, self.lam)
-        self.decays = np.full(n_mat, fmt.dv, np.int64)
-        self.weight_exps = np.full(n_mat, fmt.weight_exp if fixed else 0, np.int64)
-        self.weight_lsbs = np.full(n_mat, W_LSB)
-        self.rng = np.array([np.uint64(seed) * np.uint64(2654435761) + np.uint64(1)], np.uint64)
-        self.threshold_scale = np.ones(n)
-        self.membrane, self.membrane_pre_reset, self.spiked, self.current = (np.zeros(n) for _ in range(4))
-        self.traces = np.zeros(int(self.sizes[:-1].sum()))
-        self.learn_counts = np.zeros((n_mat, len(K.COLUMNS)), np.int64)
-        self.infer_counts = np.zeros((n_mat, len(K.COLUMNS)), np.int64)
+            weights = [rng.normal(0, init_gain / np.sqrt(a), (b, a)) for a, b in zip(sizes, sizes[1:])]
+        rec = {int(d): rng.normal(0, 0.5 / np.sqrt(sizes[d]), (sizes[d], sizes[d])) for d in recurrent}
+        self.config = dict(sizes=sizes, fixed=bool(fixed), lam=lam, theta=theta, fmt=asdict(fmt),
+                           recurrent=sorted(rec), init_gain=init_gain, per_core=per_core)
+        net = chain_network(sizes, fixed=fixed, fmt=fmt, lam=lam, theta=theta, weights=weights, recurrent=rec)
+        self._attach(net, rule, seed, chip, None if per_core is None else "per_core", per_core)
+
+    @classmethod
+    def from_network(cls, net: Network, rule, *, seed: int = 0, chip: ChipSpec | None = None,
+                     placement: Placement | None = None) -> "Learner":
+        """Attach `rule` to a network the user brings (a chain `chip.plastic.chain` accepts:
+        one spike source, LIF layers, a memoryless readout that never spikes)."""
+        self = cls.__new__(cls)
+        self.config = dict(network=True)
+        self._attach(net, rule, seed, chip, placement, None)
+        return self
+
+    def _attach(self, net, rule, seed, chip, placement, per_core):
+        if not isinstance(rule, OTTT):
+            raise RuleError(f"{getattr(rule, 'label', type(rule).__name__)}: the chip's learning engines run OTTT; "
+                            "the event-driven rules and the BPTT-SG baseline are in rules.layered")
+        self.rule, self.seed, self.net = rule, int(seed), net
+        self.chip = chip or loihi1()
+        if placement == "per_core":
+            placement = Placement.sequential(net, self.chip, per_core=per_core)
+        self.fixed = net.fixed_point
+        source, layers, forward, _ = chain(net)
+        self.layers, self.source = layers, source
+        rng = np.random.default_rng([self.seed, 1])
+        feedback = {p.name: rng.normal(0, 1 / np.sqrt(net.populations[p.post].n),
+                                       (net.populations[p.pre].n, net.populations[p.post].n)) for p in forward[1:]}
+        self.plasticity = Plasticity(OTTT_A if rule.mode == "A" else OTTT_O, rule.eta, rule.gamma, rule.alpha,
+                                     MIRROR if rule.feedback == "transpose" else RANDOM, feedback, self.seed)
+        self.sim = Simulator(net, self.chip, placement, plasticity=self.plasticity)
+        p = self.sim.program
+        self.learn_counts = np.zeros((p.n_rows, len(ALL_EVENTS)), np.int64)
+        self.infer_counts = np.zeros((p.n_rows, len(EVENTS)), np.int64)
+        self.sample_ns = np.zeros(3)
+        self.samples_learned = 0
+        self.unknown_latency: list = []
         self.history: list[dict] = []
         self._progress = (0, 0)
         self._loss_sum = 0.0
-        self._steps = None
 
     @property
     def progress(self) -> tuple:
         """(epoch, position in the epoch) that `fit` has reached."""
         return self._progress
 
-    # -- weights ---------------------------------------------------------------------------
-    def _flat(self, mats) -> np.ndarray:
-        out = np.zeros(self.matrix_offsets[-1])
-        for m, w in enumerate(mats):
-            w = np.asarray(w, np.float64)
-            want = (self.sizes[m + 1], self.sizes[m])
-            if w.shape != tuple(want):
-                raise RuleError(f"weights[{m}] has shape {w.shape}, expected (n_post, n_pre) = {tuple(want)}")
-            if not np.isfinite(w).all():
-                raise RuleError(f"weights[{m}] has {np.size(w) - np.isfinite(w).sum()} non-finite values")
-            out[self.matrix_offsets[m]:self.matrix_offsets[m + 1]] = w.T.ravel()
-        return out
+    @property
+    def sizes(self) -> list[int]:
+        return [self.net.populations[k].n for k in [self.source] + self.layers]
 
-    def set_weights(self, mats) -> None:
-        flat = self._flat(mats)
-        if self.fixed:
-            q = np.round(flat / self.fmt.unit / W_LSB) * W_LSB
-            flat = np.clip(q, W_MIN, W_MAX)
-        self.synapse_weights[:] = flat
+    # -- weights ---------------------------------------------------------------------------
+    def _matrices(self) -> dict:
+        return weights(self.sim)
+
+    @property
+    def unit(self) -> float:
+        """Float weight of one stored unit (fixed point: a mantissa unit in threshold units)."""
+        if not self.fixed:
+            return 1.0
+        lp = self.sim.plastic
+        return 2.0 ** (lp.wexp + VTH_SHIFT) / lp.theta
 
     @property
     def weights(self) -> list[np.ndarray]:
-        """Float weights (n_post, n_pre) per matrix (fixed point: mantissa x unit)."""
-        scale = self.fmt.unit if self.fixed else 1.0
-        off, n = self.matrix_offsets, self.sizes
-        return [self.synapse_weights[off[m]:off[m + 1]].reshape(n[m], n[m + 1]).T * scale
-                for m in range(self.n_matrices)]
+        """Float weights (n_post, n_pre) of the forward projections, in chain order."""
+        got = self._matrices()
+        return [got[p.name] * self.unit for p in chain(self.net)[2]]
 
     @property
     def int_weights(self) -> list[np.ndarray]:
         if not self.fixed:
             raise RuleError("int_weights: the learner is in float mode")
-        return [np.rint(w / self.fmt.unit).astype(np.int64) for w in self.weights]
+        got = self._matrices()
+        return [np.rint(got[p.name]).astype(np.int64) for p in chain(self.net)[2]]
 
-    # -- one sample --------------------------------------------------------------------------
-    def _check_x(self, x) -> np.ndarray:
-        x = np.ascontiguousarray(x, np.float64)
-        if x.ndim != 2 or x.shape[1] != self.sizes[0]:
-            raise RuleError(f"a sample is (T, {self.sizes[0]}) inputs, got shape {x.shape}")
-        if not np.isfinite(x).all():
+    def to_network(self, reset: str = "subtract") -> Network:
+        """The network with its learned weights (reset="zero": Lava's reset, for the Lava
+        export; not the network that learned)."""
+        if reset not in ("subtract", "zero"):
+            raise RuleError(f"to_network: reset must be 'subtract' or 'zero', got {reset!r}")
+        got = self._matrices()
+        net = Network()
+        for name, pop in self.net.populations.items():
+            kw = {"reset": reset} if name in self.layers else {}
+            net.add(type(pop)(**{**_fields(pop), **kw}))
+        for proj in self.net.projections:
+            w = np.rint(got[proj.name]).astype(np.int64) if self.fixed else got[proj.name]
+            net.connect(proj.pre, proj.post, w, weight_exp=proj.weight_exp, num_weight_bits=proj.num_weight_bits,
+                        name=proj.name)
+        return net
+
+    # -- learning and inference ------------------------------------------------------------------
+    def _check(self, X) -> np.ndarray:
+        X = np.asarray(X)
+        n = self.sizes[0]
+        if X.ndim != 3 or X.shape[2] != n or X.shape[1] < 1:
+            raise RuleError(f"samples must be (samples, T, {n}) spikes, got shape {X.shape}")
+        if X.dtype.kind == "f" and not np.all(np.isfinite(X)):
             raise RuleError("input has NaN or infinite values")
-        if self.fixed and not np.isin(x, (0.0, 1.0)).all():
-            raise RuleError("fixed point takes spike inputs (0/1) only; encode currents as spikes")
-        return x
+        if not np.all((X == 0) | (X == 1)):
+            raise RuleError("the chip takes spike inputs (0/1) only; encode currents as spikes")
+        return X
 
-    def _buffers(self, T: int) -> None:
-        """The per-sample state of the rule's kernel, allocated for samples of T steps."""
-        if self._steps == T:
-            return
-        self._steps = T
-        r, n_syn, n = self.rule, self.matrix_offsets[-1], self.neuron_offsets[-1]
-        if isinstance(r, OTTT):  # OTTT_A sums its changes per synapse
-            self.accumulator = np.zeros(n_syn if r.mode == "A" else 0)
-        elif isinstance(r, BPTT):  # the hidden potentials and readout errors of every step
-            self.potential_history = np.zeros((T, int(self.neuron_offsets[-2])))
-            self.error_history, self.gradient = np.zeros((T, self.sizes[-1])), np.zeros(n_syn)
-        else:  # eligibility per synapse; summed phi G and (weighted) spike count c per neuron
-            self.eligibility, self.phi_sum, self.spike_weight_sum = np.zeros(n_syn), np.zeros(n), np.zeros(n)
-
-    def state_bytes(self, T: int) -> int:
-        """Bytes of learning state the rule holds for samples of T steps, measured from the
-        arrays allocated (traces, accumulators, stored steps, thresholds; not the weights)."""
-        self._buffers(T)
-        held = {OTTT: ("traces", "accumulator"), BPTT: ("potential_history", "error_history", "gradient"),
-                EventDriven: ("traces", "eligibility", "phi_sum", "spike_weight_sum", "threshold_scale")}
-        return sum(getattr(self, k).nbytes for k in held[type(self.rule)])
-
-    def _network(self) -> tuple:
-        """The kernels' leading arguments: layout, weights, format and leaks."""
-        return (self.sizes, self.matrix_offsets, self.neuron_offsets, self.synapse_weights, int(self.fixed),
-                self.weight_exps, self.leaks, self.decays)
+    def learn_samples(self, X, Y) -> np.ndarray:
+        """Learn the samples in order; returns their losses."""
+        Y = np.asarray(Y)
+        C = self.sizes[-1]
+        bad = Y[(Y < 0) | (Y >= C)]
+        if len(bad):
+            raise RuleError(f"label {bad[0]} is outside [0, {C})")
+        res = learn(self.sim, self._check(X), Y)
+        self.learn_counts += res.learn_counters
+        self.infer_counts += res.infer_counters
+        self.sample_ns += res.sample_ns.sum(0)
+        self.samples_learned += len(res.losses)
+        self.unknown_latency = res.unknown_latency
+        return res.losses
 
     def learn_sample(self, x, y: int) -> float:
-        """One sample of on-chip learning; returns its loss."""
-        x = self._check_x(x)
-        if not 0 <= int(y) < self.sizes[-1]:
-            raise RuleError(f"label {y} is outside [0, {self.sizes[-1]})")
-        self._buffers(x.shape[0])
-        r = self.rule
-        net = self._network() + (self.thresholds, r.alpha, r.gamma, r.eta)
-        neurons = (self.membrane, self.membrane_pre_reset, self.spiked, self.current)
-        if isinstance(r, OTTT):
-            loss = K.ottt_sample(x, int(y), *net, int(r.mode == "O"), self.weight_lsbs, W_MIN, W_MAX,
-                                 int(r.feedback == "random"), self.feedback_weights, self.rng, *neurons,
-                                 self.traces, self.accumulator, self.learn_counts)
-        elif isinstance(r, BPTT):
-            loss = K.bptt_sample(x, int(y), *net, int(r.reset_grad == "full"), self.weight_lsbs, W_MIN, W_MAX,
-                                 self.rng, *neurons, self.potential_history, self.error_history, self.gradient,
-                                 self.learn_counts)
-        else:
-            loss = K.event_sample(x, int(y), *net, int(r.kind == "STD-ED"), r.s_min, r.readout_scale,
-                                  r.kappa, r.rate, r.thr_lo, r.thr_hi, self.weight_lsbs, W_MIN, W_MAX, self.rng,
-                                  *neurons, self.threshold_scale, self.traces, self.eligibility, self.phi_sum,
-                                  self.spike_weight_sum, self.learn_counts)
-        return float(loss)
+        return float(self.learn_samples(np.asarray(x)[None], [y])[0])
 
-    def readout(self, x) -> np.ndarray:
-        """(T, C) readout of one sample, inference only (counted in infer_counts)."""
-        x = self._check_x(x)
-        r = self.rule
-        spiking = r.spiking_readout
-        theta = self.thresholds
-        if spiking:
-            theta = np.floor(self.threshold_scale * theta) if self.fixed else self.threshold_scale * theta
-        o = np.zeros((x.shape[0], self.sizes[-1]))
-        K.forward(x, *self._network(), theta, int(spiking), int(spiking and r.kind == "STD-ED"), self.membrane,
-                  self.membrane_pre_reset, self.spiked, self.current, self.infer_counts, o)
-        return o
+    def readout(self, X) -> np.ndarray:
+        """(samples, T, C) readout o of each logical step, inference only (not counted)."""
+        X = self._check(X)
+        L, T = len(self.layers), X.shape[1]
+        res = self.sim.run_samples([{self.source: x} for x in X], steps=T + L, record=["v"],
+                                   populations=[self.layers[-1]])
+        v = res.v[self.layers[-1]][:, L:L + T].astype(np.float64)
+        return v / self.sim.plastic.theta if self.fixed else v
 
     def predict(self, X) -> np.ndarray:
-        return np.array([int(np.argmax(self.readout(x).sum(0))) for x in X])
+        return self.readout(X).sum(1).argmax(1)
 
     def accuracy(self, X, Y) -> float:
         return float(np.mean(self.predict(X) == np.asarray(Y)))
 
-    # -- epochs, checkpoints ---------------------------------------------------------------------
     def fit(self, X, Y, epochs: int, *, eval_set=None, checkpoint=None, checkpoint_every: int = 0,
             stop_after: int | None = None, progress: bool = False) -> list[dict]:
-        """Learn sample by sample for `epochs` epochs (order: a permutation seeded by seed and
-        epoch); continue from where a loaded checkpoint stopped. Every `checkpoint_every`
-        samples (and at each epoch end) the state is saved to `checkpoint`. `stop_after`
-        stops after that many samples (an interruption, for tests). Returns the history."""
-        X, Y = np.asarray(X), np.asarray(Y)
+        """Learn for `epochs` epochs (order: a permutation seeded by seed and epoch), from
+        where a restored checkpoint stopped. Every `checkpoint_every` samples (and at each
+        epoch end) the state is saved to `checkpoint`. `stop_after` stops after that many
+        samples (an interruption, for tests). Returns the history."""
+        X, Y = self._check(X), np.asarray(Y)
         if len(X) != len(Y) or len(X) == 0:
             raise RuleError(f"fit: {len(X)} samples and {len(Y)} labels")
-        done = 0
         epoch, pos = self._progress
+        done = 0
         bar = tqdm(total=epochs * len(X), initial=epoch * len(X) + pos, desc=self.rule.label, unit="sample",
                    disable=not progress)
         while epoch < epochs:
             order = np.random.default_rng([self.seed, epoch]).permutation(len(X))
             while pos < len(X):
-                k = order[pos]
-                self._loss_sum += self.learn_sample(X[k], Y[k])
-                pos += 1
-                done += 1
-                bar.update(1)
+                chunk = len(X) - pos
+                for limit in (checkpoint_every and checkpoint and checkpoint_every - pos % checkpoint_every,
+                              None if stop_after is None else stop_after - done):
+                    chunk = min(chunk, limit) if limit else chunk
+                idx = order[pos:pos + chunk]
+                for loss in self.learn_samples(X[idx], Y[idx]):  # one by one: the sum does not depend on chunks
+                    self._loss_sum += float(loss)
+                pos, done = pos + chunk, done + chunk
+                bar.update(chunk)
                 self._progress = (epoch, pos)
                 if checkpoint and checkpoint_every and pos % checkpoint_every == 0:
                     self.save(checkpoint)
@@ -272,116 +355,136 @@ class Learner:
         bar.close()
         return self.history
 
-    def save(self, path) -> None:
-        """Everything needed to resume bit-identically (weights, RNG, thresholds, counters, place)."""
-        r = self.rule
-        config = dict(rule=type(r).__name__, rule_args=asdict(r), sizes=self.sizes.tolist(), fmt=asdict(self.fmt),
-                      **{k: getattr(self, k) for k in self._CONFIG}, progress=list(self._progress),
-                      loss_sum=self._loss_sum, history=self.history)
-        tmp = Path(str(path) + ".tmp.npz")
-        np.savez(tmp, **{k: getattr(self, k) for k in self._STATE}, config=np.array(json.dumps(config)))
-        tmp.replace(path)  # never leave a half-written checkpoint
-
-    @classmethod
-    def load(cls, path) -> "Learner":
-        try:
-            d = np.load(path)
-            config = json.loads(str(d["config"]))
-        except (OSError, ValueError, KeyError) as e:
-            raise RuleError(f"{path}: not a neurochip learning checkpoint ({e})") from None
-        rule = {"OTTT": OTTT, "BPTT": BPTT, "EventDriven": EventDriven}[config["rule"]](**config["rule_args"])
-        self = cls(config["sizes"], rule, fixed=config["fixed"], lam=config["lam"], theta=config["theta"],
-                   fmt=Format(**config["fmt"]), seed=config["seed"])
-        for k in cls._STATE:
-            getattr(self, k)[...] = d[k]
-        self._progress = tuple(config["progress"])
-        self._loss_sum, self.history = config["loss_sum"], config["history"]
-        return self
-
     # -- counts ------------------------------------------------------------------------------------
     def counts(self, phase: str = "learn") -> dict:
-        """Totals per event kind (the chip's names), for phase "learn" or "infer"."""
-        c = self.learn_counts if phase == "learn" else self.infer_counts
-        return dict(zip(K.COLUMNS, (int(v) for v in c.sum(0))))
+        """Totals per event kind over the samples learned: phase "learn" (the learning
+        phases: traces, errors, their packets and hops, weight writes) or "infer" (the
+        forward pass of those samples)."""
+        if phase == "learn":
+            return dict(zip(ALL_EVENTS, (int(v) for v in self.learn_counts.sum(0))))
+        return dict(zip(EVENTS, (int(v) for v in self.infer_counts.sum(0))))
+
+    def state_bytes(self, T: int | None = None) -> int:
+        """Bytes of learning state held on the cores (traces, surrogates, errors, and OTTT_A's
+        tags; not the weights). It does not depend on T: `T` is accepted for symmetry with
+        the layered engine, whose BPTT state grows with T."""
+        tags = len(self.sim.tag) * self.chip.core.tag_bits // 8 if self.plasticity.rule == OTTT_A else 0
+        return int(self.sim.plastic.state_bytes.sum()) + tags
+
+    def latency_us(self) -> dict:
+        """Mean per sample learned: forward steps, learning phases and whole steps, in µs."""
+        n = max(1, self.samples_learned)
+        return dict(zip(("forward_us", "learning_us", "total_us"), (self.sample_ns / n / 1e3).tolist()))
+
+    # -- checkpoints -------------------------------------------------------------------------------
+    _ARRAYS = ("syn_w", "fb_w", "steps_learned", "learn_counts", "infer_counts", "sample_ns")
+
+    def _identity(self) -> dict:
+        """What a checkpoint must match to be resumed here: the run's configuration."""
+        return dict(rule=type(self.rule).__name__, rule_args=asdict(self.rule), seed=self.seed, chip=self.chip.name,
+                    config=self.config, sizes=self.sizes, projections=[p.name for p in self.net.projections],
+                    fingerprint=_fingerprint(self.net))
+
+    def _arrays(self) -> dict:
+        return dict(syn_w=self.sim.program.syn_w, fb_w=self.sim.plastic.fb_w, steps_learned=self.sim.steps_learned,
+                    learn_counts=self.learn_counts, infer_counts=self.infer_counts, sample_ns=self.sample_ns)
+
+    def save(self, path) -> None:
+        """Everything needed to resume bit-identically, written atomically through a
+        temporary file of its own (a checkpoint is never half written)."""
+        meta = dict(identity=self._identity(), progress=list(self._progress), loss_sum=self._loss_sum,
+                    history=self.history, samples_learned=self.samples_learned)
+        save_npz_atomic(path, RuleError, meta=np.array(json.dumps(meta)), **self._arrays())
+
+    def owns(self, path) -> bool:
+        """True if `path` is a checkpoint of this same run configuration (resumable here)."""
+        try:
+            return _read(path)[0]["identity"] == json.loads(json.dumps(self._identity()))
+        except RuleError:
+            return False
+
+    def restore(self, path) -> None:
+        """Continue from a checkpoint `save` wrote for this same configuration (rule, seed,
+        network, chip). Anything else, or a damaged file, raises RuleError naming the file
+        and what differs; the learner is then unchanged."""
+        meta, arrays = _read(path)
+        mine = json.loads(json.dumps(self._identity()))
+        theirs = meta.get("identity", {})
+        if theirs != mine:
+            diff = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
+            raise RuleError(f"{path}: a checkpoint of another run (it differs in {', '.join(diff)}: "
+                            + "; ".join(f"{k} {theirs.get(k)!r} there, {mine.get(k)!r} here" for k in diff[:3])
+                            + "); resume with the options it was started with, or choose another checkpoint")
+        for k, want in self._arrays().items():
+            got = arrays[k]
+            if got.shape != want.shape or got.dtype != want.dtype:
+                raise RuleError(f"{path}: array {k!r} is {got.dtype} {got.shape}, expected {want.dtype} {want.shape}; "
+                                "the checkpoint is damaged")
+            if got.dtype.kind == "f" and not np.all(np.isfinite(got)):
+                raise RuleError(f"{path}: array {k!r} holds NaN or inf; the checkpoint is damaged")
+        if self.fixed and np.any(arrays["fb_w"] != np.rint(arrays["fb_w"])):
+            raise RuleError(f"{path}: feedback weights off the integer grid; the checkpoint is damaged")
+        for k, want in self._arrays().items():
+            want[...] = arrays[k]
+        self._progress = tuple(meta["progress"])
+        self._loss_sum, self.history = meta["loss_sum"], meta["history"]
+        self.samples_learned = meta["samples_learned"]
 
     @classmethod
-    def from_network(cls, net: Network, rule, **kw) -> "Learner":
-        """Attach `rule` to a network built as `to_network` builds it: one SpikeSource, a
-        chain of soft-reset LIF layers without current memory, and a readout compartment
-        (one that never spikes) for OTTT and BPTT. Says why when the rule cannot serve it."""
-        who = getattr(rule, "label", type(rule).__name__)
-        sources = [k for k, p in net.populations.items() if isinstance(p, SpikeSource)]
-        if len(sources) != 1:
-            raise RuleError(f"{who}: needs exactly one input SpikeSource, the network has {sources}")
-        chain, mats = [sources[0]], []
-        while True:
-            out = [p for p in net.projections if p.pre == chain[-1]]
-            if not out:
-                break
-            if len(out) > 1 or out[0].post in chain:
-                raise RuleError(f"{who}: population {chain[-1]!r} projects to {[p.post for p in out]}; "
-                                "the learning engine serves a feed-forward chain of layers")
-            if np.any(out[0].delay != 0):
-                raise RuleError(f"{who}: projection {out[0].name!r} has a delay; the traces assume none")
-            chain.append(out[0].post)
-            mats.append(out[0])
-        if len(chain) != len(net.populations) or len(mats) != len(net.projections):
-            raise RuleError(f"{who}: populations {sorted(set(net.populations) - set(chain))} are not on the chain "
-                            f"{chain}")
-        pops = [net.populations[k] for k in chain[1:]]
-        readout = pops[-1].vth in (NEVER_VTH, NEVER_VTH_FLOAT)
-        if not isinstance(rule, EventDriven) and not readout:
-            raise RuleError(f"{who}: no readout: the last population {chain[-1]!r} spikes (vth {pops[-1].vth}); "
-                            "the loss needs a compartment that never spikes (vth at its maximum)")
-        if len(pops) < 2:
-            raise RuleError(f"{who}: needs at least one hidden layer before the readout, the chain is {chain}")
-        fixed = isinstance(pops[0], LoihiLIF)
-        for name, p in zip(chain[1:-1], pops[:-1]):
-            if isinstance(p, LoihiLIF) != fixed or not isinstance(p, (LoihiLIF, FloatLIF)):
-                raise RuleError(f"{who}: population {name!r} is {type(p).__name__}; all layers must be LoihiLIF "
-                                "(fixed point) or all FloatLIF")
-            if p.reset != "subtract" or p.v_sub != p.vth:
-                raise RuleError(f"{who}: incompatible neuron model: {name!r} resets to zero (or by v_sub != vth); "
-                                "the rules assume the soft reset u - theta s (reset='subtract', v_sub = vth)")
-            if p.du != (DECAY_ONE - 1 if fixed else 1.0):
-                raise RuleError(f"{who}: missing traces: {name!r} keeps a synaptic current (du = {p.du}); the "
-                                "presynaptic trace a <- lam a + s models du = " + ("4095" if fixed else "1"))
-            if np.any(np.asarray(p.bias) != 0) or p.dv != pops[0].dv or p.vth != pops[0].vth:
-                raise RuleError(f"{who}: {name!r} differs from the first layer in bias, dv or vth; the engine "
-                                "takes one leak and threshold for all hidden layers and no bias")
-        weights = [m.weights.toarray() if hasattr(m.weights, "toarray") else np.asarray(m.weights) for m in mats]
-        sizes = [net.populations[chain[0]].n] + [p.n for p in pops]
-        if fixed:
-            fmt = Format(vth=int(pops[0].vth), weight_exp=int(mats[0].weight_exp), dv=int(pops[0].dv))
-            weights = [w * fmt.unit for w in weights]
-            return cls(sizes, rule, fixed=True, fmt=fmt, weights=weights, **kw)
-        return cls(sizes, rule, lam=1.0 - pops[0].dv, theta=pops[0].vth, weights=weights, **kw)
+    def load(cls, path, **kw) -> "Learner":
+        """A learner built from the configuration a checkpoint of `Learner(sizes, ...)` holds,
+        restored to it (`kw`: `chip`, as when it was saved)."""
+        meta, _ = _read(path)
+        try:
+            ident = meta["identity"]
+            cfg = ident["config"]
+            rule = OTTT(**ident["rule_args"])
+            if cfg.get("network"):
+                raise RuleError(f"{path}: the checkpoint of a network brought by the user; build the learner with "
+                                "Learner.from_network(net, rule) and call restore(path)")
+            self = cls(cfg["sizes"], rule, fixed=cfg["fixed"], lam=cfg["lam"], theta=cfg["theta"],
+                       fmt=Format(**cfg["fmt"]), seed=ident["seed"], init_gain=cfg["init_gain"],
+                       recurrent=cfg["recurrent"], per_core=cfg["per_core"], **kw)
+        except (KeyError, TypeError) as e:
+            raise RuleError(f"{path}: not a neurochip learning checkpoint (its configuration lacks {e})") from None
+        self.restore(path)
+        return self
 
-    def to_network(self, reset: str = "subtract") -> Network:
-        """The inference network on the chip: input source, soft-reset LIF layers, and the
-        readout as a compartment that never spikes (v = o). Projections have delay 0, so layer
-        l runs l steps behind the input on the chip. reset="zero" gives the same weights and
-        parameters with Lava's reset to zero (Lava's LIF has no soft reset): a variant for the
-        Lava export, not the network the learner trained."""
-        if isinstance(self.rule, EventDriven):
-            raise RuleError("to_network: adaptive thresholds of the event-driven rules have no chip LIF equivalent")
-        if reset not in ("subtract", "zero"):
-            raise RuleError(f"to_network: reset must be 'subtract' or 'zero', got {reset!r}")
-        net = Network()
-        net.add(SpikeSource(int(self.sizes[0]), name="in"))
-        names = ["in"] + [f"h{m + 1}" for m in range(self.n_matrices - 1)] + ["out"]
-        for m in range(self.n_matrices):
-            n, last = int(self.sizes[m + 1]), m == self.n_matrices - 1
-            if self.fixed:
-                pop = LoihiLIF(n, du=DECAY_ONE - 1, dv=DECAY_ONE if last else self.fmt.dv,
-                               vth=NEVER_VTH if last else self.fmt.vth, reset=reset, v_sub=self.fmt.vth,
-                               name=names[m + 1])
-            else:
-                pop = FloatLIF(n, du=1.0, dv=1.0 if last else 1.0 - self.lam,
-                               vth=NEVER_VTH_FLOAT if last else self.theta, reset=reset,
-                               v_sub=self.theta, name=names[m + 1])
-            net.add(pop)
-            w = self.int_weights[m] if self.fixed else self.weights[m]
-            kw = dict(weight_exp=self.fmt.weight_exp, num_weight_bits=WEIGHT_BITS) if self.fixed else {}
-            net.connect(names[m], names[m + 1], w, **kw)
-        return net
+
+def _read(path) -> tuple[dict, dict]:
+    where = f"{path}: not a neurochip learning checkpoint"
+    try:
+        with np.load(path, allow_pickle=False) as d:
+            if "meta" not in d.files:
+                raise RuleError(f"{where} (no 'meta' entry; it has {d.files})")
+            meta = json.loads(str(d["meta"]))
+            arrays = {k: d[k] for k in Learner._ARRAYS if k in d.files}
+    except RuleError:
+        raise
+    except FileNotFoundError:
+        raise RuleError(f"{path}: no such checkpoint file") from None
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error, AttributeError) as e:
+        raise RuleError(f"{where} ({type(e).__name__}: {e}); it may be truncated or damaged") from None
+    missing = [k for k in Learner._ARRAYS if k not in arrays]
+    if missing or not isinstance(meta, dict):
+        raise RuleError(f"{where}: missing {missing or 'its metadata'}")
+    return meta, arrays
+
+
+def _fields(pop) -> dict:
+    return {f.name: getattr(pop, f.name) for f in fields(pop)}
+
+
+def _fingerprint(net: Network) -> str:
+    """A hash of a network's description (populations, parameters, projection shapes)."""
+    h = hashlib.sha256()
+    for name, pop in net.populations.items():
+        h.update(f"{name}:{type(pop).__name__}:{sorted((k, repr(v)) for k, v in _fields(pop).items())}".encode())
+    for p in net.projections:
+        h.update(f"{p.name}:{p.shape}:{p.weight_exp}:{p.num_weight_bits}".encode())
+    return h.hexdigest()
+
+
+def learning_profile() -> Profile:
+    """Loihi's published costs (Davies et al. 2018), unknown learning costs from Horowitz 2014."""
+    return Profile.preset("loihi1_davies2018").filled(Profile.preset("horowitz45nm"))

@@ -47,7 +47,7 @@ def test_learn_checkpoints_and_resumes(capsys, tmp_path):
     ckpt = tmp_path / "run.npz"
     code, out, _ = run_cli(capsys, "learn", "--rule", "ottt_a", "--epochs", "1", "--train", "150", "--hidden", "32",
                        "--checkpoint", str(ckpt))
-    assert code == 0 and ckpt.is_file() and "epoch 1:" in out and "uJ per training sample" in out
+    assert code == 0 and ckpt.is_file() and "epoch 1:" in out and "uJ per update" in out
     code, out, _ = run_cli(capsys, "learn", "--epochs", "2", "--train", "150", "--checkpoint", str(ckpt), "--resume")
     assert code == 0 and "resumed" in out and "epoch 2:" in out
 

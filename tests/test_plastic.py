@@ -170,6 +170,6 @@ def test_a_plastic_network_that_no_longer_fits_names_the_core():
 
 def test_networks_learning_cannot_serve_say_why():
     net, _ = build([3, 4, 2], [np.ones((4, 3)), np.ones((2, 4))], {}, fixed=False, vth=1.0, dv=0.5)
-    net.populations["h1"].reset = "zero"
-    with pytest.raises(PlasticityError, match="soft reset"):
+    net.populations["h1"].v_sub = 0.5
+    with pytest.raises(PlasticityError, match="resets to zero or by its threshold"):
         Simulator(net, loihi1(), plasticity=Plasticity(OTTT_O, 0.1, 0.0, ALPHA))

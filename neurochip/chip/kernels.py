@@ -28,6 +28,30 @@ KERNELS = {"lif": LIF, "b1": B1}   # NeuronModel.kernel -> kernel kind of a run
 
 
 @njit
+def v_fixed(vo, x, dv_fac, bias):
+    """Loihi's v before the spike test: clip(trunc0(v (4096 - dv) / 4096) + u + bias)."""
+    return clip_v(wrap_int32(decay_trunc0(vo, dv_fac) + x + bias))
+
+
+@njit
+def v_float(vo, x, dv_fac, bias):
+    """The float LIF's v before the spike test, in Lava's order."""
+    return vo * dv_fac + x + bias
+
+
+def v_before_reset(vo, x, dv_fac, bias):
+    """v_fixed or v_float, chosen by the state's dtype at compile time."""
+    return v_fixed(vo, x, dv_fac, bias) if isinstance(vo, (int, np.integer)) else v_float(vo, x, dv_fac, bias)
+
+
+@overload(v_before_reset, jit_options=OPTIONS)
+def _v_before_reset_typed(vo, x, dv_fac, bias):
+    if isinstance(vo, types.Integer):
+        return lambda vo, x, dv_fac, bias: v_fixed(vo, x, dv_fac, bias)
+    return lambda vo, x, dv_fac, bias: v_float(vo, x, dv_fac, bias)
+
+
+@njit
 def lif_fixed_update(slot, dend, u, v, du_fac, dv_fac, bias, vth, sub, flags, lo=0, hi=-1):
     """Loihi fixed-point LIF (see neurons.LoihiLIF)."""
     # unsigned indices: no negative-index wraparound test, so the loop vectorises
@@ -38,7 +62,7 @@ def lif_fixed_update(slot, dend, u, v, du_fac, dv_fac, bias, vth, sub, flags, lo
         vo = v[i]
         busy = (a != 0) | (uo != 0) | (vo != 0) | (bias[i] != 0)
         x = wrap24(wrap_int32(decay_trunc0(uo, du_fac[i]) + (a << ACT_SHIFT)))
-        y = clip_v(wrap_int32(decay_trunc0(vo, dv_fac[i]) + x + bias[i]))
+        y = v_fixed(vo, x, dv_fac[i], bias[i])
         s = y > vth[i]
         u[i] = x
         v[i] = (y - sub[i] if sub[i] > 0 else 0) if s else y
@@ -53,7 +77,7 @@ def lif_float_update(slot, dend, u, v, du_fac, dv_fac, bias, vth, sub, flags, lo
         dend[slot, i] = 0
         busy = (a != 0) | (u[i] != 0) | (v[i] != 0) | (bias[i] != 0)
         x = u[i] * du_fac[i] + a
-        y = v[i] * dv_fac[i] + x + bias[i]
+        y = v_float(v[i], x, dv_fac[i], bias[i])
         s = y > vth[i]
         u[i] = x
         v[i] = (y - sub[i] if sub[i] > 0 else 0.0) if s else y
@@ -134,9 +158,16 @@ def collect_spikes(flags, words, run_ptr, run_row, spikes, cnt):
 
 
 @njit
+def _add_row(dst, w):
+    """dst += w: a contiguous run of targets (vectorises)."""
+    for q in range(dst.shape[0]):
+        dst[q] += w[q]
+
+
+@njit
 def route_and_deliver(senders, n_send, tnext, dend, scratch, sc_mark, sc_dirty, n_dirty,
                       out_ptr, out_axon, out_ew, out_ns, sender_row, axon_row,
-                      syn_ptr, syn_tgt, syn_w, syn_dly, sc_ptr, sc_row, sc_w, sc_dly, cnt):
+                      syn_ptr, syn_tgt, syn_w, syn_dly, ax_dly, ax_t0, sc_ptr, sc_row, sc_w, sc_dly, cnt):
     """Send each sender's packets and walk the synapses of every arriving axon.
 
     Direct synapses add into dend[(tnext + delay) % R]; scratch synapses into
@@ -156,10 +187,22 @@ def route_and_deliver(senders, n_send, tnext, dend, scratch, sc_mark, sc_dirty, 
             d = axon_row[ax]
             cnt[d, AXONS_IN] += 1
             cnt[d, SYN_OPS] += (syn_ptr[ax + 1] - syn_ptr[ax]) + (sc_ptr[ax + 1] - sc_ptr[ax])
-            for j in range(syn_ptr[ax], syn_ptr[ax + 1]):
-                slot = base + syn_dly[j]  # no % per synapse: delays are < R
-                slot = slot - R if slot >= R else slot
-                dend[slot, syn_tgt[j]] += syn_w[j]
+            dl = ax_dly[ax]
+            if dl >= 0:  # one delay for the axon's synapses: one slot, a 1-D scatter (twice as fast)
+                slot = base + dl
+                row = dend[slot - R if slot >= R else slot]
+                t0 = ax_t0[ax]
+                if t0 >= 0:  # consecutive targets: a vector add
+                    lo = syn_ptr[ax]
+                    _add_row(row[t0:t0 + syn_ptr[ax + 1] - lo], syn_w[lo:syn_ptr[ax + 1]])
+                else:
+                    for j in range(syn_ptr[ax], syn_ptr[ax + 1]):
+                        row[syn_tgt[j]] += syn_w[j]
+            else:
+                for j in range(syn_ptr[ax], syn_ptr[ax + 1]):
+                    slot = base + syn_dly[j]  # no % per synapse: delays are < R
+                    slot = slot - R if slot >= R else slot
+                    dend[slot, syn_tgt[j]] += syn_w[j]
             for j in range(sc_ptr[ax], sc_ptr[ax + 1]):
                 dl = sc_dly[j]
                 row = sc_row[j]
@@ -213,7 +256,7 @@ def step_latency(cnt_step, cnt_total, latency_ns, barrier_ns, core_busy, core_ti
 def forward_step(tabs, in_lo, in_hi, in_idx, u, v, dend, scratch, sc_mark, sc_dirty, flags, words, senders,
                  run_ptr, run_row, kernel_runs, du_fac, dv_fac, bias, vth, sub, ramp_start, ramp_steps, ramp_slope,
                  out_ptr, out_axon, out_ew, out_ns, sender_row, axon_row,
-                 syn_ptr, syn_tgt, syn_w, syn_dly, sc_ptr, sc_row, sc_w, sc_dly, sc_comp, sc_shift, cnt_step):
+                 syn_ptr, syn_tgt, syn_w, syn_dly, ax_dly, ax_t0, sc_ptr, sc_row, sc_w, sc_dly, sc_comp, sc_shift, cnt_step):
     """Step `tabs` (absolute) of inference: neuron update, routing and delivery. The host
     channels in_idx[in_lo:in_hi] spike. Returns (spiking neurons, senders): senders[:n_spk]
     are the neurons that spiked (ascending), senders[n_spk:n_send] the host channels."""
@@ -232,7 +275,7 @@ def forward_step(tabs, in_lo, in_hi, in_idx, u, v, dend, scratch, sc_mark, sc_di
         n_send += 1
     n_dirty = route_and_deliver(senders, n_send, tabs + 1, dend, scratch, sc_mark, sc_dirty, 0,
                                 out_ptr, out_axon, out_ew, out_ns, sender_row, axon_row,
-                                syn_ptr, syn_tgt, syn_w, syn_dly, sc_ptr, sc_row, sc_w, sc_dly, cnt_step)
+                                syn_ptr, syn_tgt, syn_w, syn_dly, ax_dly, ax_t0, sc_ptr, sc_row, sc_w, sc_dly, cnt_step)
     flush_scratch(tabs + 1, dend, scratch, sc_mark, sc_dirty, n_dirty, sc_comp, sc_shift)
     return n_spk, n_send
 
@@ -242,7 +285,7 @@ def run(steps, t0, u, v, dend, scratch, sc_dirty,
         run_ptr, run_row, kernel_runs, du_fac, dv_fac, bias, vth, sub, ramp_start, ramp_steps, ramp_slope,
         in_ptr, in_idx, n_neurons,
         out_ptr, out_axon, out_ew, out_ns, sender_row, axon_row,
-        syn_ptr, syn_tgt, syn_w, syn_dly, sc_ptr, sc_row, sc_w, sc_dly, sc_comp, sc_shift,
+        syn_ptr, syn_tgt, syn_w, syn_dly, ax_dly, ax_t0, sc_ptr, sc_row, sc_w, sc_dly, sc_comp, sc_shift,
         latency_ns, barrier_ns,
         cnt_total, core_busy, step_lat, rec_col, rec_spk, rec_u, rec_v, rec_core_time, rec_counts, spike_count):
     """Run `steps` steps from absolute step t0; state arrays are updated in place.
@@ -266,7 +309,7 @@ def run(steps, t0, u, v, dend, scratch, sc_dirty,
         n_spk, n_send = forward_step(t0 + t, in_ptr[t], in_ptr[t + 1], in_idx, u, v, dend, scratch, sc_mark, sc_dirty,
                                      flags, words, senders, run_ptr, run_row, kernel_runs, du_fac, dv_fac, bias, vth,
                                      sub, ramp_start, ramp_steps, ramp_slope, out_ptr, out_axon, out_ew, out_ns,
-                                     sender_row, axon_row, syn_ptr, syn_tgt, syn_w, syn_dly, sc_ptr, sc_row, sc_w,
+                                     sender_row, axon_row, syn_ptr, syn_tgt, syn_w, syn_dly, ax_dly, ax_t0, sc_ptr, sc_row, sc_w,
                                      sc_dly, sc_comp, sc_shift, cnt_step)
         for k in range(n_spk):
             spike_count[senders[k]] += 1

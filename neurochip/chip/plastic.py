@@ -6,7 +6,7 @@ compiled forward program (`chip.program`). The forward pass is the chip's own, u
 
 The network: one spike source at depth 0 and a chain of populations p_1 .. p_L; p_d gets a
 forward projection from p_{d-1} and may have a recurrent projection p_d -> p_d (d < L).
-Hidden layers (d < L) are LIF with the soft reset v -= theta (v_sub = vth), no current
+Hidden layers (d < L) are LIF that reset to zero or by theta (v_sub = vth), no current
 memory (du = 4095, float du = 1), one dv and one vth for all of them. The readout p_L is
 memoryless and never spikes (du = 4095, dv = 4096, vth = NEVER_VTH; float du = dv = 1):
 its v is this step's input, and o = v / theta (float: o = v), theta = vth << 6 of the
@@ -27,7 +27,7 @@ S = T + 2L - 1 chip steps, from the reset state. Per chip step tau, in this orde
     per axon with A[t_s - 1] != 0 or arrived, on the destination core.
  2. neuron update, spike routing and delivery of the forward pass (chip.kernels); hidden
     neuron j at depth d with logical t = tau - d in [0, T) stores S_j[t] = surrogate of its
-    pre-reset potential vpre = v + sub*spiked: fixed LUT[clip((vpre - theta) >> sh, -K, K)
+    potential before the spike test, vpre (any reset): fixed LUT[clip((vpre - theta) >> sh, -K, K)
     + K], float sg(vpre - theta) with sg(x) = alpha sig(alpha x)(1 - sig(alpha x)) and sig
     from math.exp; one surrogate evaluation each, on its core.
  3. learning phase; depth d works on logical t_d = tau - 2L + d, only if 0 <= t_d < T:
@@ -94,6 +94,7 @@ from neurochip.model.network import Network
 OTTT_O, OTTT_A = 0, 1          # rule codes of the learning engine
 MIRROR, RANDOM = 0, 1          # feedback kinds
 TRACE, ERROR, WEIGHT = 1, 2, 3  # streams of the rounding draws (fixed.uniform_at)
+SEG_FORWARD, SEG_RECURRENT, SEG_READOUT = 0, 1, 2   # a synapse's pre term: A[t], A[t - 1], I_tr B[t]
 LUT_HALF = 256                 # K: the surrogate LUT covers |vpre - theta| <= 4 theta
 LUT_STEPS = 6                  # 2**6 LUT entries per theta
 
@@ -135,9 +136,10 @@ class PlasticProgram:
     seed: int
     # per direct synapse of the program (program order)
     syn_id: np.ndarray          # place in the network's synapse table
-    syn_rec: np.ndarray         # 1: recurrent synapse (pre term one step earlier)
-    syn_readout: np.ndarray     # 1: into the readout (pre term is the spike)
     mirror_of: np.ndarray       # index of its mirror feedback synapse, -1 if none
+    # segments: runs of one axon's synapses into one depth, of one kind
+    seg: np.ndarray             # (segments, 6): first synapse, end, axon, target depth, kind, first
+                                # target if the targets are consecutive (else -1)
     ax_plastic: np.ndarray      # (A,) 1 if the axon drives plastic synapses
     ax_sender: np.ndarray
     # feedback: neuron -> feedback axons -> feedback synapses
@@ -147,6 +149,7 @@ class PlasticProgram:
     fb_row: np.ndarray          # counter row of each feedback axon's core
     fb_syn_ptr: np.ndarray
     fb_tgt: np.ndarray
+    fb_t0: np.ndarray           # a feedback axon's first target if its targets are consecutive, else -1
     fb_w: np.ndarray            # float64: mantissas (fixed) or weights
     fb_syn_row: np.ndarray      # counter row of each feedback synapse's core
     # constants
@@ -215,9 +218,9 @@ def _check_layers(net: Network, layers: list[str], projections: list, fixed: boo
     first = net.populations[layers[0]]
     for name in layers[:-1]:
         p = net.populations[name]
-        if getattr(p, "kernel", None) != "lif" or p.reset != "subtract" or p.v_sub != p.vth:
-            raise PlasticityError(f"population {name!r}: the rules need LIF with the soft reset v -= theta "
-                                  "(reset='subtract', v_sub = vth)")
+        if getattr(p, "kernel", None) != "lif" or (p.reset == "subtract" and p.v_sub != p.vth):
+            raise PlasticityError(f"population {name!r}: the rules need LIF that resets to zero or by its "
+                                  "threshold (reset='subtract' with v_sub = vth)")
         if p.du != no_memory:
             raise PlasticityError(f"population {name!r}: keeps a synaptic current (du = {p.du}); the presynaptic "
                                   f"trace a <- lam a + s models du = {no_memory}")
@@ -262,7 +265,13 @@ def compile_plasticity(net: Network, chip: ChipSpec, placement: Placement, table
         raise PlasticityError("plastic projections need direct synapses (weight_exp >= 0)")
     tgt, snd = table.tgt[syn_id], table.sender[syn_id]
     syn_rec = (depth_of[snd] == depth_of[tgt]).astype(np.int64)
-    syn_readout = (depth_of[tgt] == L).astype(np.int64)
+    kind = np.where(depth_of[tgt] == L, SEG_READOUT, np.where(syn_rec == 1, SEG_RECURRENT, SEG_FORWARD))
+    syn_ax = np.searchsorted(program.syn_ptr, np.arange(len(syn_id)), side="right") - 1
+    starts = np.flatnonzero(np.diff(syn_ax * 4 * (L + 1) + depth_of[tgt] * 4 + kind, prepend=-1))
+    ends = np.append(starts[1:], len(syn_id))
+    seg = np.stack([starts, ends, syn_ax[starts], depth_of[tgt][starts], kind[starts],
+                    _first_if_consecutive(tgt, np.append(starts, len(syn_id)))], axis=1).astype(np.int64) \
+        if len(syn_id) else np.zeros((0, 6), np.int64)
     ax_sender = akeys // n_cores
     ax_plastic = np.ones(len(akeys), np.int64)
 
@@ -337,10 +346,10 @@ def compile_plasticity(net: Network, chip: ChipSpec, placement: Placement, table
         rule=plasticity.rule, fixed=fixed, depth_of=depth_of, L=L, H=H,
         readout=(pop_slices[layers[-1]].start, pop_slices[layers[-1]].stop), theta=theta,
         alpha=plasticity.alpha, gamma=plasticity.gamma, eta=plasticity.eta, seed=int(plasticity.seed),
-        syn_id=syn_id.astype(np.int64), syn_rec=syn_rec, syn_readout=syn_readout, mirror_of=mirror_of,
+        syn_id=syn_id.astype(np.int64), mirror_of=mirror_of, seg=seg,
         ax_plastic=ax_plastic, ax_sender=ax_sender.astype(np.int64),
         fb_out_ptr=fb_out_ptr, fb_ew=dxy[:, 0].copy(), fb_ns=dxy[:, 1].copy(), fb_row=row_of_core[fax_core],
-        fb_syn_ptr=fb_syn_ptr, fb_tgt=fb_post.astype(np.int64), fb_w=fb_w, fb_syn_row=row_of_core[nrn_core[fb_post]],
+        fb_syn_ptr=fb_syn_ptr, fb_tgt=fb_post.astype(np.int64), fb_t0=_first_if_consecutive(fb_post, fb_syn_ptr), fb_w=fb_w, fb_syn_row=row_of_core[nrn_core[fb_post]],
         lam=lam, impulse=float(2**f_t) if fixed else 1.0, trace_max=trace_max if fixed else np.inf,
         error_scale=float(2**f_e) if fixed else 1.0, error_max=float(2 ** (core.error_bits - 1) - 1) if fixed
         else np.inf, tag_max=float(2 ** (core.tag_bits - 1) - 1) if fixed else np.inf,
@@ -349,3 +358,13 @@ def compile_plasticity(net: Network, chip: ChipSpec, placement: Placement, table
         lsb=lsb if fixed else 0.0, w_min=-256.0 if fixed else -np.inf, w_max=256.0 - lsb if fixed else np.inf,
         wexp=wexp, lut=lut, lut_shift=sh, latency_ns=chip.profile.vector("latency_ns", all_events=True),
         state_bytes=(state_bits + 7) // 8)
+
+
+def _first_if_consecutive(tgt: np.ndarray, ptr: np.ndarray) -> np.ndarray:
+    """Per run [ptr[r], ptr[r + 1]) of sorted targets: its first target if they are t0, t0 + 1,
+    ... (the kernels then need no gather), else -1 (also for an empty run)."""
+    first, last = ptr[:-1], ptr[1:] - 1
+    if not len(tgt):
+        return np.full(len(first), -1, np.int64)
+    ok = (last >= first) & (tgt[np.maximum(last, 0)] - tgt[np.minimum(first, len(tgt) - 1)] == last - first)
+    return np.where(ok, tgt[np.minimum(first, len(tgt) - 1)], -1).astype(np.int64)

@@ -8,8 +8,8 @@ import math
 
 import numpy as np
 
-from neurochip.chip.kernels import SPIKED, forward_step, step_latency
-from neurochip.chip.plastic import ERROR, LUT_HALF, OTTT_A, TRACE, WEIGHT
+from neurochip.chip.kernels import forward_step, step_latency, v_before_reset
+from neurochip.chip.plastic import ERROR, LUT_HALF, OTTT_A, SEG_READOUT, SEG_RECURRENT, TRACE, WEIGHT
 from neurochip.model.events import ALL_EVENTS
 from neurochip.model.fixed import round_stochastic_at
 from neurochip.model.numba_config import njit
@@ -37,10 +37,10 @@ def loss_grad(o, y, gamma, out):
 
 
 @njit
-def _write(k, dlt, n, fixed, syn_w, fb_w, mirror_of, fb_syn_row, syn_id, seed, lsb, w_min, w_max, wexp, row, lcnt):
-    """One synaptic update (read-modify-write) of synapse k by dlt mantissa units, and its mirror."""
+def _write(k, dlt, n, fixed, syn_w, fb_w, mirror_of, fb_syn_row, syn_id, seed, lsb, w_min, w_max, scale, row, lcnt):
+    """One synaptic update (read-modify-write) of synapse k by dlt mantissa units (stored as
+    mantissa x scale), and its mirror."""
     if fixed:
-        scale = 2.0**wexp
         q = round_stochastic_at(dlt / lsb, seed, WEIGHT, syn_id[k], n)
         m = min(max(syn_w[k] / scale + lsb * q, w_min), w_max)
         syn_w[k] = m * scale
@@ -52,6 +52,27 @@ def _write(k, dlt, n, fixed, syn_w, fb_w, mirror_of, fb_syn_row, syn_id, seed, l
     if f >= 0:
         fb_w[f] = m
         lcnt[fb_syn_row[f], L_WEIGHT_WRITES] += 1
+
+
+@njit
+def _tag_run(tag, err, pre, fixed, c_w, tag_max):
+    """OTTT_A's tag updates of synapses into consecutive targets (branch-free: a zero error
+    adds nothing, and the loop vectorises)."""
+    if fixed:
+        for q in range(tag.shape[0]):
+            t = tag[q] + pre * err[q]
+            t = t if t < tag_max else tag_max      # selects, not min/max calls: the loop vectorises
+            tag[q] = t if t > -tag_max else -tag_max
+    else:
+        for q in range(tag.shape[0]):
+            tag[q] = tag[q] - c_w * (pre * err[q])
+
+
+@njit
+def _mac_row(acc, w, x):
+    """acc += w x over consecutive targets (vectorises)."""
+    for q in range(acc.shape[0]):
+        acc[q] += w[q] * x
 
 
 @njit
@@ -78,11 +99,11 @@ def _fold_learning(lcnt_step, lcnt, lat, core_learn):
 def learn_samples(T, labels, in_ptr, in_idx, u, v, dend, scratch, sc_dirty, u0, v0, nrn_row,
                   run_ptr, run_row, kernel_runs, du_fac, dv_fac, bias, vth, sub, ramp_start, ramp_steps, ramp_slope,
                   out_ptr, out_axon, out_ew, out_ns, sender_row, axon_row,
-                  syn_ptr, syn_tgt, syn_w, syn_dly, sc_ptr, sc_row, sc_w, sc_dly, sc_comp, sc_shift,
+                  syn_ptr, syn_tgt, syn_w, syn_dly, ax_dly, ax_t0, sc_ptr, sc_row, sc_w, sc_dly, sc_comp, sc_shift,
                   latency_ns, barrier_ns,
                   rule, fixed, depth_of, L, H, ro_lo, ro_hi, theta, alpha, gamma, seed,
-                  syn_id, syn_rec, syn_readout, mirror_of, ax_plastic, ax_sender,
-                  fb_out_ptr, fb_ew, fb_ns, fb_row, fb_syn_ptr, fb_tgt, fb_w, fb_syn_row,
+                  syn_id, mirror_of, seg, ax_plastic, ax_sender,
+                  fb_out_ptr, fb_ew, fb_ns, fb_row, fb_syn_ptr, fb_tgt, fb_t0, fb_w, fb_syn_row,
                   lam, impulse, trace_max, error_scale, error_max, tag_max, c_e, c_w, lsb, w_min, w_max, wexp,
                   lut, lut_shift, lat_all,
                   tag, step_no, cnt_infer, cnt_learn, losses, sample_ns):
@@ -103,6 +124,8 @@ def learn_samples(T, labels, in_ptr, in_idx, u, v, dend, scratch, sc_dirty, u0, 
     arrived = np.zeros(A, np.uint8)
     surr = np.zeros((H, N))
     err = np.zeros(N)
+    v_last = v.copy()
+    nonzero = np.zeros(N + 1, np.int64)
     G = np.zeros(N)
     G_next = np.zeros(N)
     o = np.zeros(C)
@@ -117,6 +140,9 @@ def learn_samples(T, labels, in_ptr, in_idx, u, v, dend, scratch, sc_dirty, u0, 
     flags = np.zeros(8 * ((N + 7) // 8), np.uint8)
     words = flags.view(np.uint64)
     decay = lam * 4096.0
+    lut_step = 1.0 / 2.0**lut_shift
+    slot = np.arange(S) % H     # ring slot of logical step t (a table: no division in the loops)
+    w_scale = 2.0**wexp
     for s in range(labels.shape[0]):
         u[:] = u0
         v[:] = v0
@@ -140,7 +166,7 @@ def learn_samples(T, labels, in_ptr, in_idx, u, v, dend, scratch, sc_dirty, u0, 
                 ts = tau - 1 - depth_of[snd]
                 if ts < 0:
                     continue
-                prev = trace[(ts - 1) % H, ax] if ts >= 1 else 0.0
+                prev = trace[slot[ts - 1], ax] if ts >= 1 else 0.0
                 a = 0.0
                 if prev != 0.0 or arr:
                     if fixed:
@@ -149,27 +175,28 @@ def learn_samples(T, labels, in_ptr, in_idx, u, v, dend, scratch, sc_dirty, u0, 
                     else:
                         a = lam * prev + arr
                     lcnt_step[axon_row[ax], L_TRACE_UPDATES] += 1
-                trace[ts % H, ax] = a
-                spike[ts % H, ax] = arr
-            # 2. the forward step; surrogates of the hidden compartments
+                trace[slot[ts], ax] = a
+                spike[slot[ts], ax] = arr
+            # 2. the forward step; surrogates of the hidden compartments from v before the spike test
+            v_last[:] = v
             lo = in_ptr[s * T + tau] if tau < T else 0
             hi = in_ptr[s * T + tau + 1] if tau < T else 0
             n_spk, n_send = forward_step(tau, lo, hi, in_idx, u, v, dend, scratch, sc_mark, sc_dirty, flags, words,
                                          senders, run_ptr, run_row, kernel_runs, du_fac, dv_fac, bias, vth, sub,
                                          ramp_start, ramp_steps, ramp_slope, out_ptr, out_axon, out_ew, out_ns,
-                                         sender_row, axon_row, syn_ptr, syn_tgt, syn_w, syn_dly, sc_ptr, sc_row,
+                                         sender_row, axon_row, syn_ptr, syn_tgt, syn_w, syn_dly, ax_dly, ax_t0, sc_ptr, sc_row,
                                          sc_w, sc_dly, sc_comp, sc_shift, cnt_step)
             for i in range(N):
                 d = depth_of[i]
                 t = tau - d
                 if d < L and 0 <= t < T:
-                    vpre = v[i] + (sub[i] if flags[i] & SPIKED else 0)
+                    vpre = v_before_reset(v_last[i], u[i], dv_fac[i], bias[i])
                     if fixed:
-                        k = int(np.floor((vpre - vth[i]) / 2.0**lut_shift))
-                        surr[t % H, i] = lut[min(max(k, -LUT_HALF), LUT_HALF) + LUT_HALF]
+                        k = int(np.floor((vpre - vth[i]) * lut_step))
+                        surr[slot[t], i] = lut[min(max(k, -LUT_HALF), LUT_HALF) + LUT_HALF]
                     else:
                         p = 1.0 / (1.0 + math.exp(-alpha * (vpre - vth[i])))
-                        surr[t % H, i] = alpha * p * (1.0 - p)
+                        surr[slot[t], i] = alpha * p * (1.0 - p)
                     lcnt_step[nrn_row[i], L_SURROGATE_EVALS] += 1
             for k in range(n_send):
                 snd = senders[k]
@@ -197,13 +224,15 @@ def learn_samples(T, labels, in_ptr, in_idx, u, v, dend, scratch, sc_dirty, u0, 
                 x = 0.0
                 if 0 <= td < T and G[i] != 0.0:
                     if fixed:
-                        x = min(max(round_stochastic_at(c_e * (G[i] * surr[td % H, i]), seed, ERROR, i, n),
+                        x = min(max(round_stochastic_at(c_e * (G[i] * surr[slot[td], i]), seed, ERROR, i, n),
                                     -error_max), error_max)
                     else:
-                        x = G[i] * surr[td % H, i]
+                        x = G[i] * surr[slot[td], i]
                     lcnt_step[nrn_row[i], L_ERROR_OPS] += 1
                 err[i] = x
                 G[i] = 0.0
+            for i in range(N):  # nonzero[i]: errors among neurons < i, to count a run's visits at once
+                nonzero[i + 1] = nonzero[i] + (err[i] != 0.0)
             # 3b. errors down, as graded spikes on the feedback axons
             for i in range(N):
                 x = err[i]
@@ -216,39 +245,52 @@ def learn_samples(T, labels, in_ptr, in_idx, u, v, dend, scratch, sc_dirty, u0, 
                     lcnt_step[r, L_HOPS_NS] += fb_ns[fa]
                     rd = fb_row[fa]
                     lcnt_step[rd, L_AXONS_IN] += 1
-                    for q in range(fb_syn_ptr[fa], fb_syn_ptr[fa + 1]):
-                        G_next[fb_tgt[q]] += fb_w[q] * x
+                    lo, hi, t0 = fb_syn_ptr[fa], fb_syn_ptr[fa + 1], fb_t0[fa]
+                    if t0 >= 0:
+                        _mac_row(G_next[t0:t0 + hi - lo], fb_w[lo:hi], x)
+                    else:
+                        for q in range(lo, hi):
+                            G_next[fb_tgt[q]] += fb_w[q] * x
                     nq = fb_syn_ptr[fa + 1] - fb_syn_ptr[fa]
                     lcnt_step[rd, L_ERROR_OPS] += nq
                     lcnt_step[rd, L_WEIGHT_READS] += nq
-            # 3c. updates of the synapses with a dependency (pre term and error both non-zero)
-            for ax in range(A):
-                if not ax_plastic[ax]:
+            # 3c. updates of the synapses with a dependency (pre term and error both non-zero),
+            # a segment (one axon's synapses into one depth, of one kind) at a time
+            for g in range(seg.shape[0]):
+                ax = seg[g, 2]
+                td = tau - 2 * L + seg[g, 3]
+                if not (0 <= td < T and ax_plastic[ax]):
+                    continue
+                kind = seg[g, 4]
+                if kind == SEG_READOUT:
+                    pre = impulse * spike[slot[td], ax]
+                elif kind == SEG_RECURRENT:
+                    pre = trace[slot[td - 1], ax] if td >= 1 else 0.0
+                else:
+                    pre = trace[slot[td], ax]
+                if pre == 0.0:
                     continue
                 r = axon_row[ax]
-                for k in range(syn_ptr[ax], syn_ptr[ax + 1]):
-                    i = syn_tgt[k]
-                    x = err[i]
-                    if x == 0.0:
-                        continue
-                    td = tau - 2 * L + depth_of[i]
-                    if syn_readout[k]:
-                        pre = impulse * spike[td % H, ax]
+                visits = 0
+                if rule == OTTT_A:
+                    lo, hi, t0 = seg[g, 0], seg[g, 1], seg[g, 5]
+                    if t0 >= 0:
+                        _tag_run(tag[lo:hi], err[t0:t0 + hi - lo], pre, fixed, c_w, tag_max)
+                        visits = nonzero[t0 + hi - lo] - nonzero[t0]
                     else:
-                        tp = td - syn_rec[k]
-                        pre = trace[tp % H, ax] if tp >= 0 else 0.0
-                    if pre == 0.0:
-                        continue
-                    pe = pre * x
-                    if rule == OTTT_A:
-                        if fixed:
-                            tag[k] = min(max(tag[k] + pe, -tag_max), tag_max)
-                        else:
-                            tag[k] += -c_w * pe
-                        lcnt_step[r, L_TRACE_UPDATES] += 1
-                    else:
-                        _write(k, -c_w * pe, n, fixed, syn_w, fb_w, mirror_of, fb_syn_row, syn_id, seed, lsb, w_min,
-                               w_max, wexp, r, lcnt_step)
+                        for k in range(lo, hi):
+                            x = err[syn_tgt[k]]
+                            if x != 0.0:
+                                tag[k] = min(max(tag[k] + pre * x, -tag_max), tag_max) if fixed \
+                                    else tag[k] - c_w * (pre * x)
+                                visits += 1
+                    lcnt_step[r, L_TRACE_UPDATES] += visits
+                    continue
+                for k in range(seg[g, 0], seg[g, 1]):
+                    x = err[syn_tgt[k]]
+                    if x != 0.0:
+                        _write(k, -c_w * (pre * x), n, fixed, syn_w, fb_w, mirror_of, fb_syn_row, syn_id, seed, lsb,
+                               w_min, w_max, w_scale, r, lcnt_step)
             G, G_next = G_next, G
             # 4. time: forward phases per core, then the learning phase, then the barrier
             fwd = step_latency(cnt_step, cnt_infer, latency_ns, barrier_ns, core_busy, core_time)
@@ -264,7 +306,7 @@ def learn_samples(T, labels, in_ptr, in_idx, u, v, dend, scratch, sc_dirty, u0, 
                 for k in range(syn_ptr[ax], syn_ptr[ax + 1]):
                     if tag[k] != 0.0:
                         _write(k, -c_w * tag[k] if fixed else tag[k], n0 + S - 1, fixed, syn_w, fb_w, mirror_of,
-                               fb_syn_row, syn_id, seed, lsb, w_min, w_max, wexp, axon_row[ax], lcnt_step)
+                               fb_syn_row, syn_id, seed, lsb, w_min, w_max, w_scale, axon_row[ax], lcnt_step)
                         tag[k] = 0.0
             learn = _fold_learning(lcnt_step, cnt_learn, lat_all, core_learn)
             sample_ns[s, 1] += learn

@@ -60,6 +60,8 @@ class Program:
     syn_tgt: np.ndarray
     syn_w: np.ndarray
     syn_dly: np.ndarray
+    ax_dly: np.ndarray        # the delay all of an axon's direct synapses share, -1 if they differ
+    ax_t0: np.ndarray         # an axon's first target if its targets are consecutive (a dense row), else -1
     sc_ptr: np.ndarray
     sc_row: np.ndarray
     sc_w: np.ndarray
@@ -130,6 +132,18 @@ def compile_network(net: Network, chip: ChipSpec, placement: Placement | None = 
     direct = row < 0
     order = np.lexsort((tgt[direct], syn_axon[direct]))
     syn_ptr = _csr(syn_axon[direct], A)
+    d_axon, d_dly = syn_axon[direct], dly[direct]
+    lo, hi = np.full(A, np.iinfo(np.int64).max), np.full(A, -1)
+    np.minimum.at(lo, d_axon, d_dly)
+    np.maximum.at(hi, d_axon, d_dly)
+    ax_dly = np.where(lo == hi, hi, -1).astype(np.int64)
+    d_tgt = tgt[direct][order]
+    first, last = syn_ptr[:-1], syn_ptr[1:] - 1
+    has = last >= first
+    consecutive = has & (d_tgt[np.maximum(last, 0)] - d_tgt[np.minimum(first, len(d_tgt) - 1)] == last - first) \
+        if len(d_tgt) else has
+    ax_t0 = np.where(consecutive, d_tgt[np.minimum(first, max(len(d_tgt) - 1, 0))] if len(d_tgt) else -1,
+                     -1).astype(np.int64)
     sc = ~direct
     sc_order = np.lexsort((tgt[sc], syn_axon[sc]))
     sc_ptr = _csr(syn_axon[sc], A)
@@ -153,7 +167,7 @@ def compile_network(net: Network, chip: ChipSpec, placement: Placement | None = 
         kernel_runs=np.stack([starts, np.append(starts, N)[1:], kind[starts]], axis=1), **neuron,
         out_ptr=out_ptr, out_axon=np.arange(A, dtype=np.int64), out_ew=dxy[:, 0].copy(),
         out_ns=dxy[:, 1].copy(), sender_row=sender_row, axon_row=row_of_core[ax_core],
-        syn_ptr=syn_ptr, syn_tgt=tgt[direct][order], syn_w=w[direct][order], syn_dly=dly[direct][order],
+        syn_ptr=syn_ptr, syn_tgt=tgt[direct][order], syn_w=w[direct][order], syn_dly=dly[direct][order], ax_dly=ax_dly, ax_t0=ax_t0,
         sc_ptr=sc_ptr, sc_row=row[sc][sc_order], sc_w=w[sc][sc_order].astype(np.int64), sc_dly=dly[sc][sc_order],
         sc_comp=syn.sc_comp, sc_shift=syn.sc_shift,
         max_delay=int(dly.max()) if len(dly) else 0,

@@ -2,12 +2,9 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 import zipfile
 import zlib
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
@@ -20,6 +17,7 @@ from neurochip.chip.spec import ChipSpec, Profile, loihi1
 from neurochip.chip.synapses import SynapseTable, synapse_table
 from neurochip.model.errors import NetworkError
 from neurochip.model.events import ALL_EVENTS, EVENTS, N_EVENTS
+from neurochip.model.files import save_npz_atomic
 from neurochip.model.network import Network
 
 RECORDABLE = ("spikes", "u", "v", "core_time", "step_counters")
@@ -124,28 +122,8 @@ class Simulator:
         resumed with `load` continues bit-identically. The file is written to a temporary file
         of its own beside `path` and moved into place atomically: a checkpoint is never half
         written, and two saves to one path at once do not collide (the last one wins)."""
-        path = Path(path)
-        if path.is_dir():
-            raise NetworkError(f"{path}: is a folder; give a checkpoint file name (e.g. {path / 'sim.npz'})")
-        if not path.parent.is_dir():
-            raise NetworkError(f"{path}: the folder {path.parent} does not exist; create it or choose another path")
-        state = {k: getattr(self, k) for k in self._STATE}
-        tmp = None
-        try:
-            with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp.npz",
-                                             delete=False) as f:
-                tmp = f.name
-                np.savez(f, t=self.t, fingerprint=self.fingerprint(), **state)
-                f.flush()
-                os.fsync(f.fileno())
-            os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else 0o644)  # not the temporary's 0600
-            os.replace(tmp, path)  # atomic: readers see the old checkpoint or the new one
-            tmp = None
-        except OSError as e:
-            raise NetworkError(f"{path}: cannot write the checkpoint ({e.strerror or e})") from None
-        finally:
-            if tmp is not None:
-                Path(tmp).unlink(missing_ok=True)
+        save_npz_atomic(path, NetworkError, t=self.t, fingerprint=self.fingerprint(),
+                        **{k: getattr(self, k) for k in self._STATE})
 
     def load(self, path) -> None:
         """Restore a checkpoint written by `save` for this same compiled network. A file that
@@ -265,7 +243,7 @@ class Simulator:
                     p.ramp_start, p.ramp_steps, p.ramp_slope,
                     in_ptr, in_idx, p.n_neurons,
                     p.out_ptr, p.out_axon, p.out_ew, p.out_ns, p.sender_row, p.axon_row,
-                    p.syn_ptr, p.syn_tgt, p.syn_w, p.syn_dly, p.sc_ptr, p.sc_row, p.sc_w, p.sc_dly,
+                    p.syn_ptr, p.syn_tgt, p.syn_w, p.syn_dly, p.ax_dly, p.ax_t0, p.sc_ptr, p.sc_row, p.sc_w, p.sc_dly,
                     p.sc_comp, p.sc_shift, p.latency_ns, p.barrier_ns,
                     counters, core_busy, step_lat, rec_col, rec_spk, rec_u, rec_v, rec_core_time, rec_counts,
                     spike_count)
@@ -361,11 +339,11 @@ def learn(sim: Simulator, samples, labels, profile: Profile | None = None) -> Le
         T, y, in_ptr, ch.astype(np.int64), sim.u, sim.v, sim.dend, sim.scratch, sc_dirty, p.u0, p.v0, p.nrn_row,
         p.run_ptr, p.run_row, p.kernel_runs, p.du_fac, p.dv_fac, p.bias, p.vth, p.sub,
         p.ramp_start, p.ramp_steps, p.ramp_slope, p.out_ptr, p.out_axon, p.out_ew, p.out_ns, p.sender_row,
-        p.axon_row, p.syn_ptr, p.syn_tgt, p.syn_w, p.syn_dly, p.sc_ptr, p.sc_row, p.sc_w, p.sc_dly, p.sc_comp,
+        p.axon_row, p.syn_ptr, p.syn_tgt, p.syn_w, p.syn_dly, p.ax_dly, p.ax_t0, p.sc_ptr, p.sc_row, p.sc_w, p.sc_dly, p.sc_comp,
         p.sc_shift, lat[:N_EVENTS], p.barrier_ns,
         lp.rule, int(lp.fixed), lp.depth_of, lp.L, lp.H, lp.readout[0], lp.readout[1], lp.theta, lp.alpha,
-        lp.gamma, lp.seed, lp.syn_id, lp.syn_rec, lp.syn_readout, lp.mirror_of, lp.ax_plastic, lp.ax_sender,
-        lp.fb_out_ptr, lp.fb_ew, lp.fb_ns, lp.fb_row, lp.fb_syn_ptr, lp.fb_tgt, lp.fb_w, lp.fb_syn_row,
+        lp.gamma, lp.seed, lp.syn_id, lp.mirror_of, lp.seg, lp.ax_plastic, lp.ax_sender,
+        lp.fb_out_ptr, lp.fb_ew, lp.fb_ns, lp.fb_row, lp.fb_syn_ptr, lp.fb_tgt, lp.fb_t0, lp.fb_w, lp.fb_syn_row,
         lp.lam, lp.impulse, lp.trace_max, lp.error_scale, lp.error_max, lp.tag_max, lp.c_e, lp.c_w, lp.lsb,
         lp.w_min, lp.w_max, lp.wexp, lp.lut, lp.lut_shift, lat,
         sim.tag, sim.steps_learned, infer, learned, losses, sample_ns)

@@ -15,7 +15,7 @@ from neurochip.model.errors import FitError, NetworkError, SpecError
 from neurochip.model.neurons import RESETS
 from neurochip.rules.rule import RULES
 
-EXIT_INPUT, EXIT_FIT = 2, 3
+EXIT_INPUT, EXIT_FIT, EXIT_INTERRUPTED = 2, 3, 130
 
 
 def number(cast, ok, allowed: str):
@@ -35,12 +35,16 @@ def number(cast, ok, allowed: str):
 
 positive_int = number(int, lambda v: v >= 1, "a whole number of 1 or more")
 non_negative_int = number(int, lambda v: v >= 0, "a whole number of 0 or more")
+positive_float = number(float, lambda v: math.isfinite(v) and v > 0, "a finite number above 0")
 positive_seconds = number(float, lambda v: math.isfinite(v) and v > 0,
                           "a finite number of seconds above 0 (snnTorch exports use 1e-4)")
 
 
-def _nir_options(p, with_input=False):
-    p.add_argument("nir", help="NIR file (.nir) of a trained network")
+def _nir_options(p, with_input=False, optional=False):
+    if optional:
+        p.add_argument("nir", nargs="?", help="NIR file (.nir) of a trained network (default: a new digits network)")
+    else:
+        p.add_argument("nir", help="NIR file (.nir) of a trained network")
     p.add_argument("--dt", type=positive_seconds, default=1e-4,
                    help="time step in seconds (NIR has none; snnTorch: 1e-4)")
     p.add_argument("--reset", choices=RESETS, default="zero", help="reset convention of the source")
@@ -71,14 +75,17 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="neurochip_map", help="folder for mapping.json and mesh.png")
     p = sub.add_parser("run", help="inference on the chip: accuracy, energy, latency")
     _nir_options(p, with_input=True)
-    p = sub.add_parser("learn", help="on-chip learning on digits with a rule (checkpoints, resume)")
+    p = sub.add_parser("learn", help="on-chip learning on digits with a rule, from scratch or fine-tuning a NIR "
+                                     "network (checkpoints, resume, --json results)")
+    _nir_options(p, optional=True)
     p.add_argument("--rule", default="ottt_a", choices=tuple(RULES))
+    p.add_argument("--eta", type=positive_float, default=None, help="learning rate (default: the rule's)")
     p.add_argument("--epochs", type=positive_int, default=5, help="train until this many epochs are done")
-    p.add_argument("--hidden", type=positive_int, default=128, help="hidden neurons")
+    p.add_argument("--hidden", type=positive_int, default=None, help="hidden neurons of a new network (default 128)")
     p.add_argument("--steps", type=positive_int, default=16, help="steps per digit")
     p.add_argument("--train", type=positive_int, default=None, help="use the first N training samples")
-    p.add_argument("--float", action="store_true", help="float64 weights (default: Loihi fixed point)")
     p.add_argument("--seed", type=non_negative_int, default=0)
+    p.add_argument("--json", help="write the run's results (accuracy, energy and latency per update, counters) here")
     p.add_argument("--checkpoint", help="checkpoint file (.npz), written at each epoch end")
     p.add_argument("--checkpoint-every", type=non_negative_int, default=0, help="also every N samples (0: off)")
     p.add_argument("--resume", action="store_true", help="continue from --checkpoint")
@@ -109,6 +116,17 @@ def main(argv=None) -> int:
     except (FileNotFoundError, NetworkError, SpecError, OptionError) as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_INPUT
+    except KeyboardInterrupt:
+        return _interrupted()
+    except SystemError as e:  # Ctrl-C inside a compiled kernel surfaces as a SystemError
+        if isinstance(e.__cause__ or e.__context__, KeyboardInterrupt):
+            return _interrupted()
+        raise
+
+
+def _interrupted() -> int:
+    print("interrupted (checkpoints written so far are intact)", file=sys.stderr)
+    return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

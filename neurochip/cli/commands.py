@@ -22,11 +22,11 @@ from neurochip.mapping.placement.place import map_network
 from neurochip.mapping.placement.report import plot_mesh_heatmap
 from neurochip.mapping.quantize import quantize
 from neurochip.model.errors import FitError, NetworkError
-from neurochip.rules.learner import Learner
-from neurochip.rules.rule import RULES
+from neurochip.rules.layered import LayeredLearner
+from neurochip.rules.learner import Learner, learnable, learning_profile
+from neurochip.rules.rule import OTTT, RULES
 from neurochip.studies.datasets import digits
 from neurochip.studies.demo import main as demo
-from neurochip.studies.learning_study import learning_profile
 from neurochip.studies.report import write
 from neurochip.studies.ttfs_report import write_report
 
@@ -88,15 +88,14 @@ def check_file(path, option: str, create_folder: bool) -> Path:
 _DECAY = re.compile(r"\b(du|dv|decay)\b")
 
 
-def load_network(args):
-    """A NIR file imported with the user's conventions, quantized unless --float, and mapped:
-    (imported, mapping)."""
+def import_nir(args):
+    """The NIR file of `args.nir` imported with the user's conventions (float)."""
     path = Path(args.nir)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such NIR file" + (" (it is a folder)" if path.is_dir() else ""))
     try:
-        imp = from_nir(path, dt=args.dt, reset=args.reset, timing=args.timing, reset_delay=args.reset_delay,
-                       discretization=args.discretization)
+        return from_nir(path, dt=args.dt, reset=args.reset, timing=args.timing, reset_delay=args.reset_delay,
+                        discretization=args.discretization)
     except NetworkError as e:
         if not _DECAY.search(str(e)) or "--dt" in str(e):
             raise
@@ -105,16 +104,25 @@ def load_network(args):
         raise NetworkError(f"--dt {args.dt:g} is too large for this network: {where}{e}; give a --dt no larger "
                            "than the smallest time constant in the file (snnTorch exports use 1e-4), or "
                            "--discretization exact") from None
+
+
+def chip_of(args) -> ChipSpec:
+    return ChipSpec.preset(args.chip) if not str(args.chip).endswith(".toml") else ChipSpec.from_toml(args.chip)
+
+
+def load_network(args):
+    """A NIR file imported with the user's conventions, quantized unless --float, and mapped:
+    (imported, mapping)."""
+    imp = import_nir(args)
     net = imp.net
     if not args.float:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             net, _ = quantize(net)
-    chip = ChipSpec.preset(args.chip) if not str(args.chip).endswith(".toml") else ChipSpec.from_toml(args.chip)
     try:
-        return imp, map_network(net, chip, args.partition)
+        return imp, map_network(net, chip_of(args), args.partition)
     except FitError as e:
-        raise FitError(f"{path}: {e}") from None
+        raise FitError(f"{args.nir}: {e}") from None
 
 
 def cmd_info(args) -> int:
@@ -233,37 +241,108 @@ def cmd_run(args) -> int:
 
 def cmd_learn(args) -> int:
     ckpt = check_file(args.checkpoint, "--checkpoint", create_folder=False) if args.checkpoint else None
+    out_json = check_file(args.json, "--json", create_folder=False) if args.json else None
     if args.resume and not ckpt:
         raise OptionError("--resume needs --checkpoint FILE, the checkpoint to continue from")
     if args.checkpoint_every and not ckpt:
         raise OptionError(f"--checkpoint-every {args.checkpoint_every} needs --checkpoint FILE to write to")
     if args.resume and not ckpt.is_file():
         raise FileNotFoundError(f"--resume: no checkpoint at {ckpt}; start without --resume")
+    if args.nir and args.hidden is not None:
+        raise OptionError(f"--hidden {args.hidden}: the layers come from {args.nir}; --hidden sizes a new network")
     x_tr, y_tr, x_te, y_te = digits(args.steps)
     if args.train is not None and args.train > len(x_tr):
         raise OptionError(f"--train {args.train}: the digits training set has {len(x_tr)} samples; "
                           f"give at most {len(x_tr)} (or leave --train out to use them all)")
     x_tr, y_tr = x_tr[: args.train], y_tr[: args.train]
-    if args.resume:
-        learner = Learner.load(ckpt)
+    rule = RULES[args.rule](**({} if args.eta is None else {"eta": args.eta}))
+    if args.resume and args.hidden is None and not args.nir:
+        args.hidden = checkpoint_hidden(ckpt)
+    learner = _learner(args, rule)
+    if ckpt and ckpt.exists():
+        if not args.resume:
+            raise OptionError(f"--checkpoint {ckpt}: the file exists; add --resume to continue it, or choose another "
+                              "file (it is never overwritten by a new run)")
+        learner.restore(ckpt)
         if learner.progress[0] >= args.epochs:
             raise OptionError(f"--epochs {args.epochs}: {ckpt} has already done {learner.progress[0]} epochs; "
                               f"give --epochs {learner.progress[0] + 1} or more to go on")
         print(f"resumed {ckpt} at epoch {learner.progress[0] + 1}, sample {learner.progress[1]}")
-    else:
-        learner = Learner([64, args.hidden, 10], RULES[args.rule](), fixed=not args.float, seed=args.seed)
+    before = learner.accuracy(x_te, y_te)
+    learned0 = learner.samples_learned
     learner.fit(x_tr, y_tr, args.epochs, eval_set=(x_te, y_te), checkpoint=ckpt,
                 checkpoint_every=args.checkpoint_every, progress=not quiet(args))
     for row in learner.history:
         print(f"epoch {row['epoch']}: loss {row['loss']:.4f}, test accuracy {row['test_accuracy']:.3f}")
-
-    n = max(1, len(learner.history)) * len(x_tr)
-    e = energy(learner.counts("learn"), learning_profile()).per(n)
-    print(f"{learner.rule.label}: {e.total_pj / 1e6:.3f} uJ per training sample "
-          f"({e.by_phase()['learning'] / 1e6:.3f} uJ learning phase), state {learner.state_bytes(args.steps)} bytes")
+    result = learning_result(learner, before, learner.accuracy(x_te, y_te))
+    print(f"{rule.label}: accuracy {result['accuracy_before']:.3f} -> {result['accuracy_after']:.3f}; "
+          f"{result['energy_per_update_uj']:.3f} uJ per update ({result['learning_energy_per_update_uj']:.3f} uJ "
+          f"learning phase), learning latency {result['learning_latency_per_update_us']} us per update, state "
+          f"{learner.state_bytes(args.steps)} bytes")
+    if learner.samples_learned == learned0:
+        print("nothing learned: the checkpoint had done every epoch asked for")
+    if out_json:
+        out_json.write_text(json.dumps(result, indent=1))
+        print(f"results: {out_json}")
     if ckpt:
         print(f"checkpoint: {ckpt}")
     return 0
+
+
+def checkpoint_hidden(path) -> int | None:
+    """The hidden size of a digits-chain checkpoint, so `--resume` needs no `--hidden`
+    (None when the file does not say; `restore` then names what differs)."""
+    try:
+        with np.load(path, allow_pickle=False) as d:
+            meta = json.loads(str(d["meta"] if "meta" in d.files else d["config"]))
+        sizes = meta.get("identity", {}).get("config", meta).get("sizes")
+        return int(sizes[1]) if isinstance(sizes, list) and len(sizes) == 3 else None
+    except Exception:   # a damaged file is reported by restore, with its name
+        return None
+
+
+def _learner(args, rule):
+    """The learner of `neurochip learn`: the chip's engines for OTTT (a NIR network or a new
+    digits chain), the layered engine for the rules not on the chip yet."""
+    fixed = not args.float
+    if not isinstance(rule, OTTT):
+        if args.nir:
+            raise OptionError(f"--rule {args.rule}: fine-tuning a NIR network runs on the chip's learning engines, "
+                              "which take ottt_a or ottt_o (the event-driven rules and BPTT-SG are not on them yet)")
+        return LayeredLearner([64, args.hidden or 128, 10], rule, fixed=fixed, seed=args.seed)
+    if not args.nir:
+        return Learner([64, args.hidden or 128, 10], rule, fixed=fixed, seed=args.seed, chip=chip_of(args))
+    imp = import_nir(args)
+    net = learnable(imp.net, fixed)
+    n_in = net.populations[net.sources()[0]].n
+    if n_in != 64:
+        raise NetworkError(f"{args.nir}: its input has {n_in} channels; `neurochip learn` trains on digits (64 pixels)")
+    chip = chip_of(args)
+    try:
+        placement = map_network(net, chip, args.partition).placement
+        return Learner.from_network(net, rule, seed=args.seed, chip=chip, placement=placement)
+    except FitError as e:
+        raise FitError(f"{args.nir}: {e}") from None
+
+
+def learning_result(learner, before: float, after: float) -> dict:
+    """What `neurochip learn --json` writes: accuracies, energy and latency per update (one
+    training sample), and the counters per update, learning phase and forward pass apart."""
+    n = max(1, learner.samples_learned)
+    profile = learning_profile()
+    learn_c, infer_c = learner.counts("learn"), learner.counts("infer")
+    total = energy({k: learn_c.get(k, 0) + infer_c.get(k, 0) for k in set(learn_c) | set(infer_c)}, profile)
+    learning = energy(learn_c, profile)
+    latency = learner.latency_us() if hasattr(learner, "latency_us") else {}
+    return {"rule": learner.rule.label, "engine": "chip" if isinstance(learner, Learner) else "layered",
+            "updates": n, "accuracy_before": before, "accuracy_after": after,
+            "energy_per_update_uj": total.total_pj / n / 1e6,
+            "learning_energy_per_update_uj": learning.total_pj / n / 1e6,
+            "learning_latency_per_update_us": latency.get("learning_us"),
+            "latency_per_update_us": latency.get("total_us"), "profile": profile.name,
+            "unknown_costs": sorted(set(total.unknown)), "state_bytes": learner.state_bytes(),
+            "counters": {"learning": {k: v / n for k, v in learn_c.items()},
+                         "inference": {k: v / n for k, v in infer_c.items()}}}
 
 
 def cmd_export(args) -> int:

@@ -1,8 +1,10 @@
 """The digits study of `neurochip report`: what inference and learning cost on the chip.
 
 The study (digits, 64-128-10, T steps): every learning rule trains from the same random
-weights on the chip (`rules.Learner`), the OTTT-trained network then runs inference on a
-simulated loihi1 spread over several cores, and the learning cost is measured against T.
+weights: OTTT on the chip's plastic cores (`rules.learner.Learner`), the event-driven rules
+and the BPTT-SG baseline in the layered engine (`rules.layered`) until they move to the
+chip; the OTTT-trained network then runs inference on a simulated loihi1 spread over several
+cores, and the learning cost is measured against T.
 Energies use `neurochip.chip.energy` with two profiles:
 - inference: `loihi1_sanafe` (silicon-calibrated, complete for inference events) and
   `loihi1_davies2018` (pre-silicon, unknown kinds listed);
@@ -22,7 +24,8 @@ from neurochip.chip.simulator import Simulator
 from neurochip.chip.spec import Profile, loihi1
 from neurochip.mapping.placement.place import place
 from neurochip.model.events import ALL_EVENTS
-from neurochip.rules.learner import Learner
+from neurochip.rules.layered import LayeredLearner
+from neurochip.rules.learner import Learner, learning_profile
 from neurochip.rules.rule import BPTT, OTTT, EventDriven
 from neurochip.studies.datasets import digits
 
@@ -37,10 +40,6 @@ def methods():
             ("BPTT-SG detached", BPTT(), True, 1), ("BPTT-SG full", BPTT("full"), True, 1)]
 
 
-def learning_profile() -> Profile:
-    return Profile.preset("loihi1_davies2018").filled(Profile.preset("horowitz45nm"))
-
-
 def study(T: int = 16, epochs: int = 8, train: int | None = None, test: int | None = None,
           Ts=(4, 8, 16, 32, 64, 128, 256), sweep_samples: int = 100, progress: bool = False) -> dict:
     """Run the digits study and return every number of the report."""
@@ -53,10 +52,10 @@ def study(T: int = 16, epochs: int = 8, train: int | None = None, test: int | No
     trained = None
     for label, rule, fixed, slower in methods():
         t0 = time.perf_counter()
-        learner = Learner(SIZES, rule, fixed=fixed, seed=0)
+        learner = make(rule, fixed)
         learner.fit(x_tr, y_tr, epochs * slower, progress=progress)
         n = epochs * slower * len(x_tr)
-        spent = energy(learner.counts("learn"), lprof)
+        spent = energy(every_count(learner), lprof)
         writes = learner.counts("learn")["weight_writes"]
         out["methods"][label] = {
             "rule": repr(rule), "fixed_point": fixed, "epochs": epochs * slower,
@@ -98,13 +97,27 @@ def study(T: int = 16, epochs: int = 8, train: int | None = None, test: int | No
         e, b = [], []
         for t in Ts:
             xs, ys = data_T[t]
-            learner = Learner(SIZES, rule, fixed=fixed, seed=0)
+            learner = make(rule, fixed)
             for x, y in zip(xs[:sweep_samples], ys[:sweep_samples]):
                 learner.learn_sample(x, y)
-            e.append(energy(learner.counts("learn"), lprof).per(sweep_samples).total_pj)
+            e.append(energy(every_count(learner), lprof).per(sweep_samples).total_pj)
             b.append(learner.state_bytes(t))
         out["vs_T"][label] = {"pj_per_sample": e, "state_bytes": b}
     return out
+
+
+def make(rule, fixed: bool):
+    """The learner of a method: the chip's plastic cores for OTTT, the layered engine else."""
+    return (Learner if isinstance(rule, OTTT) else LayeredLearner)(SIZES, rule, fixed=fixed, seed=0)
+
+
+def every_count(learner) -> dict:
+    """The counts of learning: the learning phases and the forward pass they need (the
+    layered engine counts both in its "learn" counters)."""
+    if isinstance(learner, LayeredLearner):
+        return learner.counts("learn")
+    learned, forward = learner.counts("learn"), learner.counts("infer")
+    return {k: learned.get(k, 0) + forward.get(k, 0) for k in learned}
 
 
 def _profile_table(p: Profile) -> list:
