@@ -4,9 +4,9 @@ cost of an update read from the chip, next to the layered engine it replaced and
     .venv/bin/python benchmarks/learning.py [--epochs 30] [--deep-epochs 15] [--snntorch PYTHON]
 
 Network 64 -> 128 -> 10, T = 16 steps, digits as Bernoulli spikes (neurochip.studies.datasets),
-one sample at a time (on-chip learning has no batches). OTTT runs on the chip's plastic cores
-(loihi1, one core); STD-ED, MPD-ED and BPTT-SG in the layered engine until they move there.
-Then OTTT_A on two networks that separate the methods: 64-128-64-10 and a recurrent
+one sample at a time (on-chip learning has no batches). OTTT, STD-ED and MPD-ED run on the
+chip's plastic cores (loihi1, one core); the BPTT-SG baseline in the layered engine. Then
+OTTT_A and MPD-ED on two networks that separate the methods: 64-128-64-10 and a recurrent
 64-128(rec)-10, spread over cores (16 neurons a core), with their error traffic.
 Writes benchmarks/results/learning.json and learning_deep.png; the layered engine's own run
 (OTTT included, before the plastic cores) is kept in results/learning_layered_engine.json.
@@ -19,7 +19,7 @@ from pathlib import Path
 
 from neurochip.chip.energy import energy
 from neurochip.rules.learner import Learner, learning_profile
-from neurochip.rules.rule import OTTT
+from neurochip.rules.rule import OTTT, EventDriven
 from neurochip.studies.datasets import digits
 from neurochip.studies.figures import pyplot, save_figure
 from neurochip.studies.learning_study import SIZES, every_count, make, methods
@@ -74,26 +74,32 @@ def curves(epochs):
 
 
 def deep_and_recurrent(epochs):
-    """OTTT_A on the chip on networks where it is not BPTT: two hidden layers, and recurrence."""
+    """OTTT_A and MPD-ED on the chip on networks where OTTT is not BPTT: two hidden layers,
+    and recurrence."""
     data = digits(T)
     nets = {"64-128-10": dict(sizes=[64, 128, 10]), "64-128-64-10": dict(sizes=[64, 128, 64, 10]),
             "64-128(rec)-10": dict(sizes=[64, 128, 10], recurrent=(1,))}
     out = {}
-    for name, kw in nets.items():
-        learner = Learner(rule=OTTT(), fixed=True, seed=0, per_core=16, **kw)
-        acc, rate = train(learner, data, epochs)
-        out[name] = dict(test_accuracy=acc, final=acc[-1], samples_per_s=rate, cores=len(learner.sim.program.core_ids),
-                         state_bytes=learner.state_bytes(), **per_update(learner))
-        print(f"OTTT_A {name:15s} acc {acc[-1]:.3f}  {out[name]['energy_per_update_uj']:.2f} uJ/update  "
-              f"{out[name]['learning_latency_per_update_us']:.2f} us learning/update  "
-              f"{out[name]['error_packets_per_update']:.0f} error packets/update", flush=True)
+    for rule in (OTTT(), EventDriven("MPD-ED")):
+        for name, kw in nets.items():
+            key = f"{rule.label} {name}"
+            learner = Learner(rule=rule, fixed=True, seed=0, per_core=16, **kw)
+            acc, rate = train(learner, data, epochs)
+            out[key] = dict(test_accuracy=acc, final=acc[-1], samples_per_s=rate,
+                            cores=len(learner.sim.program.core_ids), state_bytes=learner.state_bytes(),
+                            **per_update(learner))
+            print(f"{key:22s} acc {acc[-1]:.3f}  {out[key]['energy_per_update_uj']:.2f} uJ/update  "
+                  f"{out[key]['learning_latency_per_update_us']:.2f} us learning/update  "
+                  f"{out[key]['error_packets_per_update']:.0f} error packets/update", flush=True)
     plt = pyplot()
-    fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 3.6))
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(12, 4))
     for name, r in out.items():
-        ax.plot(range(1, epochs + 1), r["test_accuracy"], marker="o", ms=3, label=name)
-    ax.set(xlabel="epoch", ylabel="test accuracy", title="OTTT_A on the chip (loihi1, fixed point)")
-    ax.legend()
+        ax.plot(range(1, epochs + 1), r["test_accuracy"], marker="o", ms=3, label=name,
+                ls="-" if name.startswith("OTTT") else "--")
+    ax.set(xlabel="epoch", ylabel="test accuracy", title="learning on the chip (loihi1, fixed point)")
+    ax.legend(fontsize=7)
     names = list(out)
+    bx.tick_params(axis="x", labelrotation=30, labelsize=7)
     bx.bar(names, [out[k]["energy_per_update_uj"] for k in names], color="tab:blue", label="whole update")
     bx.bar(names, [out[k]["learning_energy_per_update_uj"] for k in names], color="tab:orange",
            label="learning phase")

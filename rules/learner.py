@@ -19,9 +19,10 @@ import numpy as np
 from tqdm import tqdm
 
 from neurochip.chip.placement import Placement
-from neurochip.chip.plastic import MIRROR, OTTT_A, OTTT_O, RANDOM, Plasticity, chain
+from neurochip.chip.plastic import MIRROR, MPD_ED, OTTT_A, OTTT_O, RANDOM, STD_ED, Plasticity, chain
 from neurochip.chip.simulator import Simulator, learn, weights
 from neurochip.chip.spec import ChipSpec, Profile, loihi1
+from neurochip.chip.synapses import index
 from neurochip.model.errors import NetworkError
 from neurochip.model.events import ALL_EVENTS, EVENTS
 from neurochip.model.files import save_npz_atomic
@@ -29,7 +30,7 @@ from neurochip.model.fixed import (BIAS_EXP_RANGE, BIAS_MANT_BITS, DECAY_ONE, NE
                                    VTH_SHIFT, WEIGHT_BITS, effective_weights, weight_range)
 from neurochip.model.network import Network
 from neurochip.model.neurons import FloatLIF, LoihiLIF, SpikeSource
-from neurochip.rules.rule import OTTT, RuleError
+from neurochip.rules.rule import OTTT, EventDriven, RuleError
 
 # Lava drops the LSB of mixed-sign 8-bit weights (`effective_weights`): learned weights live on that grid.
 _GRID = np.unique(effective_weights(np.arange(weight_range("mixed")[0], weight_range("mixed")[1] + 1), WEIGHT_BITS))
@@ -64,9 +65,11 @@ class Format:
 
 
 def chain_network(sizes, *, fixed: bool, fmt: Format = Format(), lam: float = 0.875, theta: float = 1.0,
-                  weights=None, recurrent: dict | None = None, reset: str = "subtract") -> Network:
+                  weights=None, recurrent: dict | None = None, reset: str = "subtract",
+                  spiking_readout: bool = False) -> Network:
     """in -> h1 -> ... -> out: soft-reset LIF layers without current memory and a readout
-    compartment that never spikes (v = o). `weights`: (n_post, n_pre) float matrices in
+    compartment that never spikes (v = o), or spikes like the hidden layers
+    (`spiking_readout`, the event-driven rules). `weights`: (n_post, n_pre) float matrices in
     threshold units (fixed point: quantized to the even mantissa grid); `recurrent`:
     {hidden depth: (n, n) matrix}. reset="zero" gives Lava's reset (for the Lava export)."""
     sizes = [int(n) for n in sizes]
@@ -79,7 +82,7 @@ def chain_network(sizes, *, fixed: bool, fmt: Format = Format(), lam: float = 0.
         return np.clip(np.round(w / fmt.unit / W_LSB) * W_LSB, W_MIN, W_MAX).astype(np.int64) if fixed else w
 
     for d in range(1, len(sizes)):
-        n, last = sizes[d], d == len(sizes) - 1
+        n, last = sizes[d], d == len(sizes) - 1 and not spiking_readout
         if fixed:
             pop = LoihiLIF(n, du=DECAY_ONE - 1, dv=DECAY_ONE if last else fmt.dv, vth=NEVER_VTH if last else fmt.vth,
                            reset=reset, v_sub=fmt.vth, name=names[d])
@@ -101,19 +104,32 @@ def learnable(net: Network, fixed: bool) -> Network:
     quantized to one shared format (`Format`: the plastic projections share one weight unit),
     with dv = round(4096 dv), vth chosen so the largest weight uses the 8-bit range, and
     biases as 13-bit mantissas with an exponent. Takes float (FloatLIF) networks, e.g. from
-    NIR; the hidden layers must share dv and vth (`chip.plastic.chain` says what else)."""
-    source, layers, forward, recurrent = chain(net)
-    pops = [net.populations[k] for k in layers]
-    if not all(isinstance(p, FloatLIF) for p in pops):
+    NIR; the hidden layers must share dv and vth and keep no synaptic current (du = 1), and
+    no projection may have a delay (`chip.plastic.chain` says what else). The always-on bias
+    channel NIR import adds under "framework" timing becomes neuron biases (`_fold_bias`),
+    with initial potentials that keep every step of the hidden layers as it was (`_start`)."""
+    if not all(isinstance(p, FloatLIF) for p in net.populations.values() if p.on_chip):
         raise RuleError("learnable: give the float network (FloatLIF populations, e.g. NIR imported with --float); "
                         "it is quantized for learning with one shared format")
+    given = net
+    net, added = _fold_bias(net)
+    source, layers, _, _ = chain(net)
+    pops = [net.populations[k] for k in layers]
     hidden = pops[:-1]
+    for p in hidden:
+        if p.du != 1.0:
+            raise RuleError(f"population {p.name!r}: keeps a synaptic current (du = {p.du:g}); the chip's learning "
+                            "rules take hidden layers without one (du = 1)")
     for p in hidden[1:]:
         if p.dv != hidden[0].dv or p.vth != hidden[0].vth:
             raise RuleError(f"population {p.name!r}: dv {p.dv} and vth {p.vth} differ from {hidden[0].name!r}'s "
                             f"({hidden[0].dv}, {hidden[0].vth}); the hidden layers share one leak and threshold")
-    theta = float(hidden[0].vth)
     projections = list(net.projections)
+    for proj in projections:
+        if np.any(np.asarray(proj.delay) != 0):
+            raise RuleError(f"projection {proj.name!r}: has a delay (up to {int(np.max(proj.delay))} steps); the "
+                            "presynaptic traces of the learning rules assume none")
+    theta = float(hidden[0].vth)
     w_max = max(float(np.abs(_dense(p.weights)).max()) for p in projections) / theta
     fmt = None
     if fixed:
@@ -121,17 +137,20 @@ def learnable(net: Network, fixed: bool) -> Network:
         fmt = Format(vth=vth, weight_exp=0, dv=int(np.clip(round(hidden[0].dv * DECAY_ONE), 0, DECAY_ONE)))
     out = Network()
     out.add(net.populations[source])
-    for p in pops:
+    for depth, p in enumerate(pops, start=1):
         last = p is pops[-1]
         bias = np.broadcast_to(np.asarray(p.bias, np.float64), (p.n,)) / theta
+        given_p, extra = given.populations[p.name], added.get(p.name)
         if fixed:
             mant, exp = _bias_fixed(bias * (fmt.vth << VTH_SHIFT))
+            v0 = 0 if last else _start(given_p, depth, extra, theta, mant << exp, fmt)
             out.add(LoihiLIF(p.n, du=DECAY_ONE - 1, dv=DECAY_ONE if last else fmt.dv,
-                             vth=NEVER_VTH if last else fmt.vth, bias_mant=mant, bias_exp=exp,
+                             vth=NEVER_VTH if last else fmt.vth, bias_mant=mant, bias_exp=exp, v0=v0,
                              reset="subtract" if last else p.reset, v_sub=fmt.vth, name=p.name))
         else:
+            v0 = 0.0 if last else _start(given_p, depth, extra, theta, bias, None)
             out.add(FloatLIF(p.n, du=1.0, dv=1.0 if last else p.dv, vth=NEVER_VTH_FLOAT if last else 1.0,
-                             bias=bias, reset="subtract" if last else p.reset, v_sub=1.0, name=p.name))
+                             bias=bias, v0=v0, reset="subtract" if last else p.reset, v_sub=1.0, name=p.name))
     for proj in projections:
         w = _dense(proj.weights) / theta
         if fixed:
@@ -139,6 +158,84 @@ def learnable(net: Network, fixed: bool) -> Network:
         out.connect(proj.pre, proj.post, w, name=proj.name,
                     **(dict(weight_exp=0, num_weight_bits=WEIGHT_BITS) if fixed else {}))
     return out
+
+
+def _fold_bias(net: Network) -> tuple:
+    """`net` without the NIR importer's always-on bias channel (`mapping.nir.importer.BIAS`,
+    a one-channel spike source beside the data input, on at every step of a sample: see
+    `Imported.inputs_for`), its weights added to the biases of the populations it feeds:
+    (network, {population: bias added}); `net` itself if it has no such channel. Exact where
+    the channel's input is a bias: the population keeps no synaptic current (du = 1, so an
+    input b at every step is a bias b; `learnable` checks that of the hidden layers, and makes
+    the readout memoryless) and the channel's step t reaches it at its own step t, chip step
+    t + depth in the chain, i.e. through a delay of depth - 1 (as "framework" timing gives
+    it); the steps before that are `_start`'s. Otherwise RuleError says what breaks it."""
+    from dataclasses import replace
+
+    from neurochip.mapping.nir.importer import BIAS
+
+    sources = net.sources()
+    if BIAS not in sources or len(sources) == 1:
+        return net, {}
+    if net.populations[BIAS].n != 1:
+        raise RuleError(f"spike source {BIAS!r} has {net.populations[BIAS].n} channels: not NIR import's always-on "
+                        f"bias channel (one channel); learning on the chip takes one data source, the network has "
+                        f"{sources}")
+    rest = Network({k: p for k, p in net.populations.items() if k != BIAS},
+                   [p for p in net.projections if p.pre != BIAS])
+    depth = {k: d for d, k in enumerate(chain(rest)[1], start=1)}
+    added = {}
+    for proj in net.projections:
+        if proj.pre != BIAS:
+            continue
+        d = depth[proj.post]
+        if np.any(np.asarray(proj.delay) != d - 1):
+            raise RuleError(f"projection {proj.name!r}: delay {np.unique(proj.delay).tolist()}; the always-on bias "
+                            f"channel is a bias of {proj.post!r} (depth {d} in the chain) only if its step t arrives at "
+                            f"{proj.post!r}'s step t, with delay {d - 1} (NIR import's \"framework\" timing)")
+        added[proj.post] = added.get(proj.post, 0.0) + _dense(proj.weights)[:, 0]
+    for k, b in added.items():
+        rest.populations[k] = replace(rest.populations[k], bias=rest.populations[k].bias + b)
+    return rest, added
+
+
+def _start(pop, depth: int, added, theta: float, bias, fmt: Format | None):
+    """The initial potential of hidden population `pop` (at `depth` in the chain) in the
+    learning network's units (threshold units, or Loihi's integer v in format `fmt`), where
+    its bias is now `bias` (per neuron, in those units; `pop` is the population before the
+    fold). A population runs from chip step 0, but its input arrives at step `depth`, and so
+    did the bias channel's; folded into the bias (`added`; None: nothing folded) it acts in
+    those steps too. The
+    start is then the one from which they end where `pop`'s own steps end (its own bias, from
+    its v0), so every step from its input on is the original's, in fixed point to the bit.
+    RuleError if the neurons would spike before their input arrives."""
+    v0 = np.broadcast_to(np.asarray(pop.v0, np.float64), (pop.n,)) / theta
+    scale = None if fmt is None else fmt.vth << VTH_SHIFT
+    if added is None:
+        return v0 if fmt is None else np.rint(v0 * scale).astype(np.int64)
+    lam, own = 1.0 - float(pop.dv), np.asarray(pop.bias, np.float64) / theta
+    target = v0
+    for step in range(depth):  # `pop` before its input: its own bias only
+        target = lam * target + own
+        if np.any(target > 1.0):
+            raise RuleError(f"population {pop.name!r}: spikes from its own bias before its input arrives (chip step "
+                            f"{step}); learning takes layers that wait for their input")
+    if fmt is None:
+        x = v0 if lam == 0 else (target - bias * sum(lam**j for j in range(depth))) / lam**depth
+    else:
+        f = DECAY_ONE - fmt.dv
+        x = np.rint(target * scale).astype(np.int64)
+        for _ in range(depth if f else 0):  # back through v -> trunc0(v f / 4096) + bias, which reaches every integer
+            z = x - bias
+            x = np.sign(z) * ((np.abs(z) * DECAY_ONE + f - 1) // f)
+    v = x
+    for step in range(depth):  # those steps as the chip runs them
+        v = (lam * v if fmt is None else np.sign(v) * (np.abs(v * f) // DECAY_ONE)) + bias
+        if np.any(v > (1.0 if fmt is None else scale)):
+            raise RuleError(f"population {pop.name!r}: its bias, with NIR import's bias channel folded in, would make "
+                            f"it spike before its input arrives (chip step {step}), when the channel had not reached "
+                            "it yet; the fold would change the network")
+    return x
 
 
 def _dense(w) -> np.ndarray:
@@ -153,7 +250,8 @@ def _bias_fixed(b: np.ndarray) -> tuple:
 
 
 class Learner:
-    """A network learning with an OTTT rule on the chip.
+    """A network learning on the chip with OTTT (a memoryless readout) or an event-driven
+    rule (STD-ED, MPD-ED: the readout spikes; STD-ED makes every layer integrate-and-fire).
 
     `Learner(sizes, rule, fixed=..., seed=...)` builds the chain `chain_network` builds, with
     seeded Gaussian weights (std init_gain / sqrt(n_pre)) unless `weights` are given, and
@@ -172,13 +270,17 @@ class Learner:
                             "(>= 3 positive layer sizes)")
         if not fixed and not (0 < lam <= 1 and theta > 0):
             raise RuleError(f"lam must be in (0, 1] and theta > 0, got lam={lam}, theta={theta}")
+        event = isinstance(rule, EventDriven)
+        if event and rule.kind == "STD-ED":   # integrate-and-fire
+            lam, fmt = 1.0, Format(vth=fmt.vth, weight_exp=fmt.weight_exp, dv=0)
         rng = np.random.default_rng(seed)
         if weights is None:
             weights = [rng.normal(0, init_gain / np.sqrt(a), (b, a)) for a, b in zip(sizes, sizes[1:])]
         rec = {int(d): rng.normal(0, 0.5 / np.sqrt(sizes[d]), (sizes[d], sizes[d])) for d in recurrent}
         self.config = dict(sizes=sizes, fixed=bool(fixed), lam=lam, theta=theta, fmt=asdict(fmt),
                            recurrent=sorted(rec), init_gain=init_gain, per_core=per_core)
-        net = chain_network(sizes, fixed=fixed, fmt=fmt, lam=lam, theta=theta, weights=weights, recurrent=rec)
+        net = chain_network(sizes, fixed=fixed, fmt=fmt, lam=lam, theta=theta, weights=weights, recurrent=rec,
+                            spiking_readout=event)
         self._attach(net, rule, seed, chip, None if per_core is None else "per_core", per_core)
 
     @classmethod
@@ -192,9 +294,9 @@ class Learner:
         return self
 
     def _attach(self, net, rule, seed, chip, placement, per_core):
-        if not isinstance(rule, OTTT):
-            raise RuleError(f"{getattr(rule, 'label', type(rule).__name__)}: the chip's learning engines run OTTT; "
-                            "the event-driven rules and the BPTT-SG baseline are in rules.layered")
+        if not isinstance(rule, (OTTT, EventDriven)):
+            raise RuleError(f"{getattr(rule, 'label', type(rule).__name__)}: the chip's learning engines run OTTT, "
+                            "STD-ED and MPD-ED; the BPTT-SG baseline is in rules.layered")
         self.rule, self.seed, self.net = rule, int(seed), net
         self.chip = chip or loihi1()
         if placement == "per_core":
@@ -205,8 +307,13 @@ class Learner:
         rng = np.random.default_rng([self.seed, 1])
         feedback = {p.name: rng.normal(0, 1 / np.sqrt(net.populations[p.post].n),
                                        (net.populations[p.pre].n, net.populations[p.post].n)) for p in forward[1:]}
-        self.plasticity = Plasticity(OTTT_A if rule.mode == "A" else OTTT_O, rule.eta, rule.gamma, rule.alpha,
-                                     MIRROR if rule.feedback == "transpose" else RANDOM, feedback, self.seed)
+        if isinstance(rule, EventDriven):
+            self.plasticity = Plasticity(STD_ED if rule.kind == "STD-ED" else MPD_ED, rule.eta, rule.gamma,
+                                         rule.alpha, MIRROR, None, self.seed, rule.s_min, rule.readout_scale,
+                                         rule.kappa, rule.rate, rule.thr_lo, rule.thr_hi)
+        else:
+            self.plasticity = Plasticity(OTTT_A if rule.mode == "A" else OTTT_O, rule.eta, rule.gamma, rule.alpha,
+                                         MIRROR if rule.feedback == "transpose" else RANDOM, feedback, self.seed)
         self.sim = Simulator(net, self.chip, placement, plasticity=self.plasticity)
         p = self.sim.program
         self.learn_counts = np.zeros((p.n_rows, len(ALL_EVENTS)), np.int64)
@@ -259,14 +366,31 @@ class Learner:
             raise RuleError(f"to_network: reset must be 'subtract' or 'zero', got {reset!r}")
         got = self._matrices()
         net = Network()
+        slices = index(self.net)[0]
         for name, pop in self.net.populations.items():
             kw = {"reset": reset} if name in self.layers else {}
+            if name in self.layers and isinstance(self.rule, EventDriven):
+                kw.update(self._thresholds(name, slices[name]))
             net.add(type(pop)(**{**_fields(pop), **kw}))
         for proj in self.net.projections:
             w = np.rint(got[proj.name]).astype(np.int64) if self.fixed else got[proj.name]
             net.connect(proj.pre, proj.post, w, weight_exp=proj.weight_exp, num_weight_bits=proj.num_weight_bits,
                         name=proj.name)
         return net
+
+    def _thresholds(self, name: str, rows: slice) -> dict:
+        """A population's adapted thresholds as neuron parameters (vth, and v_sub if the
+        reset subtracts them); fixed point needs them on the vth << 6 grid."""
+        thr = self.sim.program.vth[rows]
+        if self.fixed:   # LoihiLIF holds one vth mantissa per population
+            if np.any(thr != thr[0]) or thr[0] % (1 << VTH_SHIFT):
+                raise RuleError(f"to_network: population {name!r} has adapted thresholds {thr.min()} .. {thr.max()}; "
+                                f"a LoihiLIF population holds one vth << {VTH_SHIFT}; run the learner itself "
+                                "(predict, readout) instead")
+            thr = int(thr[0]) >> VTH_SHIFT
+        else:
+            thr = thr.astype(np.float64)
+        return {"vth": thr, "v_sub": thr} if self.net.populations[name].reset == "subtract" else {"vth": thr}
 
     # -- learning and inference ------------------------------------------------------------------
     def _check(self, X) -> np.ndarray:
@@ -299,12 +423,19 @@ class Learner:
         return float(self.learn_samples(np.asarray(x)[None], [y])[0])
 
     def readout(self, X) -> np.ndarray:
-        """(samples, T, C) readout o of each logical step, inference only (not counted)."""
+        """(samples, T, C) readout of each logical step, inference only (not counted): o of
+        OTTT's memoryless readout; the event-driven rules' readout spikes, weighted (T - t) / T
+        for STD-ED."""
         X = self._check(X)
         L, T = len(self.layers), X.shape[1]
-        res = self.sim.run_samples([{self.source: x} for x in X], steps=T + L, record=["v"],
-                                   populations=[self.layers[-1]])
-        v = res.v[self.layers[-1]][:, L:L + T].astype(np.float64)
+        out = self.layers[-1]
+        if isinstance(self.rule, EventDriven):
+            res = self.sim.run_samples([{self.source: x} for x in X], steps=T + L, record=["spikes"],
+                                       populations=[out])
+            s = res.spikes[out][:, L:L + T].astype(np.float64)
+            return s * ((T - np.arange(T)) / T)[:, None] if self.rule.kind == "STD-ED" else s
+        res = self.sim.run_samples([{self.source: x} for x in X], steps=T + L, record=["v"], populations=[out])
+        v = res.v[out][:, L:L + T].astype(np.float64)
         return v / self.sim.plastic.theta if self.fixed else v
 
     def predict(self, X) -> np.ndarray:
@@ -368,7 +499,7 @@ class Learner:
         """Bytes of learning state held on the cores (traces, surrogates, errors, and OTTT_A's
         tags; not the weights). It does not depend on T: `T` is accepted for symmetry with
         the layered engine, whose BPTT state grows with T."""
-        tags = len(self.sim.tag) * self.chip.core.tag_bits // 8 if self.plasticity.rule == OTTT_A else 0
+        tags = len(self.sim.tag) * self.chip.core.tag_bits // 8 if self.plasticity.rule != OTTT_O else 0
         return int(self.sim.plastic.state_bytes.sum()) + tags
 
     def latency_us(self) -> dict:
@@ -377,7 +508,7 @@ class Learner:
         return dict(zip(("forward_us", "learning_us", "total_us"), (self.sample_ns / n / 1e3).tolist()))
 
     # -- checkpoints -------------------------------------------------------------------------------
-    _ARRAYS = ("syn_w", "fb_w", "steps_learned", "learn_counts", "infer_counts", "sample_ns")
+    _ARRAYS = ("syn_w", "fb_w", "vth", "sub", "steps_learned", "learn_counts", "infer_counts", "sample_ns")
 
     def _identity(self) -> dict:
         """What a checkpoint must match to be resumed here: the run's configuration."""
@@ -386,7 +517,8 @@ class Learner:
                     fingerprint=_fingerprint(self.net))
 
     def _arrays(self) -> dict:
-        return dict(syn_w=self.sim.program.syn_w, fb_w=self.sim.plastic.fb_w, steps_learned=self.sim.steps_learned,
+        p = self.sim.program   # vth, sub: the event-driven rules' adapted thresholds
+        return dict(syn_w=p.syn_w, fb_w=self.sim.plastic.fb_w, vth=p.vth, sub=p.sub, steps_learned=self.sim.steps_learned,
                     learn_counts=self.learn_counts, infer_counts=self.infer_counts, sample_ns=self.sample_ns)
 
     def save(self, path) -> None:
@@ -438,7 +570,7 @@ class Learner:
         try:
             ident = meta["identity"]
             cfg = ident["config"]
-            rule = OTTT(**ident["rule_args"])
+            rule = (EventDriven if ident["rule"] == "EventDriven" else OTTT)(**ident["rule_args"])
             if cfg.get("network"):
                 raise RuleError(f"{path}: the checkpoint of a network brought by the user; build the learner with "
                                 "Learner.from_network(net, rule) and call restore(path)")

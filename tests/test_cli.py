@@ -52,6 +52,26 @@ def test_learn_checkpoints_and_resumes(capsys, tmp_path):
     assert code == 0 and "resumed" in out and "epoch 2:" in out
 
 
+def test_learn_fine_tunes_the_snntorch_network_on_the_chip(capsys, tmp_path):
+    """ff.nir imported with snnTorch's conventions ("framework" timing: its biases come from an
+    always-on channel, folded into the neuron biases for learning) learns on the chip."""
+    code, out, err = run_cli(capsys, "learn", FF, *SNN, "--steps", "25", "--rule", "ottt_a", "--epochs", "1",
+                             "--train", "60", "--eta", "0.001", "--json", str(tmp_path / "out.json"))
+    assert code == 0, err
+    r = json.loads((tmp_path / "out.json").read_text())
+    assert r["engine"] == "chip" and r["updates"] == 60
+    for k in ("energy_per_update_uj", "learning_energy_per_update_uj", "learning_latency_per_update_us"):
+        assert r[k] > 0, k
+    assert r["counters"]["learning"]["packets"] > 0
+    assert {"hops_ew", "hops_ns"} <= set(r["counters"]["learning"])
+    assert 0 <= r["accuracy_after"] <= 1
+    # `run` classifies by the output layer's spike counts, learning by its summed input (the
+    # readout's logits): not the same number, but the same trained network on the same digits
+    code, out, _ = run_cli(capsys, "run", FF, *SNN, "--digits", "--steps", "25", "--samples", "450")
+    run_acc = float(out.split("accuracy (most output spikes): ")[1].split()[0])
+    assert r["accuracy_before"] > 0.9 and abs(r["accuracy_before"] - run_acc) <= 0.02, (r["accuracy_before"], run_acc)
+
+
 def test_report_writes_the_folder(capsys, tmp_path):
     code, out, _ = run_cli(capsys, "report", "--out", str(tmp_path / "r"), "--epochs", "1", "--train", "60",
                        "--test", "20", "--steps", "8")

@@ -31,8 +31,8 @@ def problems(draw):
 
 
 def make(sizes, rule, **kw):
-    """OTTT on the chip, the other rules in the layered engine."""
-    return (Learner if isinstance(rule, OTTT) else LayeredLearner)(sizes, rule, **kw)
+    """The rules on the chip, BPTT-SG in the layered engine."""
+    return (LayeredLearner if isinstance(rule, BPTT) else Learner)(sizes, rule, **kw)
 
 
 def changes(rule, sizes, x, y, Ws, lam, theta):

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from neurochip.chip.placement import Placement
-from neurochip.chip.plastic import MIRROR, OTTT_A, OTTT_O, RANDOM, Plasticity, PlasticityError
+from neurochip.chip.plastic import MIRROR, MPD_ED, OTTT_A, OTTT_O, RANDOM, STD_ED, Plasticity, PlasticityError
 from neurochip.chip.simulator import Simulator, learn, weights
 from neurochip.chip.spec import loihi1
 from neurochip.model.errors import FitError
@@ -21,19 +21,19 @@ from tests.reference import plastic as twin
 ALPHA = 4.0
 
 
-def build(sizes, W, R, *, fixed, vth, dv, weight_exp=0):
+def build(sizes, W, R, *, fixed, vth, dv, weight_exp=0, spiking_readout=False, reset="subtract"):
     """The network the twin simulates, projections in the twin's synapse-id order."""
     net = Network()
     net.add(SpikeSource(sizes[0], name="in"))
     names = ["in"] + [f"h{d}" for d in range(1, len(sizes) - 1)] + ["out"]
     for d in range(1, len(sizes)):
-        last = d == len(sizes) - 1
+        last = d == len(sizes) - 1 and not spiking_readout
         if fixed:
             pop = LoihiLIF(sizes[d], du=DECAY_ONE - 1, dv=DECAY_ONE if last else dv, vth=NEVER_VTH if last else vth,
-                           reset="subtract", v_sub=vth, name=names[d])
+                           reset="subtract" if last else reset, v_sub=vth, name=names[d])
         else:
             pop = FloatLIF(sizes[d], du=1.0, dv=1.0 if last else dv, vth=NEVER_VTH_FLOAT if last else vth,
-                           reset="subtract", v_sub=vth, name=names[d])
+                           reset="subtract" if last else reset, v_sub=vth, name=names[d])
         net.add(pop)
         kw = {"weight_exp": weight_exp} if fixed else {}
         net.connect(names[d - 1], names[d], W[d - 1], **kw)
@@ -173,3 +173,105 @@ def test_networks_learning_cannot_serve_say_why():
     net.populations["h1"].v_sub = 0.5
     with pytest.raises(PlasticityError, match="resets to zero or by its threshold"):
         Simulator(net, loihi1(), plasticity=Plasticity(OTTT_O, 0.1, 0.0, ALPHA))
+
+
+# -- event-driven rules (STD-ED, MPD-ED) -------------------------------------------------------------------
+
+@st.composite
+def event_problems(draw):
+    p = draw(problems())
+    kind = draw(st.sampled_from(["STD-ED", "MPD-ED"]))
+    if kind == "STD-ED":
+        p["dv"] = 0 if p["fixed"] else 0.0
+    p.update(kind=kind, reset=draw(st.sampled_from(["subtract", "zero"])), kappa=draw(st.sampled_from([0.0, 0.002, 0.05])),
+             readout_scale=draw(st.sampled_from([0.5, 1.0])))
+    return p
+
+
+def event_on_chip(p, per_core, cores=None, samples=None):
+    net, names = build(p["sizes"], p["W"], p["R"], fixed=p["fixed"], vth=p["vth"], dv=p["dv"], spiking_readout=True,
+                       reset=p["reset"])
+    chip = loihi1()
+    placement = Placement.sequential(net, chip, per_core=per_core)
+    if cores is not None:
+        placement = Placement({k: cores[np.asarray(c)] for k, c in placement.cores.items()})
+    plasticity = Plasticity(STD_ED if p["kind"] == "STD-ED" else MPD_ED, eta=p["eta"], gamma=p["gamma"], alpha=ALPHA,
+                            seed=p["seed"], kappa=p["kappa"], readout_scale=p["readout_scale"])
+    sim = Simulator(net, chip, placement, plasticity=plasticity)
+    results = [learn(sim, p["xs"][a:b], p["ys"][a:b]) for a, b in (samples or [(0, len(p["xs"]))])]
+    got = weights(sim)
+    W = [got[f"{names[m]}->{names[m + 1]}"] for m in range(len(p["W"]))]
+    R = {d: got[f"{names[d]}->{names[d]}"] for d in p["R"]}
+    return W, R, results, sim.program.vth.copy()
+
+
+def event_by_twin(p):
+    return twin.learn_event(list(p["xs"]), list(p["ys"]), p["W"], p["R"], fixed=p["fixed"], kind=p["kind"],
+                            eta=p["eta"], gamma=p["gamma"], alpha=ALPHA, kappa=p["kappa"],
+                            readout_scale=p["readout_scale"], vth=p["vth"], dv=p["dv"], reset=p["reset"],
+                            seed=p["seed"])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(event_problems())
+def test_event_driven_rules_learn_on_the_chip_as_their_twin(p):
+    W, R, (res,), thr = event_on_chip(p, p["per_core"])
+    want = event_by_twin(p)
+    assert_weights(W + [R[d] for d in sorted(R)], want["W"] + [want["R"][d] for d in sorted(want["R"])], p["fixed"])
+    if p["fixed"]:
+        np.testing.assert_array_equal(thr, want["thresholds"])
+    else:
+        np.testing.assert_allclose(thr, want["thresholds"], rtol=1e-12)
+    np.testing.assert_allclose(res.losses, want["losses"], rtol=1e-12)
+    learned = dict(zip(__import__("neurochip").model.events.ALL_EVENTS, res.learn_counters.sum(0)))
+    c = want["counts"]
+    assert learned["weight_writes"] == c["weight_writes"] + c["mirror_writes"]
+    for k in ("surrogate_evals", "error_ops", "weight_reads"):
+        assert learned[k] == c[k], k
+    # traces of the axons, the thresholds and the tags: the last two are the twin's
+    assert learned["trace_updates"] >= c["threshold_updates"] + c["tag_updates"]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(event_problems(), st.integers(0, 2**31))
+def test_event_driven_weights_do_not_depend_on_placement_or_batching(p, seed):
+    """One core each or scattered, all samples at once or one call each: the same weights and
+    thresholds; only routing counts change."""
+    n = sum(p["sizes"][1:])
+    scatter = np.random.default_rng(seed).permutation(loihi1().n_cores)
+    W1, R1, one, thr1 = event_on_chip(p, per_core=n)
+    W2, R2, many, thr2 = event_on_chip(p, per_core=1, cores=scatter,
+                                       samples=[(s, s + 1) for s in range(len(p["xs"]))])
+    assert_weights(W2 + list(R2.values()), W1 + list(R1.values()), True)
+    np.testing.assert_array_equal(thr1, thr2)
+    np.testing.assert_array_equal(one[0].losses, np.concatenate([r.losses for r in many]))
+    for k in ("weight_writes", "surrogate_evals", "error_ops", "weight_reads"):   # traces are per axon: placed
+        i = __import__("neurochip").model.events.ALL_EVENTS.index(k)
+        assert one[0].learn_counters[:, i].sum() == sum(r.learn_counters[:, i].sum() for r in many)
+
+
+def test_event_driven_error_traffic_scales_with_spikes():
+    """Errors go down only from neurons that spiked: a silent hidden layer sends nothing."""
+    rng = np.random.default_rng(3)
+    sizes = [8, 12, 10, 4]
+    W = [2 * rng.integers(0, 120, size=(b, a)) for a, b in pairwise(sizes)]
+    base = dict(sizes=sizes, fixed=True, ys=np.array([0, 1, 2]), W=W, R={}, vth=64, dv=512, kind="MPD-ED",
+                reset="subtract", kappa=0.0, readout_scale=0.5, eta=0.5, gamma=0.0, seed=1)
+    busy = dict(base, xs=np.ones((3, 10, 8), np.int64))
+    quiet = dict(base, xs=np.zeros((3, 10, 8), np.int64))
+    ev = __import__("neurochip").model.events.ALL_EVENTS
+    packets = [dict(zip(ev, event_on_chip(q, per_core=3)[2][0].learn_counters.sum(0)))["packets"]
+               for q in (busy, quiet)]
+    assert packets[0] > 0 and packets[1] == 0
+
+
+def test_event_driven_rules_refuse_what_they_cannot_run():
+    net, _ = build([3, 4, 2], [np.ones((4, 3)), np.ones((2, 4))], {}, fixed=False, vth=1.0, dv=0.5,
+                   spiking_readout=True)
+    with pytest.raises(PlasticityError, match="STD-ED runs integrate-and-fire"):
+        Simulator(net, loihi1(), plasticity=Plasticity(STD_ED, 0.1, 0.0, ALPHA))
+    with pytest.raises(PlasticityError, match="mirrored feedback"):
+        Simulator(net, loihi1(), plasticity=Plasticity(MPD_ED, 0.1, 0.0, ALPHA, feedback=RANDOM))
+    memoryless, _ = build([3, 4, 2], [np.ones((4, 3)), np.ones((2, 4))], {}, fixed=False, vth=1.0, dv=0.5)
+    with pytest.raises(PlasticityError, match="population 'out'"):
+        Simulator(memoryless, loihi1(), plasticity=Plasticity(MPD_ED, 0.1, 0.0, ALPHA))

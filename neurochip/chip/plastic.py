@@ -74,6 +74,58 @@ index, n)`: counter-based, so weights do not depend on how the network is placed
 OTTT_A's weights are those of offline OTTT (Xiao et al. 2022) on the same network: the
 pipeline only delays each layer. OTTT_O writes hidden layers 2(L - d) - 1 steps after the
 step they learn from (the error needs that long to come down), as pipelined hardware does.
+
+Event-driven rules (STD_ED, MPD_ED: `rules.rule.EventDriven`, Wei et al. 2024, our stated
+operational definitions). The network as above, except that the readout p_L is a spiking LIF
+like the hidden layers (same dv, vth, reset; STD_ED: dv = 0, integrate-and-fire) and every
+population's threshold adapts: the compartment's threshold register thr_i (the program's vth
+and, with reset by threshold, its v_sub; fixed: v units, starting at theta = vth << 6; float:
+starting at theta) is learned state, kept across samples. Traces as above, in rings of H = 2
+slots; the readout's synapses use the trace A too (no spike bits). A sample of T steps runs
+the forward pass for T + L chip steps, then a learning epoch of L + 1 phases. Per chip step
+tau < T + L:
+
+ 1. traces, as above.
+ 2. neuron update, routing and delivery (chip.kernels). Every neuron i at depth d >= 1 with
+    logical t = tau - d in [0, T): if it spiked, phi_i = fixed LUT[...] / float phi (below,
+    from its vpre and from v_last, its v after the previous step), one surrogate evaluation;
+    G_i += phi_i and c_i += 1 (MPD_ED) or T - t (STD_ED), saturating at TAG_MAX. Then
+    (spiked or not) thr_i += Q_thr(kappa theta (s_i - rate)) clipped to [thr_min, thr_max]
+    (fixed: Q_thr stochastic rounding, stream THRESH, index i, step n; bounds ceil(thr_lo
+    theta), floor(thr_hi theta); float: no rounding, bounds thr_lo theta, thr_hi theta); one
+    trace update on i's core. phi uses the threshold from before this update.
+    MPD_ED phi: fixed LUT_E[clip((vpre - thr_i) >> sh, -K, K) + K] with LUT_E the OTTT LUT
+    at F_phi fraction bits; float sg((vpre - thr_i) / theta) (in threshold units, as the LUT).
+    STD_ED phi: fixed LUT_E[clip((vpre - v_last_i) >> sh, 0, 2K)], LUT_E[k] = min(rint(
+    2**F_phi / max(k 2**sh / theta, s_min)), 2**surrogate_bits - 1); float 1 / max((vpre -
+    v_last_i) / theta, s_min).
+ 3. eligibility, at the synapses of the neurons that spiked in 2: every synapse j -> i into
+    depth d with t_d = tau - d in [0, T), i spiked at t_d and pre term P = A_j[t_d] (recurrent:
+    A_j[t_d - 1], 0 if t_d = 0) != 0: tag += phi_i P (fixed: saturating at +-TAG_MAX); one
+    trace (tag) update on the synapse's core.
+Learning epoch, after chip step T + L - 1; phase p runs at step number n = n0 + T + L + p:
+ p = 0: the readout, o_k = readout_scale c_k (MPD_ED) or readout_scale c_k / T (STD_ED);
+    e = loss_grad(o, y); D_k = Q(e_k readout_scale 2**F_E) clipped to +-E_MAX (float: e_k
+    readout_scale); one error op per readout compartment.
+ p = L - d for hidden depth d = L-1 .. 1: D_j = Q(c_d Gin_j) (float: Gin_j) for every j with
+    c_j != 0, else D_j = 0; one error op per j with c_j != 0. (Q: stream ERROR, index j, step n.)
+ In phase L - d, after the D of depth d, every i at depth d >= 2 with c_i != 0 and D_i != 0
+    sends E_i = Q(c_p D_i G_i / c_i) (MPD_ED; STD_ED: Q(c_p D_i G_i)), clipped to +-E_MAX
+    (float: D_i G_i psi / c_i, psi = 1 for MPD_ED, 1 / T and no division by c_i for STD_ED;
+    one error op; Q: stream PAYLOAD, index i, step n), as a graded spike on its feedback axons (packets,
+    hops, axons in, counted as for OTTT); every feedback synapse i -> j: Gin_j += b_ij E_i
+    (mirror feedback only: b_ij the forward weight's mantissa; float the weight), one error op
+    and one weight read on j's core.
+ p = L: writes: every synapse j -> i with tag != 0 and D_i != 0 gets the OTTT_O write of d =
+    -c_w D_i tag (float: w += -eta psi D_i tag), step n; with its mirror. Then every tag, G,
+    c, Gin and D is 0.
+ Each phase is timed as a learning phase (slowest core), plus the barrier. step_no advances
+ by T + 2L + 1 per sample.
+Constants: F_phi = floor(log2((2**surrogate_bits - 1) / phi_max)), phi_max = alpha / 4
+(MPD_ED) or 1 / s_min (STD_ED); F_E = error_bits - 4 (errors up to +-8); c_d = dyadic(unit);
+c_p = dyadic(psi / 2**F_phi); c_w = dyadic(eta psi / (unit 2**(F_E + F_phi + F_t))).
+Inference reads the readout's spikes at logical t in [0, T): the class with the largest
+count (MPD_ED) or sum of (T - t) (STD_ED).
 """
 from __future__ import annotations
 
@@ -91,9 +143,10 @@ from neurochip.model.fixed import (ACT_SHIFT, DECAY_ONE, NEVER_VTH, NEVER_VTH_FL
                                    dyadic)
 from neurochip.model.network import Network
 
-OTTT_O, OTTT_A = 0, 1          # rule codes of the learning engine
+OTTT_O, OTTT_A, STD_ED, MPD_ED = 0, 1, 2, 3   # rule codes of the learning engines
+EVENT_RULES = (STD_ED, MPD_ED)
 MIRROR, RANDOM = 0, 1          # feedback kinds
-TRACE, ERROR, WEIGHT = 1, 2, 3  # streams of the rounding draws (fixed.uniform_at)
+TRACE, ERROR, WEIGHT, THRESH, PAYLOAD = 1, 2, 3, 4, 5  # streams of the rounding draws (fixed.uniform_at)
 SEG_FORWARD, SEG_RECURRENT, SEG_READOUT = 0, 1, 2   # a synapse's pre term: A[t], A[t - 1], I_tr B[t]
 LUT_HALF = 256                 # K: the surrogate LUT covers |vpre - theta| <= 4 theta
 LUT_STEPS = 6                  # 2**6 LUT entries per theta
@@ -105,10 +158,12 @@ class PlasticityError(NetworkError):
 
 @dataclass(frozen=True)
 class Plasticity:
-    """What the learning engines run: `rule` (OTTT_O or OTTT_A), learning rate `eta`, loss
-    mix `gamma`, surrogate slope `alpha`, `feedback` (MIRROR or RANDOM; random matrices in
-    `random_feedback`, (n_pre, n_post) float per forward projection name between hidden
-    layers), and the `seed` of the rounding draws. Built by `neurochip.rules`."""
+    """What the learning engines run: `rule` (OTTT_O, OTTT_A, STD_ED or MPD_ED), learning
+    rate `eta`, loss mix `gamma`, surrogate slope `alpha`, `feedback` (MIRROR or RANDOM;
+    random matrices in `random_feedback`, (n_pre, n_post) float per forward projection name
+    between hidden layers; the event-driven rules take MIRROR), the `seed` of the rounding
+    draws, and the event-driven rules' constants (`rules.rule.EventDriven`). Built by
+    `neurochip.rules`."""
 
     rule: int
     eta: float
@@ -117,6 +172,12 @@ class Plasticity:
     feedback: int = MIRROR
     random_feedback: dict | None = None
     seed: int = 0
+    s_min: float = 0.1
+    readout_scale: float = 0.5
+    kappa: float = 0.002
+    rate: float = 0.05
+    thr_lo: float = 0.05
+    thr_hi: float = 4.0
 
 
 @dataclass
@@ -169,10 +230,29 @@ class PlasticProgram:
     lut_shift: int
     latency_ns: np.ndarray      # per event kind of `events.ALL_EVENTS`
     state_bytes: np.ndarray     # learning state held per counter row (traces, surrogates, errors)
+    # event-driven rules (0 for OTTT)
+    c_d: float = 0.0
+    c_p: float = 0.0
+    s_min: float = 0.0
+    readout_scale: float = 0.0
+    kappa_theta: float = 0.0
+    rate: float = 0.0
+    thr_min: float = 0.0
+    thr_max: float = 0.0
+    sub_follows: bool = False   # reset by the threshold: v_sub follows the adapted threshold
 
     def steps(self, T: int) -> int:
-        """Chip steps a sample of T steps learns for."""
-        return T + 2 * self.L - 1
+        """Steps of the rounding counter a sample of T steps takes (chip steps, and the
+        event-driven rules' epoch phases)."""
+        return T + 2 * self.L + 1 if self.rule in EVENT_RULES else T + 2 * self.L - 1
+
+    def event_constants(self, T: int) -> tuple:
+        """(psi, c_p, c_w) of an event-driven rule for samples of T steps: psi = 1 / T for
+        STD-ED, 1 for MPD-ED; fixed point: dyadic(psi c), as the docstring defines them."""
+        psi = 1.0 / T if self.rule == STD_ED else 1.0
+        if self.fixed:
+            return psi, dyadic(self.c_p * psi), dyadic(self.c_w * psi)
+        return psi, self.c_p * psi, self.c_w * psi
 
 
 def chain(net: Network) -> tuple[str, list[str], list, dict]:
@@ -205,18 +285,18 @@ def chain(net: Network) -> tuple[str, list[str], list, dict]:
     return sources[0], layers[1:], forward, recurrent
 
 
-def _check_layers(net: Network, layers: list[str], projections: list, fixed: bool) -> tuple:
-    """(theta, lam, weight_exp) shared by the hidden layers; errors name the population."""
+def _check_layers(net: Network, layers: list[str], projections: list, fixed: bool, spiking_readout: bool) -> tuple:
+    """(theta, lam, weight_exp, dv) shared by the spiking layers; errors name the population."""
     never = NEVER_VTH if fixed else NEVER_VTH_FLOAT
     no_memory = DECAY_ONE - 1 if fixed else 1.0
     readout = net.populations[layers[-1]]
-    if getattr(readout, "kernel", None) != "lif" or readout.vth != never or readout.du != no_memory \
-            or readout.dv != (DECAY_ONE if fixed else 1.0):
+    if not spiking_readout and (getattr(readout, "kernel", None) != "lif" or readout.vth != never
+                                or readout.du != no_memory or readout.dv != (DECAY_ONE if fixed else 1.0)):
         raise PlasticityError(f"readout {layers[-1]!r}: must be a memoryless LIF compartment that never spikes "
                               f"(du = {no_memory}, dv = {DECAY_ONE if fixed else 1.0}, vth = {never}); "
                               "the loss reads its input o = v")
     first = net.populations[layers[0]]
-    for name in layers[:-1]:
+    for name in layers if spiking_readout else layers[:-1]:
         p = net.populations[name]
         if getattr(p, "kernel", None) != "lif" or (p.reset == "subtract" and p.v_sub != p.vth):
             raise PlasticityError(f"population {name!r}: the rules need LIF that resets to zero or by its "
@@ -224,9 +304,12 @@ def _check_layers(net: Network, layers: list[str], projections: list, fixed: boo
         if p.du != no_memory:
             raise PlasticityError(f"population {name!r}: keeps a synaptic current (du = {p.du}); the presynaptic "
                                   f"trace a <- lam a + s models du = {no_memory}")
-        if p.dv != first.dv or p.vth != first.vth:
-            raise PlasticityError(f"population {name!r}: dv {p.dv} and vth {p.vth} differ from {layers[0]!r}'s "
-                                  f"({first.dv}, {first.vth}); the hidden layers share one leak and threshold")
+        if p.dv != first.dv or p.vth != first.vth or p.reset != first.reset:
+            raise PlasticityError(f"population {name!r}: dv {p.dv}, vth {p.vth} and reset {p.reset!r} differ from "
+                                  f"{layers[0]!r}'s ({first.dv}, {first.vth}, {first.reset!r}); the spiking layers "
+                                  "share one leak, threshold and reset")
+        if np.any(np.asarray(getattr(p, "bias", 0)) != 0) and spiking_readout:
+            raise PlasticityError(f"population {name!r}: has a bias; the event-driven rules take none")
     exps = {int(p.weight_exp) for p in projections}
     for p in projections:
         if np.any(p.delay != 0):
@@ -244,8 +327,14 @@ def compile_plasticity(net: Network, chip: ChipSpec, placement: Placement, table
     with `keep_zeros` for every projection). Adds the tags and feedback synapses to the
     cores' synapse memory and checks that they still fit (FitError naming core and limit)."""
     fixed = program.fixed_point
+    event = plasticity.rule in EVENT_RULES
     source, layers, forward, recurrent = chain(net)
-    theta, lam, wexp, dv = _check_layers(net, layers, forward + list(recurrent.values()), fixed)
+    theta, lam, wexp, dv = _check_layers(net, layers, forward + list(recurrent.values()), fixed, event)
+    if event and plasticity.feedback != MIRROR:
+        raise PlasticityError("the event-driven rules send errors back through mirrored feedback (feedback=MIRROR)")
+    if plasticity.rule == STD_ED and lam != 1.0:
+        raise PlasticityError(f"STD-ED runs integrate-and-fire neurons (dv = 0), got leak {1 - lam:g} per step "
+                              f"in {layers[0]!r}")
     pop_slices, src_slices, N, M = index(net)
     L = len(layers)
     depth_of = np.zeros(N + M, np.int64)
@@ -265,7 +354,8 @@ def compile_plasticity(net: Network, chip: ChipSpec, placement: Placement, table
         raise PlasticityError("plastic projections need direct synapses (weight_exp >= 0)")
     tgt, snd = table.tgt[syn_id], table.sender[syn_id]
     syn_rec = (depth_of[snd] == depth_of[tgt]).astype(np.int64)
-    kind = np.where(depth_of[tgt] == L, SEG_READOUT, np.where(syn_rec == 1, SEG_RECURRENT, SEG_FORWARD))
+    kind = np.where((depth_of[tgt] == L) & (not event), SEG_READOUT,
+                    np.where(syn_rec == 1, SEG_RECURRENT, SEG_FORWARD))
     syn_ax = np.searchsorted(program.syn_ptr, np.arange(len(syn_id)), side="right") - 1
     starts = np.flatnonzero(np.diff(syn_ax * 4 * (L + 1) + depth_of[tgt] * 4 + kind, prepend=-1))
     ends = np.append(starts[1:], len(syn_id))
@@ -312,7 +402,7 @@ def compile_plasticity(net: Network, chip: ChipSpec, placement: Placement, table
     R = len(program.core_ids)
     usage = {k: v.copy() for k, v in program.usage.items()}
     nrow = row_of_core[nrn_core]
-    if plasticity.rule == OTTT_A:
+    if plasticity.rule != OTTT_O:   # OTTT_A's gradient sums, the event-driven rules' eligibilities
         usage["synapse_memory_bits"] += np.bincount(nrow[tgt], minlength=R) * core.tag_bits
     fb_bits = WEIGHT_BITS + 1 + core.index_bits
     usage["synapse_memory_bits"] += np.bincount(nrow[fb_post], minlength=R) * fb_bits
@@ -321,27 +411,37 @@ def compile_plasticity(net: Network, chip: ChipSpec, placement: Placement, table
     check_fit(chip, program.core_ids, usage, net, pop_slices, nrn_core,
               what=" with the learning state (tags, feedback synapses and axons)")
 
-    H = 2 * L - 1
+    H = 2 if event else 2 * L - 1
     trace_max = float(2**core.trace_bits - 1)
     f_t = core.trace_bits - 1 if lam == 0 else 0 if lam >= 1 else int(math.floor(math.log2(trace_max * (1 - lam))))
     if fixed and f_t < 0:
         raise PlasticityError(f"trace_bits = {core.trace_bits} cannot hold a trace with leak {lam} "
                               f"(1 / (1 - lam) = {1 / (1 - lam):.3g} > {trace_max:.0f}); raise [core] trace_bits")
-    f_e, f_s = core.error_bits - 2, core.surrogate_bits - 1
+    f_e = core.error_bits - (4 if event else 2)
+    top = 2.0**core.surrogate_bits - 1
+    phi_max = 1 / plasticity.s_min if plasticity.rule == STD_ED else plasticity.alpha / 4
+    f_s = int(math.floor(math.log2(top / phi_max))) if event else core.surrogate_bits - 1
     sh = max(0, int(math.floor(math.log2(theta))) - LUT_STEPS) if fixed else 0
     k = np.arange(-LUT_HALF, LUT_HALF + 1)
-    x = k * 2.0**sh / theta * plasticity.alpha
-    with np.errstate(over="ignore"):
-        sig = 1.0 / (1.0 + np.exp(-x))
-    lut = np.minimum(np.rint(plasticity.alpha * sig * (1 - sig) * 2.0**f_s), 2.0**core.surrogate_bits - 1)
+    if plasticity.rule == STD_ED:   # 1 / slope, the slope (vpre - v_last) / theta in [0, 2K 2**sh / theta]
+        lut = np.minimum(np.rint(2.0**f_s / np.maximum((k + LUT_HALF) * 2.0**sh / theta, plasticity.s_min)), top)
+    else:
+        x = k * 2.0**sh / theta * plasticity.alpha
+        with np.errstate(over="ignore"):
+            sig = 1.0 / (1.0 + np.exp(-x))
+        lut = np.minimum(np.rint(plasticity.alpha * sig * (1 - sig) * 2.0**f_s), top)
     lsb = 2.0 ** (WEIGHT_BITS - min(p.num_weight_bits for p in forward) + 1)
 
     state_bits = np.zeros(R + 1, np.int64)
     rows_ax = row_of_core[akeys % n_cores]
-    np.add.at(state_bits, rows_ax, H * (core.trace_bits + 1))
     hidden = depth_of[:N] < L
-    np.add.at(state_bits, nrow[hidden], H * core.surrogate_bits + 2 * core.error_bits)
-    np.add.at(state_bits, nrow[~hidden], core.error_bits)
+    if event:   # per axon: the trace ring; per compartment: phi, G, c, D, Gin (the threshold is the neuron's)
+        np.add.at(state_bits, rows_ax, H * core.trace_bits)
+        np.add.at(state_bits, nrow, core.surrogate_bits + 2 * core.tag_bits + 2 * core.error_bits)
+    else:
+        np.add.at(state_bits, rows_ax, H * (core.trace_bits + 1))
+        np.add.at(state_bits, nrow[hidden], H * core.surrogate_bits + 2 * core.error_bits)
+        np.add.at(state_bits, nrow[~hidden], core.error_bits)
     return PlasticProgram(
         rule=plasticity.rule, fixed=fixed, depth_of=depth_of, L=L, H=H,
         readout=(pop_slices[layers[-1]].start, pop_slices[layers[-1]].stop), theta=theta,
@@ -354,10 +454,17 @@ def compile_plasticity(net: Network, chip: ChipSpec, placement: Placement, table
         error_scale=float(2**f_e) if fixed else 1.0, error_max=float(2 ** (core.error_bits - 1) - 1) if fixed
         else np.inf, tag_max=float(2 ** (core.tag_bits - 1) - 1) if fixed else np.inf,
         c_e=dyadic(unit / 2.0**f_s) if fixed else 1.0,
-        c_w=dyadic(plasticity.eta / (unit * 2.0 ** (f_t + f_e))) if fixed else plasticity.eta,
+        # the event-driven rules' c_w and c_p lack psi (1 / T for STD-ED): see `event_constants`
+        c_w=(plasticity.eta / (unit * 2.0 ** (f_t + f_e + f_s)) if event else
+             dyadic(plasticity.eta / (unit * 2.0 ** (f_t + f_e)))) if fixed else plasticity.eta,
         lsb=lsb if fixed else 0.0, w_min=-256.0 if fixed else -np.inf, w_max=256.0 - lsb if fixed else np.inf,
         wexp=wexp, lut=lut, lut_shift=sh, latency_ns=chip.profile.vector("latency_ns", all_events=True),
-        state_bytes=(state_bits + 7) // 8)
+        state_bytes=(state_bits + 7) // 8,
+        c_d=dyadic(unit) if fixed else 1.0, c_p=2.0**-f_s if fixed else 1.0, s_min=plasticity.s_min,
+        readout_scale=plasticity.readout_scale, kappa_theta=plasticity.kappa * theta, rate=plasticity.rate,
+        thr_min=math.ceil(plasticity.thr_lo * theta) if fixed else plasticity.thr_lo * theta,
+        thr_max=math.floor(plasticity.thr_hi * theta) if fixed else plasticity.thr_hi * theta,
+        sub_follows=net.populations[layers[0]].reset == "subtract")
 
 
 def _first_if_consecutive(tgt: np.ndarray, ptr: np.ndarray) -> np.ndarray:

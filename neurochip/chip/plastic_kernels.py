@@ -9,7 +9,8 @@ import math
 import numpy as np
 
 from neurochip.chip.kernels import forward_step, step_latency, v_before_reset
-from neurochip.chip.plastic import ERROR, LUT_HALF, OTTT_A, SEG_READOUT, SEG_RECURRENT, TRACE, WEIGHT
+from neurochip.chip.plastic import (ERROR, LUT_HALF, OTTT_A, PAYLOAD, SEG_READOUT, SEG_RECURRENT, THRESH, TRACE,
+                                     WEIGHT)
 from neurochip.model.events import ALL_EVENTS
 from neurochip.model.fixed import round_stochastic_at
 from neurochip.model.numba_config import njit
@@ -313,3 +314,226 @@ def learn_samples(T, labels, in_ptr, in_idx, u, v, dend, scratch, sc_dirty, u0, 
             sample_ns[s, 2] += learn
         losses[s] = loss
         step_no[0] = n0 + S
+
+
+@njit
+def _send_down(i, x, fb_out_ptr, fb_ew, fb_ns, fb_row, fb_syn_ptr, fb_tgt, fb_t0, fb_w, nrn_row, G_next, lcnt):
+    """Neuron i sends the error x as a graded spike on its feedback axons; every feedback
+    synapse adds b x to its target's sum."""
+    r = nrn_row[i]
+    for fa in range(fb_out_ptr[i], fb_out_ptr[i + 1]):
+        lcnt[r, L_PACKETS] += 1
+        lcnt[r, L_HOPS_EW] += fb_ew[fa]
+        lcnt[r, L_HOPS_NS] += fb_ns[fa]
+        rd = fb_row[fa]
+        lcnt[rd, L_AXONS_IN] += 1
+        lo, hi, t0 = fb_syn_ptr[fa], fb_syn_ptr[fa + 1], fb_t0[fa]
+        if t0 >= 0:
+            _mac_row(G_next[t0:t0 + hi - lo], fb_w[lo:hi], x)
+        else:
+            for q in range(lo, hi):
+                G_next[fb_tgt[q]] += fb_w[q] * x
+        lcnt[rd, L_ERROR_OPS] += hi - lo
+        lcnt[rd, L_WEIGHT_READS] += hi - lo
+
+
+@njit
+def _quantize(x, fixed, seed, stream, index, n, top):
+    """Stochastic rounding clipped to +-top (fixed point); x itself in float."""
+    if not fixed:
+        return x
+    return min(max(round_stochastic_at(x, seed, stream, index, n), -top), top)
+
+
+@njit
+def event_samples(T, labels, in_ptr, in_idx, u, v, dend, scratch, sc_dirty, u0, v0, nrn_row,
+                  run_ptr, run_row, kernel_runs, du_fac, dv_fac, bias, vth, sub, ramp_start, ramp_steps, ramp_slope,
+                  out_ptr, out_axon, out_ew, out_ns, sender_row, axon_row,
+                  syn_ptr, syn_tgt, syn_w, syn_dly, ax_dly, ax_t0, sc_ptr, sc_row, sc_w, sc_dly, sc_comp, sc_shift,
+                  latency_ns, barrier_ns,
+                  timing, fixed, depth_of, L, ro_lo, ro_hi, gamma, seed,
+                  syn_id, mirror_of, seg, ax_sender,
+                  fb_out_ptr, fb_ew, fb_ns, fb_row, fb_syn_ptr, fb_tgt, fb_t0, fb_w, fb_syn_row,
+                  lam, impulse, trace_max, error_scale, error_max, tag_max, c_d, c_p, c_w, lsb, w_min, w_max, wexp,
+                  lut, lut_shift, alpha, theta, s_min, readout_scale, kappa_theta, rate, thr_min, thr_max, sub_follows,
+                  lat_all, tag, step_no, cnt_infer, cnt_learn, losses, sample_ns):
+    """STD-ED (timing = 1) or MPD-ED (timing = 0) on each sample, from the reset state: T + L
+    chip steps of forward pass with eligibilities at the spikes and adaptive thresholds (vth,
+    and sub if sub_follows, are the threshold registers, kept across samples), then the
+    learning epoch of L + 1 phases (chip.plastic; arguments as `learn_samples`)."""
+    N = u.shape[0]
+    A = ax_sender.shape[0]
+    C = ro_hi - ro_lo
+    rows = cnt_infer.shape[0]
+    trace = np.zeros((2, A))
+    arrived = np.zeros(A, np.uint8)
+    v_last = v.copy()
+    spk = np.zeros(N, np.uint8)
+    phi = np.zeros(N)
+    G = np.zeros(N)
+    c = np.zeros(N)
+    D = np.zeros(N)
+    Gin = np.zeros(N)
+    o = np.zeros(C)
+    e = np.zeros(C)
+    senders = np.empty(N + in_idx.shape[0] + 1, np.int64)
+    cnt_step = np.zeros((rows, cnt_infer.shape[1]), np.int64)
+    lcnt_step = np.zeros((rows, cnt_learn.shape[1]), np.int64)
+    sc_mark = np.zeros(scratch.shape, np.bool_)
+    core_time = np.zeros(rows - 1)
+    core_learn = np.zeros(rows - 1)
+    core_busy = np.zeros(rows - 1)
+    flags = np.zeros(8 * ((N + 7) // 8), np.uint8)
+    words = flags.view(np.uint64)
+    decay = lam * 4096.0
+    lut_step = 1.0 / 2.0**lut_shift
+    w_scale = 2.0**wexp
+    for s in range(labels.shape[0]):
+        u[:] = u0
+        v[:] = v0
+        dend[:] = 0
+        scratch[:] = 0
+        trace[:] = 0.0
+        arrived[:] = 0
+        n0 = step_no[0]
+        for tau in range(T + L):
+            n = n0 + tau
+            # 1. presynaptic traces of the spikes that arrived in the last delivery
+            for ax in range(A):
+                arr = arrived[ax]
+                arrived[ax] = 0
+                snd = ax_sender[ax]
+                ts = tau - 1 - depth_of[snd]
+                if ts < 0:
+                    continue
+                prev = trace[(ts - 1) & 1, ax] if ts >= 1 else 0.0
+                a = 0.0
+                if prev != 0.0 or arr:
+                    if fixed:
+                        a = min(round_stochastic_at(prev * decay / 4096.0, seed, TRACE, snd, n) + impulse * arr,
+                                trace_max)
+                    else:
+                        a = lam * prev + arr
+                    lcnt_step[axon_row[ax], L_TRACE_UPDATES] += 1
+                trace[ts & 1, ax] = a
+            # 2. the forward step; at the spikes phi, G and c; every neuron's threshold adapts
+            v_last[:] = v
+            lo = in_ptr[s * T + tau] if tau < T else 0
+            hi = in_ptr[s * T + tau + 1] if tau < T else 0
+            n_spk, n_send = forward_step(tau, lo, hi, in_idx, u, v, dend, scratch, sc_mark, sc_dirty, flags, words,
+                                         senders, run_ptr, run_row, kernel_runs, du_fac, dv_fac, bias, vth, sub,
+                                         ramp_start, ramp_steps, ramp_slope, out_ptr, out_axon, out_ew, out_ns,
+                                         sender_row, axon_row, syn_ptr, syn_tgt, syn_w, syn_dly, ax_dly, ax_t0, sc_ptr,
+                                         sc_row, sc_w, sc_dly, sc_comp, sc_shift, cnt_step)
+            spk[:] = 0
+            for k in range(n_spk):
+                spk[senders[k]] = 1
+            for i in range(N):
+                t = tau - depth_of[i]
+                if not 0 <= t < T:
+                    spk[i] = 0
+                    continue
+                r = nrn_row[i]
+                if spk[i]:
+                    vpre = v_before_reset(v_last[i], u[i], dv_fac[i], bias[i])
+                    if timing:
+                        if fixed:
+                            k = int(np.floor((vpre - v_last[i]) * lut_step))
+                            p = lut[min(max(k, 0), 2 * LUT_HALF)]
+                        else:
+                            p = 1.0 / max((vpre - v_last[i]) / theta, s_min)
+                    elif fixed:
+                        k = int(np.floor((vpre - vth[i]) * lut_step))
+                        p = lut[min(max(k, -LUT_HALF), LUT_HALF) + LUT_HALF]
+                    else:
+                        q = 1.0 / (1.0 + math.exp(-alpha * ((vpre - vth[i]) / theta)))
+                        p = alpha * q * (1.0 - q)
+                    phi[i] = p
+                    G[i] = min(G[i] + p, tag_max)
+                    c[i] = min(c[i] + (T - t if timing else 1), tag_max)
+                    lcnt_step[r, L_SURROGATE_EVALS] += 1
+                x = kappa_theta * (spk[i] - rate)
+                if fixed:
+                    x = round_stochastic_at(x, seed, THRESH, i, n)
+                th = min(max(vth[i] + x, thr_min), thr_max)
+                vth[i] = th
+                if sub_follows:
+                    sub[i] = th
+                lcnt_step[r, L_TRACE_UPDATES] += 1
+            for k in range(n_send):
+                snd = senders[k]
+                for q in range(out_ptr[snd], out_ptr[snd + 1]):
+                    arrived[out_axon[q]] = 1
+            # 3. eligibility at the synapses of the neurons that spiked
+            for g in range(seg.shape[0]):
+                ax = seg[g, 2]
+                td = tau - seg[g, 3]
+                if not 0 <= td < T:
+                    continue
+                if seg[g, 4] == SEG_RECURRENT:
+                    pre = trace[(td - 1) & 1, ax] if td >= 1 else 0.0
+                else:
+                    pre = trace[td & 1, ax]
+                if pre == 0.0:
+                    continue
+                visits = 0
+                for k in range(seg[g, 0], seg[g, 1]):
+                    i = syn_tgt[k]
+                    if spk[i]:
+                        x = tag[k] + phi[i] * pre
+                        tag[k] = min(max(x, -tag_max), tag_max) if fixed else x
+                        visits += 1
+                lcnt_step[axon_row[ax], L_TRACE_UPDATES] += visits
+            fwd = step_latency(cnt_step, cnt_infer, latency_ns, barrier_ns, core_busy, core_time)
+            learn = _fold_learning(lcnt_step, cnt_learn, lat_all, core_learn)
+            whole = 0.0
+            for r in range(rows - 1):
+                whole = max(whole, core_time[r] + core_learn[r])
+            sample_ns[s, 0] += fwd
+            sample_ns[s, 1] += learn
+            sample_ns[s, 2] += whole + barrier_ns
+        # the learning epoch: the readout's errors, then depth by depth down, then the writes
+        n = n0 + T + L
+        for k in range(C):
+            o[k] = readout_scale * c[ro_lo + k] / (T if timing else 1)
+        loss = loss_grad(o, labels[s], gamma, e)
+        for k in range(C):
+            D[ro_lo + k] = _quantize(e[k] * readout_scale * error_scale, fixed, seed, ERROR, ro_lo + k, n, error_max)
+            lcnt_step[nrn_row[ro_lo + k], L_ERROR_OPS] += 1
+        for p in range(L):
+            d = L - p
+            for i in range(N):
+                if depth_of[i] != d:
+                    continue
+                if d < L:
+                    if c[i] != 0.0:
+                        D[i] = _quantize(c_d * Gin[i], fixed, seed, ERROR, i, n + p, error_max)
+                        lcnt_step[nrn_row[i], L_ERROR_OPS] += 1
+                    else:
+                        D[i] = 0.0
+                if d >= 2 and c[i] != 0.0 and D[i] != 0.0:
+                    x = c_p * D[i] * G[i] if timing else c_p * D[i] * G[i] / c[i]
+                    x = _quantize(x, fixed, seed, PAYLOAD, i, n + p, error_max)
+                    lcnt_step[nrn_row[i], L_ERROR_OPS] += 1
+                    _send_down(i, x, fb_out_ptr, fb_ew, fb_ns, fb_row, fb_syn_ptr, fb_tgt, fb_t0, fb_w, nrn_row, Gin,
+                               lcnt_step)
+            learn = _fold_learning(lcnt_step, cnt_learn, lat_all, core_learn)
+            sample_ns[s, 1] += learn
+            sample_ns[s, 2] += learn + barrier_ns
+        for ax in range(A):
+            for k in range(syn_ptr[ax], syn_ptr[ax + 1]):
+                if tag[k] != 0.0:
+                    x = D[syn_tgt[k]]
+                    if x != 0.0:
+                        _write(k, -c_w * x * tag[k], n + L, fixed, syn_w, fb_w, mirror_of, fb_syn_row, syn_id, seed,
+                               lsb, w_min, w_max, w_scale, axon_row[ax], lcnt_step)
+                    tag[k] = 0.0
+        learn = _fold_learning(lcnt_step, cnt_learn, lat_all, core_learn)
+        sample_ns[s, 1] += learn
+        sample_ns[s, 2] += learn + barrier_ns
+        G[:] = 0.0
+        c[:] = 0.0
+        D[:] = 0.0
+        Gin[:] = 0.0
+        losses[s] = loss
+        step_no[0] = n0 + T + 2 * L + 1

@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 from neurochip.chip import kernels, plastic_kernels
 from neurochip.chip.placement import Placement
-from neurochip.chip.plastic import PlasticProgram, Plasticity, compile_plasticity
+from neurochip.chip.plastic import EVENT_RULES, STD_ED, PlasticProgram, Plasticity, compile_plasticity
 from neurochip.chip.program import Program, compile_network
 from neurochip.chip.spec import ChipSpec, Profile, loihi1
 from neurochip.chip.synapses import SynapseTable, synapse_table
@@ -335,18 +335,28 @@ def learn(sim: Simulator, samples, labels, profile: Profile | None = None) -> Le
     learned = np.zeros((p.n_rows, len(ALL_EVENTS)), np.int64)
     losses, sample_ns = np.zeros(len(y)), np.zeros((len(y), 3))
     sc_dirty = np.zeros((max(1, sim.scratch.size), 2), dtype=np.int64)
-    plastic_kernels.learn_samples(
-        T, y, in_ptr, ch.astype(np.int64), sim.u, sim.v, sim.dend, sim.scratch, sc_dirty, p.u0, p.v0, p.nrn_row,
-        p.run_ptr, p.run_row, p.kernel_runs, p.du_fac, p.dv_fac, p.bias, p.vth, p.sub,
-        p.ramp_start, p.ramp_steps, p.ramp_slope, p.out_ptr, p.out_axon, p.out_ew, p.out_ns, p.sender_row,
-        p.axon_row, p.syn_ptr, p.syn_tgt, p.syn_w, p.syn_dly, p.ax_dly, p.ax_t0, p.sc_ptr, p.sc_row, p.sc_w, p.sc_dly, p.sc_comp,
-        p.sc_shift, lat[:N_EVENTS], p.barrier_ns,
-        lp.rule, int(lp.fixed), lp.depth_of, lp.L, lp.H, lp.readout[0], lp.readout[1], lp.theta, lp.alpha,
-        lp.gamma, lp.seed, lp.syn_id, lp.mirror_of, lp.seg, lp.ax_plastic, lp.ax_sender,
-        lp.fb_out_ptr, lp.fb_ew, lp.fb_ns, lp.fb_row, lp.fb_syn_ptr, lp.fb_tgt, lp.fb_t0, lp.fb_w, lp.fb_syn_row,
-        lp.lam, lp.impulse, lp.trace_max, lp.error_scale, lp.error_max, lp.tag_max, lp.c_e, lp.c_w, lp.lsb,
-        lp.w_min, lp.w_max, lp.wexp, lp.lut, lp.lut_shift, lat,
-        sim.tag, sim.steps_learned, infer, learned, losses, sample_ns)
+    chip_args = (T, y, in_ptr, ch.astype(np.int64), sim.u, sim.v, sim.dend, sim.scratch, sc_dirty, p.u0, p.v0,
+                 p.nrn_row, p.run_ptr, p.run_row, p.kernel_runs, p.du_fac, p.dv_fac, p.bias, p.vth, p.sub,
+                 p.ramp_start, p.ramp_steps, p.ramp_slope, p.out_ptr, p.out_axon, p.out_ew, p.out_ns, p.sender_row,
+                 p.axon_row, p.syn_ptr, p.syn_tgt, p.syn_w, p.syn_dly, p.ax_dly, p.ax_t0, p.sc_ptr, p.sc_row, p.sc_w,
+                 p.sc_dly, p.sc_comp, p.sc_shift, lat[:N_EVENTS], p.barrier_ns)
+    feedback = (lp.fb_out_ptr, lp.fb_ew, lp.fb_ns, lp.fb_row, lp.fb_syn_ptr, lp.fb_tgt, lp.fb_t0, lp.fb_w,
+                lp.fb_syn_row)
+    state = (lat, sim.tag, sim.steps_learned, infer, learned, losses, sample_ns)
+    if lp.rule in EVENT_RULES:
+        _, c_p, c_w = lp.event_constants(T)
+        plastic_kernels.event_samples(
+            *chip_args, int(lp.rule == STD_ED), int(lp.fixed), lp.depth_of, lp.L, lp.readout[0], lp.readout[1],
+            lp.gamma, lp.seed, lp.syn_id, lp.mirror_of, lp.seg, lp.ax_sender, *feedback,
+            lp.lam, lp.impulse, lp.trace_max, lp.error_scale, lp.error_max, lp.tag_max, lp.c_d, c_p, c_w, lp.lsb,
+            lp.w_min, lp.w_max, lp.wexp, lp.lut, lp.lut_shift, lp.alpha, lp.theta, lp.s_min, lp.readout_scale,
+            lp.kappa_theta, lp.rate, lp.thr_min, lp.thr_max, lp.sub_follows, *state)
+    else:
+        plastic_kernels.learn_samples(
+            *chip_args, lp.rule, int(lp.fixed), lp.depth_of, lp.L, lp.H, lp.readout[0], lp.readout[1], lp.theta,
+            lp.alpha, lp.gamma, lp.seed, lp.syn_id, lp.mirror_of, lp.seg, lp.ax_plastic, lp.ax_sender, *feedback,
+            lp.lam, lp.impulse, lp.trace_max, lp.error_scale, lp.error_max, lp.tag_max, lp.c_e, lp.c_w, lp.lsb,
+            lp.w_min, lp.w_max, lp.wexp, lp.lut, lp.lut_shift, *state)
     sim.reset()
     return LearnResult(losses, infer, learned, sample_ns, unknown)
 

@@ -24,7 +24,7 @@ from neurochip.mapping.quantize import quantize
 from neurochip.model.errors import FitError, NetworkError
 from neurochip.rules.layered import LayeredLearner
 from neurochip.rules.learner import Learner, learnable, learning_profile
-from neurochip.rules.rule import OTTT, RULES
+from neurochip.rules.rule import BPTT, OTTT, RULES
 from neurochip.studies.datasets import digits
 from neurochip.studies.demo import main as demo
 from neurochip.studies.report import write
@@ -302,13 +302,13 @@ def checkpoint_hidden(path) -> int | None:
 
 
 def _learner(args, rule):
-    """The learner of `neurochip learn`: the chip's engines for OTTT (a NIR network or a new
-    digits chain), the layered engine for the rules not on the chip yet."""
+    """The learner of `neurochip learn`: the chip's engines for the rules (a NIR network with
+    OTTT, or a new digits chain), the layered engine for the BPTT-SG baseline."""
     fixed = not args.float
-    if not isinstance(rule, OTTT):
-        if args.nir:
-            raise OptionError(f"--rule {args.rule}: fine-tuning a NIR network runs on the chip's learning engines, "
-                              "which take ottt_a or ottt_o (the event-driven rules and BPTT-SG are not on them yet)")
+    if args.nir and not isinstance(rule, OTTT):
+        raise OptionError(f"--rule {args.rule}: fine-tuning a NIR network takes ottt_a or ottt_o (its last layer "
+                          "becomes OTTT's memoryless readout; the event-driven rules need a spiking readout)")
+    if isinstance(rule, BPTT):
         return LayeredLearner([64, args.hidden or 128, 10], rule, fixed=fixed, seed=args.seed)
     if not args.nir:
         return Learner([64, args.hidden or 128, 10], rule, fixed=fixed, seed=args.seed, chip=chip_of(args))

@@ -107,8 +107,8 @@ def study(T: int = 16, epochs: int = 8, train: int | None = None, test: int | No
 
 
 def make(rule, fixed: bool):
-    """The learner of a method: the chip's plastic cores for OTTT, the layered engine else."""
-    return (Learner if isinstance(rule, OTTT) else LayeredLearner)(SIZES, rule, fixed=fixed, seed=0)
+    """The learner of a method: the chip's plastic cores for the rules, the layered engine for BPTT-SG."""
+    return (LayeredLearner if isinstance(rule, BPTT) else Learner)(SIZES, rule, fixed=fixed, seed=0)
 
 
 def every_count(learner) -> dict:

@@ -11,13 +11,17 @@ overwritten too early shows up as a difference.
 Layers: depth 0 is the input, 1 .. L-1 hidden LIF layers, L the readout. Global ids (the
 index of every rounding draw): neurons 0 .. N-1 in layer order (layer 1 first), input channel
 j is N + j; synapses are numbered by `synapse_ids`.
+
+`learn` runs OTTT_O / OTTT_A (memoryless readout); `learn_event` the event-driven rules STD_ED /
+MPD_ED of the spec's final section (every layer spikes, adaptive thresholds, eligibility tags,
+an end-of-sample learning epoch), with its constants from `event_constants`.
 """
 import math
 from types import SimpleNamespace
 
 import numpy as np
 
-from neurochip.chip.plastic import ERROR, TRACE, WEIGHT
+from neurochip.chip.plastic import ERROR, PAYLOAD, THRESH, TRACE, WEIGHT
 from neurochip.model.fixed import (
     ACT_SHIFT,
     DECAY_ONE,
@@ -106,6 +110,47 @@ def constants(fixed, *, eta, alpha, vth, dv, weight_exp=0, trace_bits=7, error_b
                            unit=unit, lut=lut, lut_shift=sh)
 
 
+def _fixed_current(a, weight_exp):
+    """Fixed-point current of synaptic input a (sum of mantissas; du = 4095: u keeps nothing
+    of its past, Loihi's du_fac = 4096 - (du + 1) = 0)."""
+    return wrap24(wrap_int32(int(a) << weight_exp << ACT_SHIFT))
+
+
+def _fixed_vpre(v, u, dv):
+    """Loihi's v before the spike test: clip(trunc0(v (4096 - dv) / 4096) + u), no bias."""
+    return clip_v(wrap_int32(decay_trunc0(int(v), DECAY_ONE - dv) + u + 0))
+
+
+def _checked_weights(w, shape, name, fixed, k):
+    """A copy in working units: int64 mantissas on the weight grid (constants k), or float64."""
+    w = np.asarray(w)
+    if w.shape != shape:
+        raise ValueError(f"{name}: expected shape {shape}, got {w.shape}")
+    if not fixed:
+        return w.astype(np.float64)
+    if np.any(w != np.round(w)) or np.any(w % k.lsb != 0) or w.min() < k.w_min or w.max() > k.w_max:
+        raise ValueError(f"{name}: fixed-point mantissas must be multiples of {k.lsb:g} in [{k.w_min:g}, "
+                         f"{k.w_max:g}]")
+    return w.astype(np.int64)
+
+
+def _rounded(q, fixed, seed, stream, index, n, limit):
+    """Q: stochastic rounding clipped to +-limit (fixed point); the value itself in float."""
+    if not fixed:
+        return q
+    return min(max(round_stochastic_at(q, seed, stream, index, n), -limit), limit)
+
+
+def _write_weight(w, ids, i, j, change, n, fixed, k, seed):
+    """The OTTT_O write w[i, j] += change; fixed point: rounded stochastically (stream WEIGHT,
+    the synapse's id, step n) to the LSB grid and clipped to [w_min, w_max]."""
+    if fixed:
+        step = k.lsb * round_stochastic_at(change / k.lsb, seed, WEIGHT, int(ids[i, j]), n)
+        w[i, j] = int(min(max(w[i, j] + step, k.w_min), k.w_max))
+    else:
+        w[i, j] += change
+
+
 def _sigmoid(x):
     """1 / (1 + exp(-x)); 0 where math.exp overflows (the compiled exp gives inf there)."""
     try:
@@ -150,16 +195,7 @@ class _Learner:
 
     def _weights(self, w, shape, name):
         """A copy in working units: int64 mantissas on the weight grid, or float64."""
-        w = np.asarray(w)
-        if w.shape != shape:
-            raise ValueError(f"{name}: expected shape {shape}, got {w.shape}")
-        if not self.fixed:
-            return w.astype(np.float64)
-        k = self.k
-        if np.any(w != np.round(w)) or np.any(w % k.lsb != 0) or w.min() < k.w_min or w.max() > k.w_max:
-            raise ValueError(f"{name}: fixed-point mantissas must be multiples of {k.lsb:g} in [{k.w_min:g}, "
-                             f"{k.w_max:g}]")
-        return w.astype(np.int64)
+        return _checked_weights(w, shape, name, self.fixed, self.k)
 
     def _feedback(self, B, m):
         """The random feedback of W[m], (n_m, n_{m+1}): b_ij = fb[j, i]; fixed: in mantissa units."""
@@ -170,9 +206,7 @@ class _Learner:
 
     def _round(self, q, stream, index, n, limit):
         """Stochastic rounding clipped to +-limit (fixed point); the value itself in float."""
-        if not self.fixed:
-            return q
-        return min(max(round_stochastic_at(q, self.seed, stream, index, n), -limit), limit)
+        return _rounded(q, self.fixed, self.seed, stream, index, n, limit)
 
     def sample(self, x, y, samples_seen):
         """Learn one sample from the reset state; returns its loss."""
@@ -247,7 +281,7 @@ class _Learner:
             s = np.zeros(self.sizes[d], st.v[d].dtype)
             for i in range(self.sizes[d]):
                 if self.fixed:
-                    vpre = clip_v(wrap_int32(decay_trunc0(int(st.v[d][i]), DECAY_ONE - self.dv) + self._u(a[i]) + 0))
+                    vpre = _fixed_vpre(st.v[d][i], self._u(a[i]), self.dv)
                 else:
                     vpre = st.v[d][i] * (1 - self.dv) + a[i]
                 s[i] = vpre > theta
@@ -260,7 +294,7 @@ class _Learner:
 
     def _u(self, a):
         """Fixed-point current of synaptic input a (du = 4095: u keeps nothing of its past)."""
-        return wrap24(wrap_int32(int(a) << self.wexp << ACT_SHIFT))
+        return _fixed_current(a, self.wexp)
 
     def _surrogate(self, vpre):
         if self.fixed:
@@ -348,12 +382,7 @@ class _Learner:
 
     def _write(self, w, ids, mirrored, i, j, change, n):
         """w[i, j] += change; fixed point: rounded stochastically to the LSB grid and clipped."""
-        k = self.k
-        if self.fixed:
-            step = k.lsb * round_stochastic_at(change / k.lsb, self.seed, WEIGHT, int(ids[i, j]), n)
-            w[i, j] = int(min(max(w[i, j] + step, k.w_min), k.w_max))
-        else:
-            w[i, j] += change
+        _write_weight(w, ids, i, j, change, n, self.fixed, self.k, self.seed)
         self.counts["weight_writes"] += 1
         self.counts["mirror_writes"] += mirrored
 
@@ -388,3 +417,334 @@ def learn(xs, ys, W, R=None, B=None, *, fixed, rule, feedback="mirror", eta, gam
         samples_seen += 1
     return {"W": [w.copy() for w in net.W], "R": {d: r.copy() for d, r in net.R.items()}, "losses": losses,
             "counts": net.counts, "samples_seen": samples_seen}
+
+
+# --------------------------------------------------------------------------------------------
+# Event-driven rules (STD_ED, MPD_ED): the final section of neurochip/chip/plastic.py's docstring.
+# --------------------------------------------------------------------------------------------
+
+KINDS = ("STD-ED", "MPD-ED")
+
+
+def event_constants(fixed, kind, *, T, eta, alpha, s_min, thr_lo, thr_hi, vth, dv, weight_exp=0, trace_bits=7,
+                    error_bits=16, surrogate_bits=8, tag_bits=24, num_weight_bits=8):
+    """The event-driven engines' constants for samples of T steps (psi = 1 / T for STD_ED, so
+    c_p and c_w depend on T). Traces, weight grid, unit and TAG_MAX as for OTTT (`constants`);
+    then, from the spec: psi; F_phi = floor(log2((2**surrogate_bits - 1) / phi_max)), phi_max =
+    alpha / 4 (MPD_ED) or 1 / s_min (STD_ED); F_E = error_bits - 4; E_MAX; c_d = dyadic(unit);
+    c_p = dyadic(psi / 2**F_phi); c_w = dyadic(eta psi / (unit 2**(F_E + F_phi + F_t)));
+    LUT_E (MPD_ED: the OTTT LUT at F_phi fraction bits, index k + K for k in [-K, K]; STD_ED:
+    min(rint(2**F_phi / max(k 2**sh / theta, s_min)), 2**surrogate_bits - 1), k in [0, 2K]);
+    threshold bounds thr_min, thr_max. Float: the same names, with c_w = eta psi and no
+    scaling (c_d = c_p = 1, error_scale = 1, no bounds on errors and tags)."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    base = constants(fixed, eta=eta, alpha=alpha, vth=vth, dv=dv, weight_exp=weight_exp, trace_bits=trace_bits,
+                     error_bits=error_bits, surrogate_bits=surrogate_bits, tag_bits=tag_bits,
+                     num_weight_bits=num_weight_bits)
+    psi = 1.0 / T if kind == "STD-ED" else 1.0
+    theta = base.theta
+    if not fixed:
+        return SimpleNamespace(theta=theta, lam=base.lam, impulse=1.0, trace_max=math.inf, psi=psi, f_phi=0,
+                               error_scale=1.0, error_max=math.inf, tag_max=math.inf, c_d=1.0, c_p=1.0,
+                               c_w=eta * psi, lsb=0.0, w_min=-math.inf, w_max=math.inf, unit=1.0, lut=None,
+                               lut_shift=0, thr_min=thr_lo * theta, thr_max=thr_hi * theta)
+    lam = base.lam
+    f_t = trace_bits - 1 if lam == 0 else 0 if lam == 1 else math.floor(math.log2(base.trace_max * (1 - lam)))
+    assert base.impulse == 2.0**f_t
+    phi_max = alpha / 4 if kind == "MPD-ED" else 1 / s_min
+    f_phi = math.floor(math.log2((2**surrogate_bits - 1) / phi_max))
+    f_e = error_bits - 4
+    unit, sh, top = base.unit, base.lut_shift, 2.0**surrogate_bits - 1
+    lut = []
+    if kind == "MPD-ED":
+        for k in range(-LUT_HALF, LUT_HALF + 1):
+            p = _sigmoid(alpha * (k * 2.0**sh / theta))
+            lut.append(min(float(np.rint(alpha * p * (1 - p) * 2.0**f_phi)), top))
+    else:
+        for k in range(2 * LUT_HALF + 1):
+            lut.append(min(float(np.rint(2.0**f_phi / max(k * 2.0**sh / theta, s_min))), top))
+    return SimpleNamespace(theta=theta, lam=lam, impulse=base.impulse, trace_max=base.trace_max, psi=psi,
+                           f_phi=f_phi, error_scale=2.0**f_e, error_max=float(2 ** (error_bits - 1) - 1),
+                           tag_max=base.tag_max, c_d=dyadic(unit), c_p=dyadic(psi / 2.0**f_phi),
+                           c_w=dyadic(eta * psi / (unit * 2.0 ** (f_e + f_phi + f_t))), lsb=base.lsb,
+                           w_min=base.w_min, w_max=base.w_max, unit=unit, lut=np.array(lut), lut_shift=sh,
+                           thr_min=float(math.ceil(thr_lo * theta)), thr_max=float(math.floor(thr_hi * theta)))
+
+
+class _EventLearner:
+    """An event-driven rule on a layered network: weights, thresholds and counters across
+    samples. Every layer 1 .. L spikes (the readout too); per sample a forward pass in chip
+    time (T + L steps: traces, neurons, eligibility) and a learning epoch of L + 1 phases."""
+
+    def __init__(self, W, R, *, fixed, kind, eta, gamma, alpha, s_min, readout_scale, kappa, rate, thr_lo, thr_hi,
+                 vth, dv, reset, weight_exp, seed, bits, thresholds):
+        if kind not in KINDS or reset not in ("subtract", "zero"):
+            raise ValueError(f"kind must be one of {KINDS} and reset 'subtract' or 'zero', got {kind!r}, {reset!r}")
+        self.fixed, self.kind, self.timing = fixed, kind, kind == "STD-ED"
+        self.eta, self.gamma, self.alpha, self.s_min, self.readout_scale = eta, gamma, alpha, s_min, readout_scale
+        self.kappa, self.rate, self.thr_lo, self.thr_hi = kappa, rate, thr_lo, thr_hi
+        self.vth, self.dv, self.reset, self.wexp, self.seed, self.bits = vth, dv, reset, weight_exp, seed, bits
+        self.L = len(W)
+        self.sizes = [np.shape(W[0])[1]] + [np.shape(w)[0] for w in W]
+        self.off = [0, 0]                       # off[d]: global id of layer d's first neuron (d >= 1)
+        for n in self.sizes[1:]:
+            self.off.append(self.off[-1] + n)
+        self.N = self.off[-1]
+        grid = self.constants(T=1)              # the weight grid does not depend on T
+        self.W = [_checked_weights(w, (self.sizes[m + 1], self.sizes[m]), f"W[{m}]", fixed, grid)
+                  for m, w in enumerate(W)]
+        self.R = {}
+        for d, r in (R or {}).items():
+            if not 1 <= d < self.L:
+                raise ValueError(f"R[{d}]: recurrence only on hidden depths 1 .. {self.L - 1}")
+            self.R[d] = _checked_weights(r, (self.sizes[d], self.sizes[d]), f"R[{d}]", fixed, grid)
+        W_ids, R_ids = synapse_ids(self.sizes, sorted(self.R))
+        # (matrix, ids, post depth, pre depth, has a mirror) in synapse-table order; a forward
+        # synapse from a neuron (depth >= 1) has its mirror feedback synapse
+        self.projs = []
+        for m in range(self.L):
+            self.projs.append((self.W[m], W_ids[m], m + 1, m, m >= 1))
+            if m + 1 in self.R:
+                self.projs.append((self.R[m + 1], R_ids[m + 1], m + 1, m + 1, False))
+        # the adaptive threshold register of every neuron (global id), kept across samples
+        dtype = np.int64 if fixed else np.float64
+        if thresholds is None:
+            self.thr = np.full(self.N, grid.theta, dtype)
+        else:
+            thresholds = np.asarray(thresholds)
+            if thresholds.shape != (self.N,):
+                raise ValueError(f"thresholds: expected shape {(self.N,)}, got {thresholds.shape}")
+            if fixed and np.any(thresholds != np.round(thresholds)):
+                raise ValueError("thresholds: fixed-point thresholds are integers (v units)")
+            self.thr = thresholds.astype(dtype)
+        self.counts = {"surrogate_evals": 0, "threshold_updates": 0, "tag_updates": 0, "error_ops": 0,
+                       "weight_reads": 0, "weight_writes": 0, "mirror_writes": 0, "payloads": 0, "spikes": 0,
+                       "spikes_per_depth": np.zeros(self.L + 1, np.int64)}
+
+    def constants(self, T):
+        return event_constants(self.fixed, self.kind, T=T, eta=self.eta, alpha=self.alpha, s_min=self.s_min,
+                               thr_lo=self.thr_lo, thr_hi=self.thr_hi, vth=self.vth, dv=self.dv,
+                               weight_exp=self.wexp, **self.bits)
+
+    def _Q(self, q, stream, index, n, limit):
+        return _rounded(q, self.fixed, self.seed, stream, index, n, limit)
+
+    # -- one sample ------------------------------------------------------------------------
+    def sample(self, x, y, n0):
+        """Learn one sample from the reset state (thresholds persist); returns its loss.
+        n0: the step number of its chip step 0."""
+        L, T = self.L, len(x)
+        k = self.constants(T)
+        sdt = np.int64 if self.fixed else np.float64
+        st = SimpleNamespace(
+            T=T, k=k,
+            s=[np.asarray(x, sdt)] + [np.zeros((T, n), sdt) for n in self.sizes[1:]],  # spikes, per logical t
+            A=[np.zeros((T, n)) for n in self.sizes[:L]],          # traces of senders 0 .. L-1, per logical t
+            v=[None] + [np.zeros(n, sdt) for n in self.sizes[1:]],  # v after the last update
+            phi=[None] + [np.zeros((T, n)) for n in self.sizes[1:]],
+            G=[None] + [np.zeros(n) for n in self.sizes[1:]],       # summed phi
+            c=[None] + [np.zeros(n) for n in self.sizes[1:]],       # spike count, or sum of T - t
+            tag=[np.zeros(p[0].shape) for p in self.projs])
+        self.counts["spikes_per_depth"][0] += int(np.count_nonzero(st.s[0]))
+        for tau in range(T + L):                                   # the forward pass, in chip time
+            n = n0 + tau
+            self._traces(st, tau, n)
+            for d in range(1, L + 1):
+                if 0 <= tau - d < T:
+                    self._neurons(st, d, tau - d, n)
+            for d in range(1, L + 1):
+                if 0 <= tau - d < T:
+                    self._eligibility(st, d, tau - d)
+        return self._epoch(st, y, n0 + T + L)
+
+    def _traces(self, st, tau, n):
+        """Phase 1: the sender at depth ds whose spikes arrived is at logical t = tau - 1 - ds
+        (only the logical steps the eligibility reads, t < T, are kept)."""
+        k = st.k
+        for ds in range(self.L):
+            t = tau - 1 - ds
+            if not 0 <= t < st.T:
+                continue
+            for j in range(self.sizes[ds]):
+                sid = self.N + j if ds == 0 else self.off[ds] + j
+                a_prev = st.A[ds][t - 1, j] if t > 0 else 0.0
+                s = float(st.s[ds][t, j])
+                if self.fixed:
+                    decayed = round_stochastic_at(a_prev * (DECAY_ONE - self.dv) / 4096.0, self.seed, TRACE, sid, n)
+                    st.A[ds][t, j] = min(decayed + k.impulse * s, k.trace_max)
+                else:
+                    st.A[ds][t, j] = k.lam * a_prev + s
+
+    def _neurons(self, st, d, t, n):
+        """Phase 2 for depth d at logical t: integrate the input delivered last chip step
+        (layer d - 1 at t, recurrence: layer d at t - 1), spike test against thr_i, phi, G, c,
+        then the threshold update."""
+        k = st.k
+        a = self.W[d - 1] @ st.s[d - 1][t]
+        if d in self.R and t > 0:
+            a = a + self.R[d] @ st.s[d][t - 1]
+        for i in range(self.sizes[d]):
+            gid = self.off[d] + i
+            thr = self.thr[gid]                  # the threshold from before this step's update
+            v_last = st.v[d][i]
+            if self.fixed:
+                vpre = _fixed_vpre(v_last, _fixed_current(a[i], self.wexp), self.dv)
+            else:
+                vpre = v_last * (1 - self.dv) + a[i]
+            spiked = vpre > thr
+            if spiked:
+                st.v[d][i] = vpre - thr if self.reset == "subtract" else 0
+                st.s[d][t, i] = 1
+                phi = self._phi(k, vpre, v_last, thr)
+                st.phi[d][t, i] = phi
+                st.G[d][i] = min(st.G[d][i] + phi, k.tag_max)
+                st.c[d][i] = min(st.c[d][i] + (st.T - t if self.timing else 1), k.tag_max)
+                self.counts["surrogate_evals"] += 1
+                self.counts["spikes"] += 1
+                self.counts["spikes_per_depth"][d] += 1
+            else:
+                st.v[d][i] = vpre
+            self._adapt(k, gid, 1.0 if spiked else 0.0, n)
+
+    def _phi(self, k, vpre, v_last, thr):
+        """The spiking neuron's phi: MPD_ED the surrogate at (vpre - thr_i) / theta, STD_ED 1 / slope."""
+        if self.kind == "MPD-ED":
+            if self.fixed:
+                return float(k.lut[min(max((int(vpre) - int(thr)) >> k.lut_shift, -LUT_HALF), LUT_HALF) + LUT_HALF])
+            p = _sigmoid(self.alpha * ((vpre - thr) / k.theta))
+            return self.alpha * p * (1 - p)
+        if self.fixed:
+            return float(k.lut[min(max((int(vpre) - int(v_last)) >> k.lut_shift, 0), 2 * LUT_HALF)])
+        return 1.0 / max((vpre - v_last) / k.theta, self.s_min)
+
+    def _adapt(self, k, gid, s, n):
+        """thr_i += Q_thr(kappa theta (s - rate)), clipped to [thr_min, thr_max]."""
+        change = self.kappa * k.theta * (s - self.rate)
+        if self.fixed:
+            change = round_stochastic_at(change, self.seed, THRESH, gid, n)
+            self.thr[gid] = int(min(max(self.thr[gid] + change, k.thr_min), k.thr_max))
+        else:
+            self.thr[gid] = min(max(self.thr[gid] + change, k.thr_min), k.thr_max)
+        self.counts["threshold_updates"] += 1
+
+    def _pre(self, st, post, pre, t, j):
+        """Pre term P of a synapse from j (depth pre) into depth post at logical t: the trace
+        A (the readout's synapses too); recurrent: the trace of the step before."""
+        if pre == post:
+            return st.A[pre][t - 1, j] if t > 0 else 0.0
+        return st.A[pre][t, j]
+
+    def _eligibility(self, st, d, t):
+        """Phase 3: tag += phi_i P at every synapse into i (depth d) that spiked at t, P != 0."""
+        for p, (w, _, post, pre, _) in enumerate(self.projs):
+            if post != d:
+                continue
+            for i in range(w.shape[0]):
+                if not st.s[d][t, i]:
+                    continue
+                for j in range(w.shape[1]):
+                    P = self._pre(st, post, pre, t, j)
+                    if P == 0:
+                        continue
+                    tag = st.tag[p][i, j] + st.phi[d][t, i] * P
+                    st.tag[p][i, j] = min(max(tag, -st.k.tag_max), st.k.tag_max)
+                    self.counts["tag_updates"] += 1
+
+    # -- the learning epoch ----------------------------------------------------------------
+    def _epoch(self, st, y, n_first):
+        """Phases p = 0 .. L at step numbers n_first + p: the readout's D, the hidden D of
+        depth L - p and the payloads E down the mirrored feedback, then the writes."""
+        k, L, T = st.k, self.L, st.T
+        D = [None] + [np.zeros(n) for n in self.sizes[1:]]
+        Gin = [None] + [np.zeros(n) for n in self.sizes[1:]]
+        # p = 0: the readout, every compartment
+        n = n_first
+        c_out = st.c[L]
+        o = [self.readout_scale * float(ck) / T if self.timing else self.readout_scale * float(ck) for ck in c_out]
+        e, loss = loss_grad(o, y, self.gamma)
+        for i in range(self.sizes[L]):
+            D[L][i] = self._Q(e[i] * self.readout_scale * k.error_scale, ERROR, self.off[L] + i, n, k.error_max)
+            self.counts["error_ops"] += 1
+        self._send(st, L, D, Gin, n)
+        # p = L - d: hidden depth d, then its payloads down (d >= 2)
+        for d in range(L - 1, 0, -1):
+            n = n_first + (L - d)
+            for j in range(self.sizes[d]):
+                if st.c[d][j] != 0:
+                    D[d][j] = self._Q(k.c_d * Gin[d][j], ERROR, self.off[d] + j, n, k.error_max)
+                    self.counts["error_ops"] += 1
+            if d >= 2:
+                self._send(st, d, D, Gin, n)
+        # p = L: every synapse with tag != 0 and D_i != 0 is written (all errors are down)
+        n = n_first + L
+        for p, (w, ids, post, _, mirrored) in enumerate(self.projs):
+            for i, j in zip(*np.nonzero(st.tag[p])):
+                if D[post][i] == 0:
+                    continue
+                change = -k.c_w * D[post][i] * st.tag[p][i, j]
+                _write_weight(w, ids, i, j, change, n, self.fixed, k, self.seed)
+                self.counts["weight_writes"] += 1
+                self.counts["mirror_writes"] += mirrored
+        return loss
+
+    def _send(self, st, d, D, Gin, n):
+        """Every i at depth d with c_i != 0 and D_i != 0 sends its payload E_i; each feedback
+        synapse i -> j (the mirror of the forward synapse j -> i, b_ij its current weight)
+        adds b_ij E_i to Gin_j."""
+        k = st.k
+        for i in range(self.sizes[d]):
+            if st.c[d][i] == 0 or D[d][i] == 0:
+                continue
+            if self.timing:
+                q = k.c_p * D[d][i] * st.G[d][i] if self.fixed else D[d][i] * st.G[d][i] * k.psi
+            else:
+                q = k.c_p * D[d][i] * st.G[d][i] / st.c[d][i] if self.fixed else \
+                    D[d][i] * st.G[d][i] * k.psi / st.c[d][i]
+            E = self._Q(q, PAYLOAD, self.off[d] + i, n, k.error_max)
+            self.counts["error_ops"] += 1
+            self.counts["payloads"] += 1
+            for j in range(self.sizes[d - 1]):
+                b = self.W[d - 1][i, j]           # mantissa (fixed) or weight, before any write
+                Gin[d - 1][j] += float(b) * E
+                self.counts["error_ops"] += 1
+                self.counts["weight_reads"] += 1
+
+
+def learn_event(xs, ys, W, R=None, *, fixed, kind, eta, gamma=0.0, alpha=4.0, s_min=0.1, readout_scale=0.5,
+                kappa=0.002, rate=0.05, thr_lo=0.05, thr_hi=4.0, vth, dv, reset="subtract", weight_exp=0,
+                trace_bits=7, error_bits=16, surrogate_bits=8, tag_bits=24, num_weight_bits=8, seed=0,
+                samples_seen=0, thresholds=None):
+    """STD_ED or MPD_ED (kind "STD-ED" / "MPD-ED") on the samples (xs[i] a (T, n_0) 0/1 array,
+    ys[i] its label) in order, as neurochip/chip/plastic.py's docstring ("Event-driven rules")
+    specifies; returns dict(W=[...], R={...}, losses=[...], counts={...}, samples_seen=...,
+    thresholds=np.ndarray).
+
+    W[m]: (n_{m+1}, n_m) forward matrices (fixed: int mantissas on the grid, the chip stores
+    w << weight_exp; float: weights); R: {d: (n_d, n_d)} recurrence of hidden depths. Every
+    layer 1 .. L is a LIF with dv and the adaptive threshold thr_i (the readout too; STD_ED
+    callers pass dv = 0) and resets by "subtract" (v = vpre - thr_i) or to "zero". Fixed: vth
+    the threshold mantissa (theta = vth << 6), dv in 0 .. 4096; float: theta = vth, lam = 1 - dv.
+    thresholds: (N,) registers by global neuron id (layer 1 first, readout last) to start
+    from (default theta each); the ones learned come back, to continue with.
+    Losses: per sample, the loss of its end-of-sample readout. Counts are totals over the
+    samples (spikes: neurons' spikes at logical t in [0, T), spikes_per_depth[0] the input's).
+    Sample s (0-based here) starts at step number n0 = (samples_seen + s) (T + 2L + 1).
+    """
+    if len(xs) != len(ys):
+        raise ValueError(f"{len(xs)} samples but {len(ys)} labels")
+    bits = {"trace_bits": trace_bits, "error_bits": error_bits, "surrogate_bits": surrogate_bits,
+            "tag_bits": tag_bits, "num_weight_bits": num_weight_bits}
+    net = _EventLearner(W, R, fixed=fixed, kind=kind, eta=eta, gamma=gamma, alpha=alpha, s_min=s_min,
+                        readout_scale=readout_scale, kappa=kappa, rate=rate, thr_lo=thr_lo, thr_hi=thr_hi, vth=vth,
+                        dv=dv, reset=reset, weight_exp=weight_exp, seed=seed, bits=bits, thresholds=thresholds)
+    losses = []
+    for x, y in zip(xs, ys):
+        x = np.asarray(x)
+        if x.ndim != 2 or x.shape[1] != net.sizes[0] or len(x) == 0:
+            raise ValueError(f"a sample must be a (T >= 1, {net.sizes[0]}) array, got shape {x.shape}")
+        T = len(x)
+        losses.append(net.sample(x, int(y), samples_seen * (T + 2 * net.L + 1)))
+        samples_seen += 1
+    return {"W": [w.copy() for w in net.W], "R": {d: r.copy() for d, r in net.R.items()}, "losses": losses,
+            "counts": net.counts, "samples_seen": samples_seen, "thresholds": net.thr.copy()}
