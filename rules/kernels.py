@@ -1,6 +1,7 @@
-"""Numba kernels of the learning engine: one call runs one sample (T steps, every layer).
+"""Numba kernels of the layered engine (`rules.layered`, the BPTT-SG baseline): one call runs
+one sample (T steps, every layer).
 
-Layout (shared by every kernel; built by `rules.learner`):
+Layout (shared by every kernel; built by `rules.layered`):
 - `sizes` = [n0, n1, ..., nL, C]; matrix m (0-based) joins layer m to layer m + 1.
 - `W` is flat; matrix m is stored pre-major from `woff[m]`: W[woff[m] + j * n_post + i] is
   the synapse from pre neuron j to post neuron i (an axon's synapse list, as on the chip).
@@ -12,6 +13,8 @@ Layout (shared by every kernel; built by `rules.learner`):
   `fixed` = 0: float64 throughout with threshold theta_q[m] (= theta).
 - Counters `cnt[m, k]` per matrix m and event kind COLUMNS[k], in the chip's event names.
 Stochastic rounding draws from the splitmix64 stream of `neurochip.model.fixed` (state `rng`).
+The event-driven rules' kernel that ran here before the plastic cores is kept as a test
+reference, `tests/reference/layered_event.py`.
 """
 import numpy as np
 
@@ -22,7 +25,7 @@ from neurochip.model.numba_config import njit
 # Counter columns: the chip's forward-pass events, then the learning events; indices by name.
 COLUMNS = ("syn_ops", "neuron_updates_active", "spikes_out") + LEARNING_EVENTS
 SYN_OPS, UPDATES_ACTIVE, SPIKES_OUT = map(COLUMNS.index, ("syn_ops", "neuron_updates_active", "spikes_out"))
-TRACE_UPDATES, SURROGATE_EVALS, ERROR_OPS = map(COLUMNS.index, ("trace_updates", "surrogate_evals", "error_ops"))
+SURROGATE_EVALS, ERROR_OPS = map(COLUMNS.index, ("surrogate_evals", "error_ops"))
 WEIGHT_READS, WEIGHT_WRITES = map(COLUMNS.index, ("weight_reads", "weight_writes"))
 STATE_WRITE_BYTES, STATE_READ_BYTES = map(COLUMNS.index, ("state_write_bytes", "state_read_bytes"))
 ACT_UNIT = float(2**ACT_SHIFT)  # a << 6 in float
@@ -112,36 +115,29 @@ def write_weights(W, base, n, delta, fixed, lsb, wmin, wmax, rng, cnt_row):
 
 
 @njit
-def step(xt, t, T, sizes, woff, noff, W, fixed, wexp, lam, dv, theta, spiking_out, timing, v, vpre, s, I, cnt, o):
-    """Step t of T: every layer integrates, the hidden layers update. spiking_out = 0: the last
-    layer is the memoryless readout (OTTT, BPTT), o its input I (fixed point: in threshold
-    units); 1: it spikes too and o is its spikes (timing = 1: without leak, each spike
-    weighted (T - t) / T)."""
+def step(xt, sizes, woff, noff, W, fixed, wexp, lam, dv, theta, v, vpre, s, I, cnt, o):
+    """One step: every layer integrates, the hidden layers update; o is the memoryless
+    readout's input I (fixed point: in threshold units)."""
     M = sizes.shape[0] - 1
     pre = xt
     for m in range(M):
         a, b = noff[m], noff[m] + sizes[m + 1]
         integrate(W, woff[m], sizes[m], sizes[m + 1], pre, I[a:b], fixed, wexp[m], cnt[m])
-        if m < M - 1 or spiking_out:
-            lif(v[a:b], vpre[a:b], s[a:b], I[a:b], 1.0 if timing else lam[m], 0 if timing else dv[m], theta[a:b],
-                fixed, cnt[m])
+        if m < M - 1:
+            lif(v[a:b], vpre[a:b], s[a:b], I[a:b], lam[m], dv[m], theta[a:b], fixed, cnt[m])
             pre = s[a:b]
     a = noff[M - 1]
     for k in range(sizes[M]):
-        if spiking_out:
-            o[k] = s[a + k] * ((T - t) / T if timing else 1.0)
-        else:
-            o[k] = I[a + k] / theta[a + k] if fixed else I[a + k]
+        o[k] = I[a + k] / theta[a + k] if fixed else I[a + k]
 
 
 @njit
-def forward(x, sizes, woff, noff, W, fixed, wexp, lam, dv, theta, spiking_out, timing, v, vpre, s, I, cnt, o):
+def forward(x, sizes, woff, noff, W, fixed, wexp, lam, dv, theta, v, vpre, s, I, cnt, o):
     """Inference over one sample; o[t] is the readout of step t (see `step`)."""
     v[:] = 0.0
     s[:] = 0.0
     for t in range(x.shape[0]):
-        step(x[t], t, x.shape[0], sizes, woff, noff, W, fixed, wexp, lam, dv, theta, spiking_out, timing, v, vpre, s,
-             I, cnt, o[t])
+        step(x[t], sizes, woff, noff, W, fixed, wexp, lam, dv, theta, v, vpre, s, I, cnt, o[t])
 
 
 @njit
@@ -174,7 +170,7 @@ def bptt_sample(x, y, sizes, woff, noff, W, fixed, wexp, lam, dv, theta, alpha, 
     s[:] = 0.0
     grad[:] = 0.0
     for t in range(T):
-        step(x[t], t, T, sizes, woff, noff, W, fixed, wexp, lam, dv, theta, 0, 0, v, vpre, s, I, cnt, o)
+        step(x[t], sizes, woff, noff, W, fixed, wexp, lam, dv, theta, v, vpre, s, I, cnt, o)
         loss += loss_grad(o, y, gamma, e_hist[t]) / T
         for k in range(C):
             e_hist[t, k] /= T
@@ -218,104 +214,4 @@ def bptt_sample(x, y, sizes, woff, noff, W, fixed, wexp, lam, dv, theta, alpha, 
         for q in range(n):
             grad[woff[m] + q] *= -scale
         write_weights(W, woff[m], n, grad[woff[m]:], fixed, lsb[m], wmin, wmax, rng, cnt[m])
-    return loss
-
-
-@njit
-def event_sample(x, y, sizes, woff, noff, W, fixed, wexp, lam, dv, theta, alpha, gamma, eta, timing,
-                 s_min, readout_scale, kappa, rate, thr_lo, thr_hi, lsb, wmin, wmax, rng,
-                 v, vpre, s, I, thr, trace, elig, G, c, cnt):
-    """STD-ED (timing = 1) or MPD-ED (timing = 0) on one sample (rules.rule.EventDriven).
-
-    Every layer spikes, with an adaptive threshold thr (a multiple of theta, persistent across
-    samples): thr += kappa (s - rate), clipped to [thr_lo, thr_hi]. At each post spike the
-    synaptic eligibility e_ji += phi a_j of the spiking neuron's row (a: presynaptic traces),
-    phi = sg(u - thr) (MPD-ED) or min(1 / du/dt, 1 / s_min) (STD-ED, du/dt = u[t] - v[t-1]).
-    The readout o_k = sum over k's spikes of 1 (count) or (T - t) / T (timing). At the end
-    the loss error dL/do goes down only through neurons that spiked, delta_j =
-    sum_k W_kj delta_k G_k / n_k (G the summed phi, n the spike count, or T for timing), and
-    W_ji -= eta psi delta_i e_ji with psi = 1 (count) or 1 / T (timing). Returns the loss."""
-    M = sizes.shape[0] - 1
-    T = x.shape[0]
-    C = sizes[M]
-    NN = noff[M - 1] + C
-    v[:] = 0.0
-    s[:] = 0.0
-    trace[:] = 0.0
-    elig[:] = 0.0
-    G[:] = 0.0
-    c[:] = 0.0
-    o = np.zeros(C)
-    vprev = np.zeros(NN)
-    thr_eff = np.zeros(NN)
-    for t in range(T):
-        pre = x[t]
-        toff = 0
-        for m in range(M):
-            a, b = noff[m], noff[m] + sizes[m + 1]
-            n_pre = sizes[m]
-            for j in range(n_pre):  # presynaptic trace of this matrix, leak of the post layer
-                trace[toff + j] = (1.0 if timing else (DECAY_ONE - dv[m]) / DECAY_ONE if fixed else lam[m]) \
-                    * trace[toff + j] + pre[j]
-            cnt[m, TRACE_UPDATES] += n_pre
-            integrate(W, woff[m], n_pre, sizes[m + 1], pre, I[a:b], fixed, wexp[m], cnt[m])
-            for i in range(a, b):
-                vprev[i] = v[i]
-                thr_eff[i] = np.floor(thr[i] * theta[i]) if fixed else thr[i] * theta[i]
-            lif(v[a:b], vpre[a:b], s[a:b], I[a:b], 1.0 if timing else lam[m], 0 if timing else dv[m],
-                thr_eff[a:b], fixed, cnt[m])
-            n_post = sizes[m + 1]
-            for i in range(n_post):
-                q = a + i
-                if s[q] != 0.0:
-                    if timing:
-                        slope = (vpre[q] - vprev[q]) / theta[q]
-                        phi = 1.0 / max(slope, s_min)
-                        c[q] += (T - t) / T
-                    else:
-                        phi = sigmoid_grad((vpre[q] - thr_eff[q]) / theta[q], alpha)
-                        c[q] += 1.0
-                    cnt[m, SURROGATE_EVALS] += 1
-                    G[q] += phi
-                    for j in range(n_pre):
-                        aj = trace[toff + j]
-                        if aj != 0.0:
-                            elig[woff[m] + j * n_post + i] += phi * aj
-                            cnt[m, TRACE_UPDATES] += 1
-                thr[q] = min(max(thr[q] + kappa * (s[q] - rate), thr_lo), thr_hi)
-            cnt[m, TRACE_UPDATES] += n_post
-            pre = s[a:b]
-            toff += n_pre
-    a = noff[M - 1]
-    e = np.zeros(C)
-    for k in range(C):
-        o[k] = c[a + k] * readout_scale
-    loss = loss_grad(o, y, gamma, e)
-    delta = np.zeros(NN)
-    psi = 1.0 / T if timing else 1.0
-    for k in range(C):
-        delta[a + k] = e[k] * readout_scale
-    cnt[M - 1, ERROR_OPS] += C
-    for m in range(M - 1, -1, -1):
-        n_pre, n_post, a = sizes[m], sizes[m + 1], noff[m]
-        scale = eta * psi / wunit(fixed, wexp[m], theta[a])
-        if m > 0:  # errors reach the neurons below only through spikes, both ways
-            b0 = noff[m - 1]
-            for j in range(n_pre):
-                d = 0.0
-                if c[b0 + j] != 0.0:
-                    row = woff[m] + j * n_post
-                    for i in range(n_post):
-                        q = a + i
-                        if c[q] != 0.0:
-                            d += W[row + i] * wunit(fixed, wexp[m], theta[q]) * delta[q] * G[q] * psi \
-                                / (1.0 if timing else c[q])
-                            cnt[m, ERROR_OPS] += 1
-                            cnt[m, WEIGHT_READS] += 1
-                delta[b0 + j] = d
-        for j in range(n_pre):
-            row = woff[m] + j * n_post
-            for i in range(n_post):
-                elig[row + i] *= -scale * delta[a + i]
-        write_weights(W, woff[m], n_pre * n_post, elig[woff[m]:], fixed, lsb[m], wmin, wmax, rng, cnt[m])
     return loss

@@ -1,8 +1,9 @@
-"""The layered learning engine, kept for the rules not yet on the chip's plastic cores: the
-event-driven rules (STD-ED, MPD-ED) and the BPTT-SG baseline. OTTT runs on the chip
-(`rules.learner.Learner`); this engine retires when the others move there.
+"""The layered learning engine, kept for the BPTT-SG baseline (`rules.rule.BPTT`) only: every
+other rule (OTTT, STD-ED, MPD-ED) learns on the chip's plastic cores (`rules.learner.Learner`).
+The event-driven rules as they ran here before the plastic cores are kept as a test reference,
+`tests/reference/layered_event.py`.
 
-`LayeredLearner(sizes, rule)` holds the weights in the chip's format (float64, or Loihi fixed point
+`LayeredLearner(sizes, BPTT(...))` holds the weights in the chip's format (float64, or Loihi fixed point
 with stochastic rounding of every update), runs one compiled kernel per sample
 (`rules.kernels`), counts every event per weight matrix in the chip's event names
 (`rules.kernels.COLUMNS`) apart for learning and for inference, measures the bytes of
@@ -22,30 +23,32 @@ from neurochip.model.files import save_npz_atomic
 from neurochip.model.fixed import VTH_SHIFT
 from neurochip.rules import kernels as K
 from neurochip.rules.learner import W_LSB, W_MAX, W_MIN, Format
-from neurochip.rules.rule import BPTT, EventDriven, RuleError
+from neurochip.rules.rule import BPTT, RuleError
 
 
 class LayeredLearner:
-    """A layered spiking network sizes = [n0, n1, ..., nL, C] learning with `rule`.
+    """A layered spiking network sizes = [n0, n1, ..., nL, C] learning with `rule` (a BPTT):
+    hidden soft-reset LIF layers and a memoryless readout.
 
     Float mode: threshold `theta`, leak `lam`. Fixed mode (`fixed=True`): `fmt` sets both.
     `weights` (list of (n_post, n_pre) float matrices) or a seeded Gaussian init with
     standard deviation init_gain / sqrt(n_pre).
 
     State in the flat layout of `rules.kernels`: `synapse_weights` W; per neuron `thresholds` theta
-    (vth << 6), `threshold_scale` thr (adaptive, event-driven rules), `current` I = W s_in,
-    `membrane_pre_reset` u = lam v + I, `membrane` v = u - theta s, `spiked` s; `traces` a;
-    `rng` (splitmix64 state); `learn_counts`, `infer_counts` (n_matrices, `kernels.COLUMNS`).
+    (vth << 6), `current` I = W s_in, `membrane_pre_reset` u = lam v + I, `membrane`
+    v = u - theta s, `spiked` s; `rng` (splitmix64 state); `learn_counts`, `infer_counts`
+    (n_matrices, `kernels.COLUMNS`).
     """
 
-    _STATE = ("synapse_weights", "rng", "threshold_scale", "learn_counts", "infer_counts")
+    _STATE = ("synapse_weights", "rng", "learn_counts", "infer_counts")
     _CONFIG = ("fixed", "lam", "theta", "seed")
 
     def __init__(self, sizes, rule, *, fixed: bool = False, lam: float = 0.875, theta: float = 1.0,
                  fmt: Format = Format(), seed: int = 0, weights=None, init_gain: float = 2.0):
-        if not isinstance(rule, (BPTT, EventDriven)):
-            raise RuleError(f"the layered engine runs BPTT or EventDriven (rules.rule), got {type(rule).__name__}; "
-                            "OTTT learns on the chip (rules.learner.Learner)")
+        if not isinstance(rule, BPTT):
+            raise RuleError(f"the layered engine runs only the BPTT-SG baseline (rules.rule.BPTT), got "
+                            f"{getattr(rule, 'label', type(rule).__name__)}; every other rule (OTTT, STD-ED, "
+                            "MPD-ED) learns on the chip: use neurochip.rules.learner.Learner")
         sizes = [int(n) for n in sizes]
         if len(sizes) < 3 or min(sizes) < 1:
             raise RuleError(f"sizes {sizes}: a rule needs an input, at least one hidden layer and a readout "
@@ -71,9 +74,7 @@ class LayeredLearner:
         self.weight_exps = np.full(n_mat, fmt.weight_exp if fixed else 0, np.int64)
         self.weight_lsbs = np.full(n_mat, W_LSB)
         self.rng = np.array([np.uint64(seed) * np.uint64(2654435761) + np.uint64(1)], np.uint64)
-        self.threshold_scale = np.ones(n)
         self.membrane, self.membrane_pre_reset, self.spiked, self.current = (np.zeros(n) for _ in range(4))
-        self.traces = np.zeros(int(self.sizes[:-1].sum()))
         self.learn_counts = np.zeros((n_mat, len(K.COLUMNS)), np.int64)
         self.infer_counts = np.zeros((n_mat, len(K.COLUMNS)), np.int64)
         self.history: list[dict] = []
@@ -133,25 +134,20 @@ class LayeredLearner:
         return x
 
     def _buffers(self, T: int) -> None:
-        """The per-sample state of the rule's kernel, allocated for samples of T steps."""
+        """BPTT's per-sample state for samples of T steps: the hidden potentials and readout
+        errors of every step, and the gradient per synapse."""
         if self._steps == T:
             return
         self._steps = T
-        r, n_syn, n = self.rule, self.matrix_offsets[-1], self.neuron_offsets[-1]
-        if isinstance(r, BPTT):  # the hidden potentials and readout errors of every step
-            self.potential_history = np.zeros((T, int(self.neuron_offsets[-2])))
-            self.error_history, self.gradient = np.zeros((T, self.sizes[-1])), np.zeros(n_syn)
-        else:  # eligibility per synapse; summed phi G and (weighted) spike count c per neuron
-            self.eligibility, self.phi_sum, self.spike_weight_sum = np.zeros(n_syn), np.zeros(n), np.zeros(n)
+        self.potential_history = np.zeros((T, int(self.neuron_offsets[-2])))
+        self.error_history, self.gradient = np.zeros((T, self.sizes[-1])), np.zeros(self.matrix_offsets[-1])
 
     def state_bytes(self, T: int | None = None) -> int:
-        """Bytes of learning state the rule holds for samples of T steps (default: the last
-        learned), measured from the arrays allocated (traces, eligibilities, stored steps,
-        thresholds; not the weights)."""
+        """Bytes of learning state BPTT holds for samples of T steps (default: the last
+        learned), measured from the arrays allocated (stored steps and the gradient; not the
+        weights)."""
         self._buffers(T or self._steps or 1)
-        held = {BPTT: ("potential_history", "error_history", "gradient"),
-                EventDriven: ("traces", "eligibility", "phi_sum", "spike_weight_sum", "threshold_scale")}
-        return sum(getattr(self, k).nbytes for k in held[type(self.rule)])
+        return sum(getattr(self, k).nbytes for k in ("potential_history", "error_history", "gradient"))
 
     def _network(self) -> tuple:
         """The kernels' leading arguments: layout, weights, format and leaks."""
@@ -166,30 +162,18 @@ class LayeredLearner:
         self._buffers(x.shape[0])
         self.samples_learned += 1
         r = self.rule
-        net = self._network() + (self.thresholds, r.alpha, r.gamma, r.eta)
-        neurons = (self.membrane, self.membrane_pre_reset, self.spiked, self.current)
-        if isinstance(r, BPTT):
-            loss = K.bptt_sample(x, int(y), *net, int(r.reset_grad == "full"), self.weight_lsbs, W_MIN, W_MAX,
-                                 self.rng, *neurons, self.potential_history, self.error_history, self.gradient,
-                                 self.learn_counts)
-        else:
-            loss = K.event_sample(x, int(y), *net, int(r.kind == "STD-ED"), r.s_min, r.readout_scale,
-                                  r.kappa, r.rate, r.thr_lo, r.thr_hi, self.weight_lsbs, W_MIN, W_MAX, self.rng,
-                                  *neurons, self.threshold_scale, self.traces, self.eligibility, self.phi_sum,
-                                  self.spike_weight_sum, self.learn_counts)
+        loss = K.bptt_sample(x, int(y), *self._network(), self.thresholds, r.alpha, r.gamma, r.eta,
+                             int(r.reset_grad == "full"), self.weight_lsbs, W_MIN, W_MAX, self.rng, self.membrane,
+                             self.membrane_pre_reset, self.spiked, self.current, self.potential_history,
+                             self.error_history, self.gradient, self.learn_counts)
         return float(loss)
 
     def readout(self, x) -> np.ndarray:
         """(T, C) readout of one sample, inference only (counted in infer_counts)."""
         x = self._check_x(x)
-        r = self.rule
-        spiking = r.spiking_readout
-        theta = self.thresholds
-        if spiking:
-            theta = np.floor(self.threshold_scale * theta) if self.fixed else self.threshold_scale * theta
         o = np.zeros((x.shape[0], self.sizes[-1]))
-        K.forward(x, *self._network(), theta, int(spiking), int(spiking and r.kind == "STD-ED"), self.membrane,
-                  self.membrane_pre_reset, self.spiked, self.current, self.infer_counts, o)
+        K.forward(x, *self._network(), self.thresholds, self.membrane, self.membrane_pre_reset, self.spiked,
+                  self.current, self.infer_counts, o)
         return o
 
     def predict(self, X) -> np.ndarray:
@@ -284,10 +268,16 @@ class LayeredLearner:
         try:
             with np.load(path, allow_pickle=False) as d:
                 config = json.loads(str(d["config"]))
-            rule = {"BPTT": BPTT, "EventDriven": EventDriven}[config["rule"]](**config["rule_args"])
-            self = cls(config["sizes"], rule, fixed=config["fixed"], lam=config["lam"], theta=config["theta"],
-                       fmt=Format(**config["fmt"]), seed=config["seed"])
+            rule = config["rule"]
         except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile, zlib.error) as e:
+            raise RuleError(f"{path}: not a neurochip learning checkpoint ({type(e).__name__}: {e})") from None
+        if rule != "BPTT":
+            raise RuleError(f"{path}: a checkpoint of rule {rule!r}, which the layered engine no longer runs (it "
+                            "keeps BPTT-SG only); the other rules learn on the chip (neurochip.rules.learner.Learner)")
+        try:
+            self = cls(config["sizes"], BPTT(**config["rule_args"]), fixed=config["fixed"], lam=config["lam"],
+                       theta=config["theta"], fmt=Format(**config["fmt"]), seed=config["seed"])
+        except (ValueError, KeyError, TypeError) as e:
             raise RuleError(f"{path}: not a neurochip learning checkpoint ({type(e).__name__}: {e})") from None
         self.restore(path)
         return self

@@ -120,6 +120,10 @@ def learnable(net: Network, fixed: bool) -> Network:
         if p.du != 1.0:
             raise RuleError(f"population {p.name!r}: keeps a synaptic current (du = {p.du:g}); the chip's learning "
                             "rules take hidden layers without one (du = 1)")
+        if p.reset == "subtract" and p.v_sub != p.vth:
+            raise RuleError(f"population {p.name!r}: subtracts v_sub = {p.v_sub:g} at a spike, not its threshold "
+                            f"{p.vth:g} (snnTorch's late reset imports so); the chip's learning rules reset by the "
+                            "threshold or to zero: import with --reset zero, or without --reset-delay")
     for p in hidden[1:]:
         if p.dv != hidden[0].dv or p.vth != hidden[0].vth:
             raise RuleError(f"population {p.name!r}: dv {p.dv} and vth {p.vth} differ from {hidden[0].name!r}'s "
@@ -191,8 +195,8 @@ def _fold_bias(net: Network) -> tuple:
         d = depth[proj.post]
         if np.any(np.asarray(proj.delay) != d - 1):
             raise RuleError(f"projection {proj.name!r}: delay {np.unique(proj.delay).tolist()}; the always-on bias "
-                            f"channel is a bias of {proj.post!r} (depth {d} in the chain) only if its step t arrives at "
-                            f"{proj.post!r}'s step t, with delay {d - 1} (NIR import's \"framework\" timing)")
+                            f"channel is a bias of {proj.post!r} (depth {d} in the chain) only if its step t arrives "
+                            f"at {proj.post!r}'s step t, with delay {d - 1} (NIR import's \"framework\" timing)")
         added[proj.post] = added.get(proj.post, 0.0) + _dense(proj.weights)[:, 0]
     for k, b in added.items():
         rest.populations[k] = replace(rest.populations[k], bias=rest.populations[k].bias + b)

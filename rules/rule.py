@@ -1,13 +1,14 @@
 """Learning rules as data: what each updates, when, from which local state, at what cost.
 
-Every rule is a three-factor update dW_ij = -eta * pre_j * post_i * m_i run by one engine
-(`rules.learner.Learner`, kernels in `rules.kernels`) on a layered network
+Every rule is a three-factor update dW_ij = -eta * pre_j * post_i * m_i on a layered network
 n0 -> n1 -> ... -> nL -> C: input spikes (or currents), hidden soft-reset LIF layers
 
     u[t] = lam * (u[t-1] - theta * s[t-1]) + W s_in[t],   s[t] = u[t] > theta
 
 and a readout. The loss of step t is L[t] = (1 - gamma) CE(o[t], y) + gamma MSE(o[t], onehot(y)),
 the surrogate sg(x) = alpha sig(alpha x)(1 - sig(alpha x)) at x = u - theta.
+OTTT, STD-ED and MPD-ED learn on the chip's plastic cores (`rules.learner.Learner`); the
+BPTT-SG baseline runs in the layered engine (`rules.layered.LayeredLearner`).
 """
 from __future__ import annotations
 

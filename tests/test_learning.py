@@ -1,6 +1,8 @@
-"""Learning (neurochip.rules): OTTT on the chip's plastic cores and the layered engine's
-BPTT-SG and event-driven rules, against the float64 references of tests/reference/learning.py,
+"""Learning (neurochip.rules): OTTT and the event-driven rules on the chip's plastic cores and
+the layered engine's BPTT-SG, against the float64 references of tests/reference/learning.py,
 against each other, and on digits."""
+import json
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -177,6 +179,26 @@ def test_a_checkpoint_of_another_run_is_refused_and_left_alone(tmp_path):
     assert ckpt.read_bytes() == before
 
 
+def test_layered_checkpoints_from_before_the_plastic_cores(tmp_path):
+    """A BPTT-SG checkpoint that still holds the event rules' threshold_scale loads; one of an
+    event-driven rule (which the layered engine no longer runs) is refused, naming the rule."""
+    x_tr, y_tr, _, _ = digits(8)
+    ckpt = tmp_path / "bptt.npz"
+    learner = LayeredLearner([64, 12, 10], BPTT(), fixed=True, seed=2)
+    learner.fit(x_tr[:10], y_tr[:10], 1, checkpoint=ckpt)
+    with np.load(ckpt) as d:
+        arrays = dict(d)
+    old = tmp_path / "old.npz"
+    np.savez(old, threshold_scale=np.ones(12 + 10), **arrays)
+    back = LayeredLearner.load(old)
+    assert all(np.array_equal(a, b) for a, b in zip(back.weights, learner.weights)) and back.progress == (1, 0)
+    meta = json.loads(str(arrays["config"]))
+    meta.update(rule="EventDriven", rule_args={"kind": "MPD-ED"})
+    np.savez(old, threshold_scale=np.ones(12 + 10), **dict(arrays, config=np.array(json.dumps(meta))))
+    with pytest.raises(RuleError, match="'EventDriven', which the layered engine no longer runs"):
+        LayeredLearner.load(old)
+
+
 def test_state_is_flat_in_T_on_the_chip_and_linear_for_bptt():
     sizes = [64, 100, 10]
     Ts = [4, 8, 16, 32, 64, 128, 256]
@@ -206,8 +228,9 @@ def test_bad_input_says_why(tmp_path):
         Learner([4, 3, 2], OTTT()).learn_sample(np.full((3, 4), np.nan), 0)
     with pytest.raises(RuleError, match="NaN"):
         LayeredLearner([4, 3, 2], BPTT()).learn_sample(np.full((3, 4), np.nan), 0)
-    with pytest.raises(RuleError, match="learns on the chip"):
-        LayeredLearner([4, 3, 2], OTTT())
+    for rule in (OTTT(), EventDriven("STD-ED"), EventDriven("MPD-ED")):
+        with pytest.raises(RuleError, match="BPTT-SG baseline.*learns on the chip: use .*rules.learner.Learner"):
+            LayeredLearner([4, 3, 2], rule)
     with pytest.raises(RuleError, match="eta"):
         OTTT(eta=-1)
     with pytest.raises(RuleError, match="reset_grad"):

@@ -1,6 +1,7 @@
 """The twin of the chip's learning engines (tests/reference/plastic.py) checked on its own:
-float OTTT_A is offline OTTT (tests/reference/learning.py), fixed point stays on the grid and
-is reproducible."""
+float OTTT_A is offline OTTT (tests/reference/learning.py), the float event rules are the old
+layered engine's (tests/reference/layered_event.py), fixed point stays on the grid and is
+reproducible."""
 import math
 from itertools import pairwise
 
@@ -8,6 +9,7 @@ import numpy as np
 import pytest
 
 from neurochip.model.fixed import dyadic
+from tests.reference import layered_event as old_engine
 from tests.reference import learning as ref
 from tests.reference import plastic
 
@@ -78,13 +80,9 @@ def test_synapse_ids_follow_the_network_order():
 # -- event-driven rules (learn_event) ------------------------------------------------------------
 
 def layered_event(sizes, W, xs, ys, kind, *, theta, dv, **rule_kw):
-    """The old layered engine (rules.layered) on the same float network: (weights, losses,
-    thresholds, counts)."""
-    from neurochip.rules.layered import LayeredLearner
-    from neurochip.rules.rule import EventDriven
-    learner = LayeredLearner(sizes, EventDriven(kind=kind, **rule_kw), lam=1.0 - dv, theta=theta, weights=W)
-    losses = [learner.learn_sample(x, y) for x, y in zip(xs, ys)]
-    return learner.weights, losses, learner.threshold_scale * theta, learner.counts()
+    """The old layered engine's event rules (tests/reference/layered_event.py) on the same float
+    network: (weights, losses, thresholds, counts)."""
+    return old_engine.learn(sizes, W, xs, ys, kind, theta=theta, dv=dv, **rule_kw)
 
 
 @pytest.mark.parametrize("kind", ["MPD-ED", "STD-ED"])
@@ -92,7 +90,7 @@ def layered_event(sizes, W, xs, ys, kind, *, theta, dv, **rule_kw):
 @pytest.mark.parametrize("seed", range(3))
 def test_float_event_twin_is_the_layered_engine(kind, sizes, seed):
     """The spec's float event rules are the old engine's operational definitions
-    (rules.kernels.event_sample) on feed-forward networks, theta = 1, reset by subtraction."""
+    (tests/reference/layered_event.py) on feed-forward networks, theta = 1, reset by subtraction."""
     rng = np.random.default_rng(100 * seed + len(sizes))
     T, samples = 5 + seed, 1 + seed
     W = [rng.normal(0.3, 2.0 / np.sqrt(a), size=(b, a)) for a, b in pairwise(sizes)]
