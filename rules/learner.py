@@ -29,6 +29,7 @@ from neurochip.model.files import save_npz_atomic
 from neurochip.model.fixed import (BIAS_EXP_RANGE, BIAS_MANT_BITS, DECAY_ONE, NEVER_VTH, NEVER_VTH_FLOAT, VTH_BITS,
                                    VTH_SHIFT, WEIGHT_BITS, effective_weights, weight_range)
 from neurochip.model.network import Network
+from neurochip.model.neurons import BIAS_SOURCE as BIAS
 from neurochip.model.neurons import FloatLIF, LoihiLIF, SpikeSource
 from neurochip.rules.rule import OTTT, EventDriven, RuleError
 
@@ -165,7 +166,7 @@ def learnable(net: Network, fixed: bool) -> Network:
 
 
 def _fold_bias(net: Network) -> tuple:
-    """`net` without the NIR importer's always-on bias channel (`mapping.nir.importer.BIAS`,
+    """`net` without the NIR importer's always-on bias channel (`model.neurons.BIAS_SOURCE`,
     a one-channel spike source beside the data input, on at every step of a sample: see
     `Imported.inputs_for`), its weights added to the biases of the populations it feeds:
     (network, {population: bias added}); `net` itself if it has no such channel. Exact where
@@ -176,7 +177,6 @@ def _fold_bias(net: Network) -> tuple:
     it); the steps before that are `_start`'s. Otherwise RuleError says what breaks it."""
     from dataclasses import replace
 
-    from neurochip.mapping.nir.importer import BIAS
 
     sources = net.sources()
     if BIAS not in sources or len(sources) == 1:

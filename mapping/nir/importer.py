@@ -70,11 +70,11 @@ from neurochip.mapping.nir import unroll
 from neurochip.model.errors import NetworkError
 from neurochip.model.fixed import ACT_SHIFT, NEVER_VTH_FLOAT, VTH_SHIFT, WEIGHT_EXP_RANGE, weight_range
 from neurochip.model.network import Network
+from neurochip.model.neurons import BIAS_SOURCE as BIAS
 from neurochip.model.neurons import NEURON_MODELS, RESETS, SpikeSource
 
 LINEAR_TYPES = ("Affine", "Linear", "Scale", "Conv1d", "Conv2d", "SumPool2d", "AvgPool2d", "Flatten", "Delay",
                 "Identity")
-BIAS = "bias"
 
 TIMINGS = ("lava", "framework")     # a step of delay per projection, or none within a step
 DISCRETIZATIONS = ("euler", "exact")  # how a time constant becomes a decay per step

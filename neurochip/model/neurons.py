@@ -95,6 +95,11 @@ def _per_neuron(pop: str, name: str, value, n: int, dtype) -> np.ndarray:
     return arr.astype(dtype)
 
 
+# The always-on one-channel source through which biases arrive where a neuron bias would not be
+# exact (NIR import under "framework" timing); learning folds it back into biases.
+BIAS_SOURCE = "bias"
+
+
 @register
 @dataclass
 class SpikeSource(NeuronModel):

@@ -1,9 +1,8 @@
 """The digits study of `neurochip report`: what inference and learning cost on the chip.
 
 The study (digits, 64-128-10, T steps): every learning rule trains from the same random
-weights: OTTT on the chip's plastic cores (`rules.learner.Learner`), the event-driven rules
-and the BPTT-SG baseline in the layered engine (`rules.layered`) until they move to the
-chip; the OTTT-trained network then runs inference on a simulated loihi1 spread over several
+weights: OTTT, STD-ED and MPD-ED on the chip's plastic cores (`rules.learner.Learner`), the
+BPTT-SG baseline in the layered engine (`rules.layered`); the OTTT-trained network then runs inference on a simulated loihi1 spread over several
 cores, and the learning cost is measured against T.
 Energies use `neurochip.chip.energy` with two profiles:
 - inference: `loihi1_sanafe` (silicon-calibrated, complete for inference events) and
