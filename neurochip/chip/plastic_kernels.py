@@ -12,7 +12,7 @@ from neurochip.chip.kernels import forward_step, step_latency, v_before_reset
 from neurochip.chip.plastic import (ERROR, LUT_HALF, OTTT_A, PAYLOAD, SEG_READOUT, SEG_RECURRENT, THRESH, TRACE,
                                      WEIGHT)
 from neurochip.model.events import ALL_EVENTS
-from neurochip.model.fixed import round_stochastic_at
+from neurochip.model.fixed import _GOLDEN, mix64, round_stochastic_at
 from neurochip.model.numba_config import njit
 
 (L_TRACE_UPDATES, L_SURROGATE_EVALS, L_ERROR_OPS, L_WEIGHT_READS, L_WEIGHT_WRITES, L_PACKETS, L_HOPS_EW, L_HOPS_NS,
@@ -56,20 +56,6 @@ def _write(k, dlt, n, fixed, syn_w, fb_w, mirror_of, fb_syn_row, syn_id, seed, l
 
 
 @njit
-def _tag_run(tag, err, pre, fixed, c_w, tag_max):
-    """OTTT_A's tag updates of synapses into consecutive targets (branch-free: a zero error
-    adds nothing, and the loop vectorises)."""
-    if fixed:
-        for q in range(tag.shape[0]):
-            t = tag[q] + pre * err[q]
-            t = t if t < tag_max else tag_max      # selects, not min/max calls: the loop vectorises
-            tag[q] = t if t > -tag_max else -tag_max
-    else:
-        for q in range(tag.shape[0]):
-            tag[q] = tag[q] - c_w * (pre * err[q])
-
-
-@njit
 def _mac_row(acc, w, x):
     """acc += w x over consecutive targets (vectorises)."""
     for q in range(acc.shape[0]):
@@ -97,6 +83,112 @@ def _fold_learning(lcnt_step, lcnt, lat, core_learn):
 
 
 @njit
+def _key(seed, stream, index):
+    """`fixed.uniform_at`'s state after seed, stream and index: the draws of one index then
+    differ by the step only (one mix instead of three per draw)."""
+    z = mix64(np.uint64(seed) * _GOLDEN + np.uint64(stream))
+    return mix64(z ^ (np.uint64(index) * _GOLDEN))
+
+
+@njit
+def _step_key(n):
+    """The step's term of `fixed.uniform_at`."""
+    return np.uint64(n) * _GOLDEN + np.uint64(1)
+
+
+@njit
+def _round_keyed(q, key, step_key):
+    """`fixed.round_stochastic_at(q, seed, stream, index, n)` with key = _key(seed, stream,
+    index) and step_key = _step_key(n); branch-free."""
+    f = np.floor(q)
+    u = (mix64(key ^ step_key) >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+    return f + 1.0 if u < q - f else f
+
+
+@njit
+def _tag_at(tag, lo, err, t0, m, pre, fixed, c_w, tag_max):
+    """OTTT_A's tag updates of m synapses into consecutive targets, without slices (a view costs two
+    atomic reference counts); unsigned indices (no negative-index test: it vectorises)."""
+    a, b = np.uint64(lo), np.uint64(t0)
+    if fixed:
+        for q in range(np.uint64(m)):
+            t = tag[a + q] + pre * err[b + q]
+            t = t if t < tag_max else tag_max      # selects, not min/max calls: the loop vectorises
+            tag[a + q] = t if t > -tag_max else -tag_max
+    else:
+        for q in range(np.uint64(m)):
+            tag[a + q] = tag[a + q] - c_w * (pre * err[b + q])
+
+
+@njit
+def _write_run(lo, hi, val, v0, pre, cc, fixed, syn_w, key_w, step_key, lsb, w_min, w_max, scale):
+    """`_write` of the synapses k in [lo, hi) with x = val[v0 + k - lo] != 0, by dlt = cc (pre
+    x); the mirrors are the caller's (`_mirror_run`). Branch-free: the loop vectorises.
+    Returns the number of writes."""
+    writes = 0
+    a, b = np.uint64(lo), np.uint64(v0)
+    if fixed:
+        for j in range(np.uint64(hi - lo)):
+            x = val[b + j]
+            q = cc * (pre * x) / lsb
+            f = np.floor(q)
+            u = (mix64(key_w[a + j] ^ step_key) >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+            r = f + 1.0 if u < q - f else f
+            w = syn_w[a + j]
+            m = w / scale + lsb * r
+            m = w_min if w_min > m else m
+            m = w_max if w_max < m else m
+            syn_w[a + j] = np.int64(m * scale) if x != 0.0 else w
+            writes += np.int64(x != 0.0)
+    else:
+        for j in range(np.uint64(hi - lo)):
+            x = val[b + j]
+            w = syn_w[a + j]
+            syn_w[a + j] = w + cc * (pre * x) if x != 0.0 else w
+            writes += np.int64(x != 0.0)
+    return writes
+
+
+@njit
+def _mirror_run(lo, hi, val, v0, syn_w, scale, fb_w, mirror_of, fb_syn_row, lcnt):
+    """The mirror writes of `_write_run`'s synapses: fb_w = the new mantissa (or weight)."""
+    for j in range(hi - lo):
+        k = lo + j
+        f = mirror_of[k]
+        if f >= 0 and val[v0 + j] != 0.0:
+            fb_w[f] = syn_w[k] / scale
+            lcnt[fb_syn_row[f], L_WEIGHT_WRITES] += 1
+
+
+@njit
+def _runs(depth, row, n_depths):
+    """Maximal runs of consecutive indices i with one depth[i] and one row[i], grouped by
+    depth (ascending within a depth): ((runs, 3) of lo, hi, row; ptr: depth d's runs are
+    ptr[d]:ptr[d + 1])."""
+    n = depth.shape[0]
+    lo = np.empty(n, np.int64)
+    k = 0
+    for i in range(n):
+        if i == 0 or depth[i] != depth[i - 1] or row[i] != row[i - 1]:
+            lo[k] = i
+            k += 1
+    runs = np.empty((k, 3), np.int64)
+    ptr = np.zeros(n_depths + 1, np.int64)
+    for j in range(k):
+        ptr[depth[lo[j]] + 1] += 1
+    for d in range(n_depths):
+        ptr[d + 1] += ptr[d]
+    fill = ptr[:-1].copy()
+    for j in range(k):
+        d = depth[lo[j]]
+        runs[fill[d], 0] = lo[j]
+        runs[fill[d], 1] = lo[j + 1] if j + 1 < k else n
+        runs[fill[d], 2] = row[lo[j]]
+        fill[d] += 1
+    return runs, ptr
+
+
+@njit
 def learn_samples(T, labels, in_ptr, in_idx, u, v, dend, scratch, sc_dirty, u0, v0, nrn_row,
                   run_ptr, run_row, kernel_runs, du_fac, dv_fac, bias, vth, sub, ramp_start, ramp_steps, ramp_slope,
                   out_ptr, out_axon, out_ew, out_ns, sender_row, axon_row,
@@ -114,15 +206,70 @@ def learn_samples(T, labels, in_ptr, in_idx, u, v, dend, scratch, sc_dirty, u0, 
     Counters: the forward pass into cnt_infer (rows, EVENTS), the learning phases into
     cnt_learn (rows, ALL_EVENTS). losses[s]: the sample's loss; sample_ns[s] = (forward
     steps incl. barriers, learning phases: slowest core each, whole steps: slowest core's
-    forward + learning, plus the barrier), in ns. step_no[0] counts chip steps learned."""
+    forward + learning, plus the barrier), in ns. step_no[0] counts chip steps learned.
+
+    How it is fast (same results): every phase visits only the depths inside its logical
+    window, in runs of one depth and one counter row (neurons: consecutive ids; plastic
+    axons: their traces are kept by position in such runs), with branch-free loops that
+    vectorise; a depth without a non-zero error has no updates; every rounding draw starts
+    from its index's precomputed key (`_key`); no array views in the loops (each costs two
+    atomic reference counts)."""
     N = u.shape[0]
     A = ax_sender.shape[0]
     S = T + 2 * L - 1
     C = ro_hi - ro_lo
     rows = cnt_infer.shape[0]
-    trace = np.zeros((H, A))
-    spike = np.zeros((H, A), np.uint8)
-    arrived = np.zeros(A, np.uint8)
+    # plastic axons by (sender depth, counter row): position p holds axon ax_list[p]
+    pos_of = np.full(A, -1, np.int64)
+    n_pl = 0
+    for ax in range(A):
+        n_pl += ax_plastic[ax] != 0
+    ax_list = np.empty(n_pl, np.int64)
+    j = 0
+    for ax in range(A):
+        if ax_plastic[ax]:
+            ax_list[j] = ax
+            j += 1
+    ax_list = ax_list[np.argsort(depth_of[ax_sender[ax_list]] * rows + axon_row[ax_list], kind="mergesort")]
+    for p in range(n_pl):
+        pos_of[ax_list[p]] = p
+    ax_runs, ax_ptr = _runs(depth_of[ax_sender[ax_list]], axon_row[ax_list], L + 1)
+    nrn_runs, nrn_ptr = _runs(depth_of[:N], nrn_row[:N], L + 1)
+    # segments of plastic axons by (target depth, kind): sg_ptr[3 d + kind] .. sg_ptr[3 d + kind + 1]
+    sg_key = seg[:, 3] * 3 + seg[:, 4]
+    sg = np.argsort(sg_key, kind="mergesort")
+    sg = sg[pos_of[seg[sg, 2]] >= 0]
+    sg_ptr = np.searchsorted(sg_key[sg], np.arange(3 * (L + 1) + 1))
+    sg_lo, sg_hi, sg_t0 = seg[sg, 0], seg[sg, 1], seg[sg, 5]
+    sg_ax = seg[sg, 2]
+    sg_pos = pos_of[sg_ax]
+    sg_row = axon_row[sg_ax]
+    # the rounding draws' keys: traces (by position), errors, weights
+    key_tr = np.empty(n_pl, np.uint64)
+    for p in range(n_pl):
+        key_tr[p] = _key(seed, TRACE, ax_sender[ax_list[p]])
+    key_err = np.empty(N, np.uint64)
+    for i in range(N):
+        key_err[i] = _key(seed, ERROR, i)
+    key_w = np.empty(syn_id.shape[0] if fixed else 0, np.uint64)
+    for k in range(key_w.shape[0]):
+        key_w[k] = _key(seed, WEIGHT, syn_id[k])
+    ax_mirror = np.zeros(A, np.bool_)    # the axon has synapses with a mirror
+    n_mir = 0
+    for ax in range(A):
+        for k in range(syn_ptr[ax], syn_ptr[ax + 1]):
+            if mirror_of[k] >= 0:
+                ax_mirror[ax] = True
+                n_mir += 1
+    mirrored = np.empty(n_mir, np.int64)
+    j = 0
+    for k in range(syn_ptr[0], syn_ptr[A]):
+        if mirror_of[k] >= 0:
+            mirrored[j] = k
+            j += 1
+    trace = np.zeros((H + 1, n_pl))    # row H stays 0: the trace before the first step
+    spike = np.zeros((H, n_pl), np.uint8)
+    arrived = np.zeros(n_pl, np.uint8)
     surr = np.zeros((H, N))
     err = np.zeros(N)
     v_last = v.copy()
@@ -144,6 +291,7 @@ def learn_samples(T, labels, in_ptr, in_idx, u, v, dend, scratch, sc_dirty, u0, 
     lut_step = 1.0 / 2.0**lut_shift
     slot = np.arange(S) % H     # ring slot of logical step t (a table: no division in the loops)
     w_scale = 2.0**wexp
+    has_err = np.zeros(L + 1, np.bool_)  # depth d has a non-zero error this step
     for s in range(labels.shape[0]):
         u[:] = u0
         v[:] = v0
@@ -157,27 +305,34 @@ def learn_samples(T, labels, in_ptr, in_idx, u, v, dend, scratch, sc_dirty, u0, 
         n0 = step_no[0]
         for tau in range(S):
             n = n0 + tau
-            # 1. presynaptic traces of the spikes that arrived in the last delivery
-            for ax in range(A):
-                arr = arrived[ax]
-                arrived[ax] = 0
-                if not ax_plastic[ax]:
-                    continue
-                snd = ax_sender[ax]
-                ts = tau - 1 - depth_of[snd]
-                if ts < 0:
-                    continue
-                prev = trace[slot[ts - 1], ax] if ts >= 1 else 0.0
-                a = 0.0
-                if prev != 0.0 or arr:
+            sk = _step_key(n)
+            # 1. presynaptic traces of the spikes that arrived in the last delivery: senders
+            # at depth ds <= tau - 1, at logical ts = tau - 1 - ds
+            for ds in range(min(tau, L + 1)):
+                ts = tau - 1 - ds
+                cur = np.uint64(slot[ts])
+                prv = np.uint64(slot[ts - 1] if ts >= 1 else H)
+                for g in range(ax_ptr[ds], ax_ptr[ds + 1]):
+                    updates = 0
                     if fixed:
-                        a = min(round_stochastic_at(prev * decay / 4096.0, seed, TRACE, snd, n) + impulse * arr,
-                                trace_max)
+                        for p in range(np.uint64(ax_runs[g, 0]), np.uint64(ax_runs[g, 1])):
+                            prev = trace[prv, p]
+                            arr = arrived[p]
+                            a = min(_round_keyed(prev * decay / 4096.0, key_tr[p], sk) + impulse * arr, trace_max)
+                            live = (prev != 0.0) | (arr != 0)
+                            trace[cur, p] = a if live else 0.0
+                            spike[cur, p] = arr
+                            updates += np.int64(live)
                     else:
-                        a = lam * prev + arr
-                    lcnt_step[axon_row[ax], L_TRACE_UPDATES] += 1
-                trace[slot[ts], ax] = a
-                spike[slot[ts], ax] = arr
+                        for p in range(np.uint64(ax_runs[g, 0]), np.uint64(ax_runs[g, 1])):
+                            prev = trace[prv, p]
+                            arr = arrived[p]
+                            live = (prev != 0.0) | (arr != 0)
+                            trace[cur, p] = lam * prev + arr if live else 0.0
+                            spike[cur, p] = arr
+                            updates += np.int64(live)
+                    lcnt_step[ax_runs[g, 2], L_TRACE_UPDATES] += updates
+            arrived[:] = 0
             # 2. the forward step; surrogates of the hidden compartments from v before the spike test
             v_last[:] = v
             lo = in_ptr[s * T + tau] if tau < T else 0
@@ -187,24 +342,31 @@ def learn_samples(T, labels, in_ptr, in_idx, u, v, dend, scratch, sc_dirty, u0, 
                                          ramp_start, ramp_steps, ramp_slope, out_ptr, out_axon, out_ew, out_ns,
                                          sender_row, axon_row, syn_ptr, syn_tgt, syn_w, syn_dly, ax_dly, ax_t0, sc_ptr, sc_row,
                                          sc_w, sc_dly, sc_comp, sc_shift, cnt_step)
-            for i in range(N):
-                d = depth_of[i]
-                t = tau - d
-                if d < L and 0 <= t < T:
-                    vpre = v_before_reset(v_last[i], u[i], dv_fac[i], bias[i])
+            for d in range(max(1, tau - T + 1), min(L, tau + 1)):   # hidden depths with t = tau - d in [0, T)
+                t = np.uint64(slot[tau - d])
+                for g in range(nrn_ptr[d], nrn_ptr[d + 1]):
+                    i0, i1 = np.uint64(nrn_runs[g, 0]), np.uint64(nrn_runs[g, 1])
                     if fixed:
-                        k = int(np.floor((vpre - vth[i]) * lut_step))
-                        surr[slot[t], i] = lut[min(max(k, -LUT_HALF), LUT_HALF) + LUT_HALF]
+                        for i in range(i0, i1):
+                            vpre = v_before_reset(v_last[i], u[i], dv_fac[i], bias[i])
+                            y = np.floor((vpre - vth[i]) * lut_step)
+                            y = y if y > -LUT_HALF else -LUT_HALF     # clipped as a float: min/maxsd, no branches
+                            surr[t, i] = lut[int(y if y < LUT_HALF else LUT_HALF) + LUT_HALF]
                     else:
-                        p = 1.0 / (1.0 + math.exp(-alpha * (vpre - vth[i])))
-                        surr[slot[t], i] = alpha * p * (1.0 - p)
-                    lcnt_step[nrn_row[i], L_SURROGATE_EVALS] += 1
+                        for i in range(i0, i1):
+                            vpre = v_before_reset(v_last[i], u[i], dv_fac[i], bias[i])
+                            p = 1.0 / (1.0 + math.exp(-alpha * (vpre - vth[i])))
+                            surr[t, i] = alpha * p * (1.0 - p)
+                    lcnt_step[nrn_runs[g, 2], L_SURROGATE_EVALS] += nrn_runs[g, 1] - nrn_runs[g, 0]
             for k in range(n_send):
                 snd = senders[k]
                 for q in range(out_ptr[snd], out_ptr[snd + 1]):
-                    arrived[out_axon[q]] = 1
+                    p = pos_of[out_axon[q]]
+                    if p >= 0:
+                        arrived[p] = 1
             # 3a. errors: the readout's loss gradient, the hidden errors from the feedback sums
             t_ro = tau - L
+            has_err[L] = False
             if 0 <= t_ro < T:
                 for k in range(C):
                     o[k] = v[ro_lo + k] / theta if fixed else v[ro_lo + k]
@@ -212,86 +374,117 @@ def learn_samples(T, labels, in_ptr, in_idx, u, v, dend, scratch, sc_dirty, u0, 
                 for k in range(C):
                     x = e[k] / T * error_scale
                     if fixed:
-                        x = min(max(round_stochastic_at(x, seed, ERROR, ro_lo + k, n), -error_max), error_max)
+                        x = min(max(_round_keyed(x, key_err[ro_lo + k], sk), -error_max), error_max)
                     err[ro_lo + k] = x
+                    has_err[L] = has_err[L] | (x != 0.0)
                     lcnt_step[nrn_row[ro_lo + k], L_ERROR_OPS] += 1
             else:
-                err[ro_lo:ro_hi] = 0.0
-            for i in range(N):
-                d = depth_of[i]
-                if d >= L:
-                    continue
+                for k in range(ro_lo, ro_hi):
+                    err[k] = 0.0
+            for d in range(1, L):
                 td = tau - 2 * L + d
-                x = 0.0
-                if 0 <= td < T and G[i] != 0.0:
-                    if fixed:
-                        x = min(max(round_stochastic_at(c_e * (G[i] * surr[slot[td], i]), seed, ERROR, i, n),
-                                    -error_max), error_max)
+                live = 0 <= td < T
+                t = np.uint64(slot[td] if live else 0)
+                nz = 0
+                for g in range(nrn_ptr[d], nrn_ptr[d + 1]):
+                    ops = 0
+                    i0, i1 = np.uint64(nrn_runs[g, 0]), np.uint64(nrn_runs[g, 1])
+                    if not live:
+                        for i in range(i0, i1):
+                            err[i] = 0.0
+                            G[i] = 0.0
+                    elif fixed:
+                        for i in range(i0, i1):
+                            gi = G[i]
+                            x = min(max(_round_keyed(c_e * (gi * surr[t, i]), key_err[i], sk), -error_max), error_max)
+                            x = x if gi != 0.0 else 0.0
+                            err[i] = x
+                            G[i] = 0.0
+                            ops += np.int64(gi != 0.0)
+                            nz += np.int64(x != 0.0)
                     else:
-                        x = G[i] * surr[slot[td], i]
-                    lcnt_step[nrn_row[i], L_ERROR_OPS] += 1
-                err[i] = x
-                G[i] = 0.0
-            for i in range(N):  # nonzero[i]: errors among neurons < i, to count a run's visits at once
-                nonzero[i + 1] = nonzero[i] + (err[i] != 0.0)
-            # 3b. errors down, as graded spikes on the feedback axons
-            for i in range(N):
-                x = err[i]
-                if x == 0.0 or depth_of[i] < 2:
+                        for i in range(i0, i1):
+                            gi = G[i]
+                            x = gi * surr[t, i] if gi != 0.0 else 0.0
+                            err[i] = x
+                            G[i] = 0.0
+                            ops += np.int64(gi != 0.0)
+                            nz += np.int64(x != 0.0)
+                    lcnt_step[nrn_runs[g, 2], L_ERROR_OPS] += ops
+                has_err[d] = nz > 0
+            any_err = False
+            for d in range(1, L + 1):
+                any_err |= has_err[d]
+            if any_err and rule == OTTT_A:  # nonzero[i]: errors among neurons < i, to count a run's visits at once
+                for i in range(N):
+                    nonzero[i + 1] = nonzero[i] + (err[i] != 0.0)
+            # 3b. errors down, as graded spikes on the feedback axons (depths >= 2), ascending
+            for d in range(2, L + 1):
+                if not has_err[d]:
                     continue
-                r = nrn_row[i]
-                for fa in range(fb_out_ptr[i], fb_out_ptr[i + 1]):
-                    lcnt_step[r, L_PACKETS] += 1
-                    lcnt_step[r, L_HOPS_EW] += fb_ew[fa]
-                    lcnt_step[r, L_HOPS_NS] += fb_ns[fa]
-                    rd = fb_row[fa]
-                    lcnt_step[rd, L_AXONS_IN] += 1
-                    lo, hi, t0 = fb_syn_ptr[fa], fb_syn_ptr[fa + 1], fb_t0[fa]
-                    if t0 >= 0:
-                        _mac_row(G_next[t0:t0 + hi - lo], fb_w[lo:hi], x)
-                    else:
-                        for q in range(lo, hi):
-                            G_next[fb_tgt[q]] += fb_w[q] * x
-                    nq = fb_syn_ptr[fa + 1] - fb_syn_ptr[fa]
-                    lcnt_step[rd, L_ERROR_OPS] += nq
-                    lcnt_step[rd, L_WEIGHT_READS] += nq
+                for g in range(nrn_ptr[d], nrn_ptr[d + 1]):
+                    for i in range(nrn_runs[g, 0], nrn_runs[g, 1]):
+                        x = err[i]
+                        if x == 0.0:
+                            continue
+                        r = nrn_row[i]
+                        for fa in range(fb_out_ptr[i], fb_out_ptr[i + 1]):
+                            lcnt_step[r, L_PACKETS] += 1
+                            lcnt_step[r, L_HOPS_EW] += fb_ew[fa]
+                            lcnt_step[r, L_HOPS_NS] += fb_ns[fa]
+                            rd = fb_row[fa]
+                            lcnt_step[rd, L_AXONS_IN] += 1
+                            lo, hi, t0 = fb_syn_ptr[fa], fb_syn_ptr[fa + 1], fb_t0[fa]
+                            if t0 >= 0:
+                                a, b = np.uint64(t0), np.uint64(lo)
+                                for q in range(np.uint64(hi - lo)):
+                                    G_next[a + q] += fb_w[b + q] * x
+                            else:
+                                for q in range(lo, hi):
+                                    G_next[fb_tgt[q]] += fb_w[q] * x
+                            lcnt_step[rd, L_ERROR_OPS] += hi - lo
+                            lcnt_step[rd, L_WEIGHT_READS] += hi - lo
             # 3c. updates of the synapses with a dependency (pre term and error both non-zero),
-            # a segment (one axon's synapses into one depth, of one kind) at a time
-            for g in range(seg.shape[0]):
-                ax = seg[g, 2]
-                td = tau - 2 * L + seg[g, 3]
-                if not (0 <= td < T and ax_plastic[ax]):
+            # a segment (one axon's synapses into one depth, of one kind) at a time; a depth
+            # without errors has none
+            for d in range(1, L + 1):
+                td = tau - 2 * L + d
+                if not (0 <= td < T and has_err[d]):
                     continue
-                kind = seg[g, 4]
-                if kind == SEG_READOUT:
-                    pre = impulse * spike[slot[td], ax]
-                elif kind == SEG_RECURRENT:
-                    pre = trace[slot[td - 1], ax] if td >= 1 else 0.0
-                else:
-                    pre = trace[slot[td], ax]
-                if pre == 0.0:
-                    continue
-                r = axon_row[ax]
-                visits = 0
-                if rule == OTTT_A:
-                    lo, hi, t0 = seg[g, 0], seg[g, 1], seg[g, 5]
-                    if t0 >= 0:
-                        _tag_run(tag[lo:hi], err[t0:t0 + hi - lo], pre, fixed, c_w, tag_max)
-                        visits = nonzero[t0 + hi - lo] - nonzero[t0]
-                    else:
-                        for k in range(lo, hi):
-                            x = err[syn_tgt[k]]
-                            if x != 0.0:
-                                tag[k] = min(max(tag[k] + pre * x, -tag_max), tag_max) if fixed \
-                                    else tag[k] - c_w * (pre * x)
-                                visits += 1
-                    lcnt_step[r, L_TRACE_UPDATES] += visits
-                    continue
-                for k in range(seg[g, 0], seg[g, 1]):
-                    x = err[syn_tgt[k]]
-                    if x != 0.0:
-                        _write(k, -c_w * (pre * x), n, fixed, syn_w, fb_w, mirror_of, fb_syn_row, syn_id, seed, lsb,
-                               w_min, w_max, w_scale, r, lcnt_step)
+                for kind in range(3):
+                    if kind == SEG_RECURRENT and td == 0:    # its pre term A[-1] is 0
+                        continue
+                    src = slot[td - 1] if kind == SEG_RECURRENT else slot[td]
+                    for j in range(sg_ptr[3 * d + kind], sg_ptr[3 * d + kind + 1]):
+                        pre = impulse * spike[src, sg_pos[j]] if kind == SEG_READOUT else trace[src, sg_pos[j]]
+                        if pre == 0.0:
+                            continue
+                        r = sg_row[j]
+                        lo, hi, t0 = sg_lo[j], sg_hi[j], sg_t0[j]
+                        if rule == OTTT_A:
+                            visits = 0
+                            if t0 >= 0:
+                                _tag_at(tag, lo, err, t0, hi - lo, pre, fixed, c_w, tag_max)
+                                visits = nonzero[t0 + hi - lo] - nonzero[t0]
+                            else:
+                                for k in range(lo, hi):
+                                    x = err[syn_tgt[k]]
+                                    if x != 0.0:
+                                        tag[k] = min(max(tag[k] + pre * x, -tag_max), tag_max) if fixed \
+                                            else tag[k] - c_w * (pre * x)
+                                        visits += 1
+                            lcnt_step[r, L_TRACE_UPDATES] += visits
+                        elif t0 >= 0:
+                            lcnt_step[r, L_WEIGHT_WRITES] += _write_run(lo, hi, err, t0, pre, -c_w, fixed, syn_w, key_w,
+                                                                        sk, lsb, w_min, w_max, w_scale)
+                            if ax_mirror[sg_ax[j]]:
+                                _mirror_run(lo, hi, err, t0, syn_w, w_scale, fb_w, mirror_of, fb_syn_row, lcnt_step)
+                        else:
+                            for k in range(lo, hi):
+                                x = err[syn_tgt[k]]
+                                if x != 0.0:
+                                    _write(k, -c_w * (pre * x), n, fixed, syn_w, fb_w, mirror_of, fb_syn_row, syn_id,
+                                           seed, lsb, w_min, w_max, w_scale, r, lcnt_step)
             G, G_next = G_next, G
             # 4. time: forward phases per core, then the learning phase, then the barrier
             fwd = step_latency(cnt_step, cnt_infer, latency_ns, barrier_ns, core_busy, core_time)
@@ -302,13 +495,23 @@ def learn_samples(T, labels, in_ptr, in_idx, u, v, dend, scratch, sc_dirty, u0, 
             sample_ns[s, 0] += fwd
             sample_ns[s, 1] += learn
             sample_ns[s, 2] += whole + barrier_ns
-        if rule == OTTT_A:  # the sample's epoch: every tagged synapse written once
+        if rule == OTTT_A:  # the sample's epoch: every tagged synapse written once (then its mirror)
             for ax in range(A):
-                for k in range(syn_ptr[ax], syn_ptr[ax + 1]):
-                    if tag[k] != 0.0:
-                        _write(k, -c_w * tag[k] if fixed else tag[k], n0 + S - 1, fixed, syn_w, fb_w, mirror_of,
-                               fb_syn_row, syn_id, seed, lsb, w_min, w_max, w_scale, axon_row[ax], lcnt_step)
-                        tag[k] = 0.0
+                writes = 0
+                for k in range(np.uint64(syn_ptr[ax]), np.uint64(syn_ptr[ax + 1])):
+                    writes += np.int64(tag[k] != 0.0)
+                lcnt_step[axon_row[ax], L_WEIGHT_WRITES] += writes
+            lo, hi = syn_ptr[0], syn_ptr[A]
+            _write_run(lo, hi, tag, lo, 1.0, -c_w if fixed else 1.0, fixed, syn_w, key_w, _step_key(n0 + S - 1), lsb,
+                       w_min, w_max, w_scale)
+            for j in range(n_mir):
+                k = mirrored[j]
+                if tag[k] != 0.0:
+                    f = mirror_of[k]
+                    fb_w[f] = syn_w[k] / w_scale
+                    lcnt_step[fb_syn_row[f], L_WEIGHT_WRITES] += 1
+            for k in range(np.uint64(lo), np.uint64(hi)):
+                tag[k] = 0.0
             learn = _fold_learning(lcnt_step, cnt_learn, lat_all, core_learn)
             sample_ns[s, 1] += learn
             sample_ns[s, 2] += learn
