@@ -189,6 +189,34 @@ def _runs(depth, row, n_depths):
 
 
 @njit
+def _step_buffers(N, in_idx, scratch, cnt_infer, cnt_learn):
+    """The scratch arrays of a chip step with a learning phase: senders, this step's
+    counters (forward, learning), scratch marks, per-core times, spike flags (and their
+    words)."""
+    rows = cnt_infer.shape[0]
+    flags = np.zeros(8 * ((N + 7) // 8), np.uint8)
+    return (np.empty(N + in_idx.shape[0] + 1, np.int64), np.zeros((rows, cnt_infer.shape[1]), np.int64),
+            np.zeros((rows, cnt_learn.shape[1]), np.int64), np.zeros(scratch.shape, np.bool_),
+            np.zeros(rows - 1), np.zeros(rows - 1), np.zeros(rows - 1), flags, flags.view(np.uint64))
+
+
+@njit
+def _time_step(cnt_step, cnt_infer, latency_ns, barrier_ns, lcnt_step, cnt_learn, lat_all, core_busy, core_time,
+               core_learn, sample_ns):
+    """Fold a step's counts into the totals and add its time to the sample's (forward steps
+    incl. barriers, learning phases: slowest core, whole steps: slowest core's forward +
+    learning, plus the barrier)."""
+    fwd = step_latency(cnt_step, cnt_infer, latency_ns, barrier_ns, core_busy, core_time)
+    learn = _fold_learning(lcnt_step, cnt_learn, lat_all, core_learn)
+    whole = 0.0
+    for r in range(core_time.shape[0]):
+        whole = max(whole, core_time[r] + core_learn[r])
+    sample_ns[0] += fwd
+    sample_ns[1] += learn
+    sample_ns[2] += whole + barrier_ns
+
+
+@njit
 def learn_samples(T, labels, in_ptr, in_idx, u, v, dend, scratch, sc_dirty, u0, v0, nrn_row,
                   run_ptr, run_row, kernel_runs, du_fac, dv_fac, bias, vth, sub, ramp_start, ramp_steps, ramp_slope,
                   out_ptr, out_axon, out_ew, out_ns, sender_row, axon_row,
@@ -278,15 +306,8 @@ def learn_samples(T, labels, in_ptr, in_idx, u, v, dend, scratch, sc_dirty, u0, 
     G_next = np.zeros(N)
     o = np.zeros(C)
     e = np.zeros(C)
-    senders = np.empty(N + in_idx.shape[0] + 1, np.int64)
-    cnt_step = np.zeros((rows, cnt_infer.shape[1]), np.int64)
-    lcnt_step = np.zeros((rows, cnt_learn.shape[1]), np.int64)
-    sc_mark = np.zeros(scratch.shape, np.bool_)
-    core_time = np.zeros(rows - 1)
-    core_learn = np.zeros(rows - 1)
-    core_busy = np.zeros(rows - 1)
-    flags = np.zeros(8 * ((N + 7) // 8), np.uint8)
-    words = flags.view(np.uint64)
+    (senders, cnt_step, lcnt_step, sc_mark, core_time, core_learn, core_busy, flags,
+     words) = _step_buffers(N, in_idx, scratch, cnt_infer, cnt_learn)
     decay = lam * 4096.0
     lut_step = 1.0 / 2.0**lut_shift
     slot = np.arange(S) % H     # ring slot of logical step t (a table: no division in the loops)
@@ -487,14 +508,8 @@ def learn_samples(T, labels, in_ptr, in_idx, u, v, dend, scratch, sc_dirty, u0, 
                                            seed, lsb, w_min, w_max, w_scale, r, lcnt_step)
             G, G_next = G_next, G
             # 4. time: forward phases per core, then the learning phase, then the barrier
-            fwd = step_latency(cnt_step, cnt_infer, latency_ns, barrier_ns, core_busy, core_time)
-            learn = _fold_learning(lcnt_step, cnt_learn, lat_all, core_learn)
-            whole = 0.0
-            for r in range(rows - 1):
-                whole = max(whole, core_time[r] + core_learn[r])
-            sample_ns[s, 0] += fwd
-            sample_ns[s, 1] += learn
-            sample_ns[s, 2] += whole + barrier_ns
+            _time_step(cnt_step, cnt_infer, latency_ns, barrier_ns, lcnt_step, cnt_learn, lat_all, core_busy,
+                       core_time, core_learn, sample_ns[s])
         if rule == OTTT_A:  # the sample's epoch: every tagged synapse written once (then its mirror)
             for ax in range(A):
                 writes = 0
@@ -567,7 +582,6 @@ def event_samples(T, labels, in_ptr, in_idx, u, v, dend, scratch, sc_dirty, u0, 
     N = u.shape[0]
     A = ax_sender.shape[0]
     C = ro_hi - ro_lo
-    rows = cnt_infer.shape[0]
     trace = np.zeros((2, A))
     arrived = np.zeros(A, np.uint8)
     v_last = v.copy()
@@ -579,15 +593,8 @@ def event_samples(T, labels, in_ptr, in_idx, u, v, dend, scratch, sc_dirty, u0, 
     Gin = np.zeros(N)
     o = np.zeros(C)
     e = np.zeros(C)
-    senders = np.empty(N + in_idx.shape[0] + 1, np.int64)
-    cnt_step = np.zeros((rows, cnt_infer.shape[1]), np.int64)
-    lcnt_step = np.zeros((rows, cnt_learn.shape[1]), np.int64)
-    sc_mark = np.zeros(scratch.shape, np.bool_)
-    core_time = np.zeros(rows - 1)
-    core_learn = np.zeros(rows - 1)
-    core_busy = np.zeros(rows - 1)
-    flags = np.zeros(8 * ((N + 7) // 8), np.uint8)
-    words = flags.view(np.uint64)
+    (senders, cnt_step, lcnt_step, sc_mark, core_time, core_learn, core_busy, flags,
+     words) = _step_buffers(N, in_idx, scratch, cnt_infer, cnt_learn)
     decay = lam * 4096.0
     lut_step = 1.0 / 2.0**lut_shift
     w_scale = 2.0**wexp
@@ -687,14 +694,8 @@ def event_samples(T, labels, in_ptr, in_idx, u, v, dend, scratch, sc_dirty, u0, 
                         tag[k] = min(max(x, -tag_max), tag_max) if fixed else x
                         visits += 1
                 lcnt_step[axon_row[ax], L_TRACE_UPDATES] += visits
-            fwd = step_latency(cnt_step, cnt_infer, latency_ns, barrier_ns, core_busy, core_time)
-            learn = _fold_learning(lcnt_step, cnt_learn, lat_all, core_learn)
-            whole = 0.0
-            for r in range(rows - 1):
-                whole = max(whole, core_time[r] + core_learn[r])
-            sample_ns[s, 0] += fwd
-            sample_ns[s, 1] += learn
-            sample_ns[s, 2] += whole + barrier_ns
+            _time_step(cnt_step, cnt_infer, latency_ns, barrier_ns, lcnt_step, cnt_learn, lat_all, core_busy,
+                       core_time, core_learn, sample_ns[s])
         # the learning epoch: the readout's errors, then depth by depth down, then the writes
         n = n0 + T + L
         for k in range(C):
