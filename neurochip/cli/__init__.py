@@ -11,7 +11,7 @@ from neurochip.cli import commands
 from neurochip.cli.commands import OptionError
 from neurochip.mapping.nir.importer import DISCRETIZATIONS, TIMINGS
 from neurochip.mapping.placement.partition import PARTITION_METHODS
-from neurochip.model.errors import FitError, NetworkError, SpecError
+from neurochip.model.errors import DataError, FitError, NetworkError, SpecError
 from neurochip.model.neurons import RESETS
 from neurochip.rules.rule import RULES
 
@@ -113,7 +113,7 @@ def main(argv=None) -> int:
     except FitError as e:
         print(f"error: does not fit the chip: {e}", file=sys.stderr)
         return EXIT_FIT
-    except (FileNotFoundError, NetworkError, SpecError, OptionError) as e:
+    except (FileNotFoundError, NetworkError, SpecError, DataError, OptionError) as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_INPUT
     except KeyboardInterrupt:

@@ -11,3 +11,7 @@ class FitError(ValueError):
 
 class SpecError(ValueError):
     """A chip or profile description is invalid."""
+
+
+class DataError(ValueError):
+    """A data file is truncated or malformed, or its events do not fit what was asked."""

@@ -34,6 +34,8 @@ from scipy.ndimage import zoom
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
+from neurochip.model.errors import DataError
+
 EVENTS_XY = np.dtype([("t", "<i8"), ("x", "<i2"), ("y", "<i2"), ("p", "u1")])
 EVENTS_X = np.dtype([("t", "<i8"), ("x", "<i2"), ("p", "u1")])
 
@@ -41,10 +43,6 @@ NMNIST_SHAPE = (2, 34, 34)       # (polarity, y, x) of N-MNIST recordings
 ATIS_SHAPE = (2, 240, 304)       # the ATIS sensor of N-Caltech101
 SHD_CHANNELS = 700               # cochlea channels of SHD and SSC
 DVS128_SHAPE = (2, 128, 128)     # DVS128 Gesture
-
-
-class DataError(ValueError):
-    """An event data file is truncated or malformed, or events do not fit what was asked."""
 
 
 def _fail(path, what: str):
@@ -58,7 +56,11 @@ def channel_index(events: np.ndarray, shape) -> np.ndarray:
     `shape` (P, H, W) and events with y; p * C + x for shape (P, C) and events without.
     Raises DataError when an address falls outside `shape`."""
     shape = tuple(int(s) for s in shape)
-    fields = ("p", "y", "x") if "y" in events.dtype.names else ("p", "x")
+    names = events.dtype.names or ()
+    if not {"t", "x", "p"} <= set(names):
+        raise DataError(f"events with dtype {events.dtype}: expected a structured array with fields t, x, (y,) p "
+                        "(EVENTS_XY or EVENTS_X)")
+    fields = ("p", "y", "x") if "y" in names else ("p", "x")
     if len(shape) != len(fields):
         raise DataError(f"shape {shape} has {len(shape)} axes; events with fields {events.dtype.names} "
                         f"need {len(fields)}: ({', '.join(f.upper() for f in fields)})")
@@ -405,7 +407,8 @@ def saccade_path(steps_per_saccade: int, radius: float) -> np.ndarray:
 
 def _shifted(padded: np.ndarray, pad: int, dx: float, dy: float, h: int, w: int) -> np.ndarray:
     """Frames (N, h, w) of images moved by (dx, dy) pixels: frame[y, x] = image(y - dy, x - dx),
-    bilinear between pixels, zero (black) outside. `padded` is the images with `pad` zeros around."""
+    bilinear between pixels. `padded` is the images with `pad` pixels around them (the black
+    that moves into view), all plus BLACK_LEVEL."""
     sy, sx = -dy, -dx
     iy, ix = int(np.floor(sy)), int(np.floor(sx))
     fy, fx = np.float32(sy - iy), np.float32(sx - ix)
