@@ -1,6 +1,7 @@
 """The `neurochip` command end to end on small inputs, good and bad (exit codes: 0 done,
 2 bad input, 3 does not fit the chip)."""
 import json
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -124,3 +125,20 @@ def test_demo_runs_end_to_end(capsys, tmp_path):
     assert code == 0
     assert "identical to neurochip's: True" in out and "summary:" in out
     assert (tmp_path / "d" / "report.md").is_file() and (tmp_path / "d" / "network.nir").is_file()
+
+
+def test_run_writes_the_output_counts_in_the_source_timeline(capsys, tmp_path):
+    """`run --counts-out`: per-sample output spike counts over the source's T steps, which in
+    float equal snnTorch's own (the fixture's, made by snnTorch) on >= 99% of the samples."""
+    d = np.load(Path(FF).parent / "digits_fixture.npz")
+    x = np.unpackbits(d["x_test"], axis=-1)[..., :64].astype(bool)
+    np.save(tmp_path / "x.npy", x)
+    out = tmp_path / "counts.npy"
+    code, text, _ = run_cli(capsys, "run", FF, *SNN, "--float", "--input", str(tmp_path / "x.npy"), "--samples", "450",
+                            "--counts-out", str(out))
+    assert code == 0 and str(out) in text
+    counts = np.load(out)
+    assert counts.shape == (450, 10) and counts.dtype == np.int64
+    assert (counts == d["ff_counts"]).all(1).mean() >= 0.99
+    code, _, err = run_cli(capsys, "run", FF, *SNN, "--counts-out", str(tmp_path / "missing" / "c.npy"))
+    assert code == EXIT_INPUT and "--counts-out" in err and "does not exist" in err

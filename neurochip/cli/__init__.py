@@ -75,6 +75,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="neurochip_map", help="folder for mapping.json and mesh.png")
     p = sub.add_parser("run", help="inference on the chip: accuracy, energy, latency")
     _nir_options(p, with_input=True)
+    p.add_argument("--counts-out", help="write the output spike counts per sample, (samples, n_out) int64 .npy, "
+                                        "counted over the source's T steps")
     p = sub.add_parser("learn", help="on-chip learning on digits with a rule, from scratch or fine-tuning a NIR "
                                      "network (checkpoints, resume, --json results)")
     _nir_options(p, optional=True)

@@ -22,6 +22,7 @@ from neurochip.mapping.placement.place import map_network
 from neurochip.mapping.placement.report import plot_mesh_heatmap
 from neurochip.mapping.quantize import quantize
 from neurochip.model.errors import FitError, NetworkError
+from neurochip.model.files import save_npy_atomic
 from neurochip.rules.layered import LayeredLearner
 from neurochip.rules.learner import Learner, learnable, learning_profile
 from neurochip.rules.rule import BPTT, OTTT, RULES
@@ -215,6 +216,7 @@ def _inputs(args, n_in, spikes=None):
 
 
 def cmd_run(args) -> int:
+    counts_out = check_file(args.counts_out, "--counts-out", create_folder=False) if args.counts_out else None
     spikes = load_spikes(args.input) if args.input else None  # a bad file fails before the mapping
     imp, mapping = load_network(args)
     net, chip = mapping.net, mapping.chip
@@ -227,7 +229,8 @@ def cmd_run(args) -> int:
     tail = max(imp.lag.values(), default=0) if args.timing == "framework" else len(net.projections)
     res = sim.run_samples([imp.inputs_for(s, T + tail if args.timing == "lava" else None) for s in x],
                           steps=T + tail, populations=[out_pop], progress=None if quiet(args) else "inference")
-    counts = res.spikes[out_pop].sum(1)
+    # the output's spikes in the source's timeline: its T steps, behind the source by its lag
+    counts = np.stack([imp.align(r, out_pop, T) for r in res.spikes[out_pop]]).sum(1)
     e = run_energy(res, chip.profile).per(len(x))
     print(f"{len(x)} samples x {T} steps on {chip.name} ({len(sim.program.core_ids)} cores)")
     if y is not None and counts.shape[1] == 10:
@@ -236,6 +239,9 @@ def cmd_run(args) -> int:
     print(f"energy per inference: {e.total_pj / 1e3:.1f} nJ ({chip.profile.name}"
           + (f"; unknown costs: {', '.join(e.unknown)}" if e.unknown else "") + ")")
     print(f"latency per inference: {np.nansum(res.step_latency_ns) / len(x) / 1e3:.1f} us")
+    if counts_out:
+        save_npy_atomic(counts_out, OptionError, counts.astype(np.int64))
+        print(f"output spike counts (samples, {counts.shape[1]}): {counts_out}")
     return 0
 
 
