@@ -142,3 +142,15 @@ def test_run_writes_the_output_counts_in_the_source_timeline(capsys, tmp_path):
     assert (counts == d["ff_counts"]).all(1).mean() >= 0.99
     code, _, err = run_cli(capsys, "run", FF, *SNN, "--counts-out", str(tmp_path / "missing" / "c.npy"))
     assert code == EXIT_INPUT and "--counts-out" in err and "does not exist" in err
+
+
+@pytest.mark.parametrize("rule", ["mpd_ed", "ottt_a"])
+def test_learn_on_the_temporal_default(capsys, tmp_path, rule):
+    out = tmp_path / "r.json"
+    code, text, _ = run_cli(capsys, "learn", "--data", "saccade", "--steps", "30", "--train", "40", "--epochs", "1",
+                            "--hidden", "16", "--rule", rule, "--json", str(out))
+    assert code == 0 and "epoch 1:" in text
+    result = json.loads(out.read_text())
+    assert result["energy_per_update_uj"] > 0 and result["counters"]["learning"]["packets"] > 0
+    code, _, err = run_cli(capsys, "learn", "--data", "saccade", "--steps", "31")
+    assert code == EXIT_INPUT and "--steps 31" in err and "multiple of 3" in err

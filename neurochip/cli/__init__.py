@@ -84,7 +84,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--eta", type=positive_float, default=None, help="learning rate (default: the rule's)")
     p.add_argument("--epochs", type=positive_int, default=5, help="train until this many epochs are done")
     p.add_argument("--hidden", type=positive_int, default=None, help="hidden neurons of a new network (default 128)")
-    p.add_argument("--steps", type=positive_int, default=16, help="steps per digit")
+    p.add_argument("--data", choices=("digits", "saccade"), default="digits",
+                   help="digits: 8x8 pixels as Bernoulli spikes; saccade: the digits moved before an emulated "
+                        "event camera (2x16x16 ON/OFF channels; neurochip.studies.event_data)")
+    p.add_argument("--steps", type=positive_int, default=None, help="steps per sample (digits 16, saccade 300)")
     p.add_argument("--train", type=positive_int, default=None, help="use the first N training samples")
     p.add_argument("--seed", type=non_negative_int, default=0)
     p.add_argument("--json", help="write the run's results (accuracy, energy and latency per update, counters) here")

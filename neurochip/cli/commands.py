@@ -7,6 +7,7 @@ import re
 import sys
 import warnings
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -25,14 +26,16 @@ from neurochip.model.errors import FitError, NetworkError
 from neurochip.model.files import save_npy_atomic
 from neurochip.rules.layered import LayeredLearner
 from neurochip.rules.learner import Learner, learnable, learning_profile
-from neurochip.rules.rule import BPTT, OTTT, RULES
+from neurochip.rules.rule import BPTT, OTTT, RULES, EventDriven
 from neurochip.studies.datasets import digits
+from neurochip.studies.event_data import saccade_digits
 from neurochip.studies.demo import main as demo
 from neurochip.studies.report import write
 from neurochip.studies.ttfs_report import write_report
 
 
 DIGIT_STEPS = 16      # steps per digit unless --steps
+SACCADE_PER_CORE = 32  # learn --data saccade: 512 inputs; one core cannot hold the synapses and their learning state
 DIGIT_SAMPLES = 100   # run: at most this many samples unless --samples
 REPORT_EPOCHS = 8     # report: epochs unless --epochs
 
@@ -256,15 +259,17 @@ def cmd_learn(args) -> int:
         raise FileNotFoundError(f"--resume: no checkpoint at {ckpt}; start without --resume")
     if args.nir and args.hidden is not None:
         raise OptionError(f"--hidden {args.hidden}: the layers come from {args.nir}; --hidden sizes a new network")
-    x_tr, y_tr, x_te, y_te = digits(args.steps)
+    x_tr, y_tr, x_te, y_te = learning_data(args)
     if args.train is not None and args.train > len(x_tr):
-        raise OptionError(f"--train {args.train}: the digits training set has {len(x_tr)} samples; "
+        raise OptionError(f"--train {args.train}: the {args.data} training set has {len(x_tr)} samples; "
                           f"give at most {len(x_tr)} (or leave --train out to use them all)")
     x_tr, y_tr = x_tr[: args.train], y_tr[: args.train]
     rule = RULES[args.rule](**({} if args.eta is None else {"eta": args.eta}))
+    if isinstance(rule, EventDriven):   # a spike-count readout: the scale that keeps its softmax unsaturated
+        rule = replace(rule, readout_scale=rule.readout_scale * 16 / x_tr.shape[1])
     if args.resume and args.hidden is None and not args.nir:
         args.hidden = checkpoint_hidden(ckpt)
-    learner = _learner(args, rule)
+    learner = _learner(args, rule, x_tr.shape[2])
     if ckpt and ckpt.exists():
         if not args.resume:
             raise OptionError(f"--checkpoint {ckpt}: the file exists; add --resume to continue it, or choose another "
@@ -284,7 +289,7 @@ def cmd_learn(args) -> int:
     print(f"{rule.label}: accuracy {result['accuracy_before']:.3f} -> {result['accuracy_after']:.3f}; "
           f"{result['energy_per_update_uj']:.3f} uJ per update ({result['learning_energy_per_update_uj']:.3f} uJ "
           f"learning phase), learning latency {result['learning_latency_per_update_us']} us per update, state "
-          f"{learner.state_bytes(args.steps)} bytes")
+          f"{learner.state_bytes(x_tr.shape[1])} bytes")
     if learner.samples_learned == learned0:
         print("nothing learned: the checkpoint had done every epoch asked for")
     if out_json:
@@ -307,22 +312,36 @@ def checkpoint_hidden(path) -> int | None:
         return None
 
 
-def _learner(args, rule):
-    """The learner of `neurochip learn`: the chip's engines for the rules (a NIR network with
-    OTTT, or a new digits chain), the layered engine for the BPTT-SG baseline."""
+def learning_data(args):
+    """(x_train, y_train, x_test, y_test) of `neurochip learn --data`: the digits as
+    Bernoulli spike trains of --steps steps (default 16), or the saccade digits' events
+    (--steps, default 300, a multiple of 3: three saccades)."""
+    if args.data == "digits":
+        return digits(args.steps or DIGIT_STEPS)
+    steps = args.steps or 300
+    if steps % 3:
+        raise OptionError(f"--steps {steps}: --data saccade moves each digit in three saccades; give a multiple of 3")
+    return saccade_digits(steps_per_saccade=steps // 3)
+
+
+def _learner(args, rule, n_in: int):
+    """The learner of `neurochip learn` for data of `n_in` channels: the chip's engines for the
+    rules (a NIR network with OTTT, or a new chain), the layered engine for the BPTT-SG
+    baseline."""
     fixed = not args.float
     if args.nir and not isinstance(rule, OTTT):
         raise OptionError(f"--rule {args.rule}: fine-tuning a NIR network takes ottt_a or ottt_o (its last layer "
                           "becomes OTTT's memoryless readout; the event-driven rules need a spiking readout)")
     if isinstance(rule, BPTT):
-        return LayeredLearner([64, args.hidden or 128, 10], rule, fixed=fixed, seed=args.seed)
+        return LayeredLearner([n_in, args.hidden or 128, 10], rule, fixed=fixed, seed=args.seed)
     if not args.nir:
-        return Learner([64, args.hidden or 128, 10], rule, fixed=fixed, seed=args.seed, chip=chip_of(args))
+        return Learner([n_in, args.hidden or 128, 10], rule, fixed=fixed, seed=args.seed, chip=chip_of(args),
+                       per_core=None if n_in == 64 else SACCADE_PER_CORE)
     imp = import_nir(args)
     net = learnable(imp.net, fixed)
-    n_in = net.populations[net.sources()[0]].n
-    if n_in != 64:
-        raise NetworkError(f"{args.nir}: its input has {n_in} channels; `neurochip learn` trains on digits (64 pixels)")
+    have = net.populations[net.sources()[0]].n
+    if have != n_in:
+        raise NetworkError(f"{args.nir}: its input has {have} channels; --data {args.data} has {n_in}")
     chip = chip_of(args)
     try:
         placement = map_network(net, chip, args.partition).placement
