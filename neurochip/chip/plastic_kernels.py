@@ -56,13 +56,6 @@ def _write(k, dlt, n, fixed, syn_w, fb_w, mirror_of, fb_syn_row, syn_id, seed, l
 
 
 @njit
-def _mac_row(acc, w, x):
-    """acc += w x over consecutive targets (vectorises)."""
-    for q in range(acc.shape[0]):
-        acc[q] += w[q] * x
-
-
-@njit
 def _fold_learning(lcnt_step, lcnt, lat, core_learn):
     """Fold a learning phase's counts into the totals; per-core time into core_learn;
     returns the slowest core's learning time."""
@@ -214,6 +207,29 @@ def _time_step(cnt_step, cnt_infer, latency_ns, barrier_ns, lcnt_step, cnt_learn
     sample_ns[0] += fwd
     sample_ns[1] += learn
     sample_ns[2] += whole + barrier_ns
+
+
+@njit
+def _send_down(i, x, fb_out_ptr, fb_ew, fb_ns, fb_row, fb_syn_ptr, fb_tgt, fb_t0, fb_w, nrn_row, G_next, lcnt):
+    """Neuron i sends the error x as a graded spike on its feedback axons; every feedback
+    synapse adds b x to its target's sum."""
+    r = nrn_row[i]
+    for fa in range(fb_out_ptr[i], fb_out_ptr[i + 1]):
+        lcnt[r, L_PACKETS] += 1
+        lcnt[r, L_HOPS_EW] += fb_ew[fa]
+        lcnt[r, L_HOPS_NS] += fb_ns[fa]
+        rd = fb_row[fa]
+        lcnt[rd, L_AXONS_IN] += 1
+        lo, hi, t0 = fb_syn_ptr[fa], fb_syn_ptr[fa + 1], fb_t0[fa]
+        if t0 >= 0:   # consecutive targets: no gather, no slices (a view costs two atomic reference counts)
+            a, b = np.uint64(t0), np.uint64(lo)
+            for q in range(np.uint64(hi - lo)):
+                G_next[a + q] += fb_w[b + q] * x
+        else:
+            for q in range(lo, hi):
+                G_next[fb_tgt[q]] += fb_w[q] * x
+        lcnt[rd, L_ERROR_OPS] += hi - lo
+        lcnt[rd, L_WEIGHT_READS] += hi - lo
 
 
 @njit
@@ -445,26 +461,9 @@ def learn_samples(T, labels, in_ptr, in_idx, u, v, dend, scratch, sc_dirty, u0, 
                     continue
                 for g in range(nrn_ptr[d], nrn_ptr[d + 1]):
                     for i in range(nrn_runs[g, 0], nrn_runs[g, 1]):
-                        x = err[i]
-                        if x == 0.0:
-                            continue
-                        r = nrn_row[i]
-                        for fa in range(fb_out_ptr[i], fb_out_ptr[i + 1]):
-                            lcnt_step[r, L_PACKETS] += 1
-                            lcnt_step[r, L_HOPS_EW] += fb_ew[fa]
-                            lcnt_step[r, L_HOPS_NS] += fb_ns[fa]
-                            rd = fb_row[fa]
-                            lcnt_step[rd, L_AXONS_IN] += 1
-                            lo, hi, t0 = fb_syn_ptr[fa], fb_syn_ptr[fa + 1], fb_t0[fa]
-                            if t0 >= 0:
-                                a, b = np.uint64(t0), np.uint64(lo)
-                                for q in range(np.uint64(hi - lo)):
-                                    G_next[a + q] += fb_w[b + q] * x
-                            else:
-                                for q in range(lo, hi):
-                                    G_next[fb_tgt[q]] += fb_w[q] * x
-                            lcnt_step[rd, L_ERROR_OPS] += hi - lo
-                            lcnt_step[rd, L_WEIGHT_READS] += hi - lo
+                        if err[i] != 0.0:
+                            _send_down(i, err[i], fb_out_ptr, fb_ew, fb_ns, fb_row, fb_syn_ptr, fb_tgt, fb_t0, fb_w,
+                                       nrn_row, G_next, lcnt_step)
             # 3c. updates of the synapses with a dependency (pre term and error both non-zero),
             # a segment (one axon's synapses into one depth, of one kind) at a time; a depth
             # without errors has none
@@ -532,27 +531,6 @@ def learn_samples(T, labels, in_ptr, in_idx, u, v, dend, scratch, sc_dirty, u0, 
             sample_ns[s, 2] += learn
         losses[s] = loss
         step_no[0] = n0 + S
-
-
-@njit
-def _send_down(i, x, fb_out_ptr, fb_ew, fb_ns, fb_row, fb_syn_ptr, fb_tgt, fb_t0, fb_w, nrn_row, G_next, lcnt):
-    """Neuron i sends the error x as a graded spike on its feedback axons; every feedback
-    synapse adds b x to its target's sum."""
-    r = nrn_row[i]
-    for fa in range(fb_out_ptr[i], fb_out_ptr[i + 1]):
-        lcnt[r, L_PACKETS] += 1
-        lcnt[r, L_HOPS_EW] += fb_ew[fa]
-        lcnt[r, L_HOPS_NS] += fb_ns[fa]
-        rd = fb_row[fa]
-        lcnt[rd, L_AXONS_IN] += 1
-        lo, hi, t0 = fb_syn_ptr[fa], fb_syn_ptr[fa + 1], fb_t0[fa]
-        if t0 >= 0:
-            _mac_row(G_next[t0:t0 + hi - lo], fb_w[lo:hi], x)
-        else:
-            for q in range(lo, hi):
-                G_next[fb_tgt[q]] += fb_w[q] * x
-        lcnt[rd, L_ERROR_OPS] += hi - lo
-        lcnt[rd, L_WEIGHT_READS] += hi - lo
 
 
 @njit
