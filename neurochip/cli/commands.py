@@ -29,6 +29,7 @@ from neurochip.rules.learner import Learner, learnable, learning_profile
 from neurochip.rules.rule import BPTT, OTTT, RULES, EventDriven
 from neurochip.studies.datasets import digits
 from neurochip.studies.event_data import saccade_digits
+from neurochip.studies.learning_study import every_count
 from neurochip.studies.demo import main as demo
 from neurochip.studies.report import write
 from neurochip.studies.ttfs_report import write_report
@@ -288,7 +289,7 @@ def cmd_learn(args) -> int:
     result = learning_result(learner, before, learner.accuracy(x_te, y_te))
     print(f"{rule.label}: accuracy {result['accuracy_before']:.3f} -> {result['accuracy_after']:.3f}; "
           f"{result['energy_per_update_uj']:.3f} uJ per update ({result['learning_energy_per_update_uj']:.3f} uJ "
-          f"learning phase), learning latency {result['learning_latency_per_update_us']} us per update, state "
+          f"learning phase), learning latency {_us(result['learning_latency_per_update_us'])} per update, state "
           f"{learner.state_bytes(x_tr.shape[1])} bytes")
     if learner.samples_learned == learned0:
         print("nothing learned: the checkpoint had done every epoch asked for")
@@ -298,6 +299,10 @@ def cmd_learn(args) -> int:
     if ckpt:
         print(f"checkpoint: {ckpt}")
     return 0
+
+
+def _us(value) -> str:
+    return "unknown" if value is None else f"{value:.3f} us"
 
 
 def checkpoint_hidden(path) -> int | None:
@@ -355,8 +360,10 @@ def learning_result(learner, before: float, after: float) -> dict:
     training sample), and the counters per update, learning phase and forward pass apart."""
     n = max(1, learner.samples_learned)
     profile = learning_profile()
-    learn_c, infer_c = learner.counts("learn"), learner.counts("infer")
-    total = energy({k: learn_c.get(k, 0) + infer_c.get(k, 0) for k in set(learn_c) | set(infer_c)}, profile)
+    # the layered engine counts its forward pass with the learning, and its "infer" counts are test runs
+    learn_c = learner.counts("learn")
+    infer_c = learner.counts("infer") if isinstance(learner, Learner) else {}
+    total = energy(every_count(learner), profile)
     learning = energy(learn_c, profile)
     latency = learner.latency_us() if hasattr(learner, "latency_us") else {}
     return {"rule": learner.rule.label, "engine": "chip" if isinstance(learner, Learner) else "layered",
