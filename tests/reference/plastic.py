@@ -159,6 +159,16 @@ def _sigmoid(x):
         return 0.0
 
 
+def _layout(W):
+    """(L, sizes [n_0 .. n_L], off, N) of forward matrices W: off[d] is the global id of layer
+    d's first neuron (d >= 1), N the number of neurons."""
+    sizes = [np.shape(W[0])[1]] + [np.shape(w)[0] for w in W]
+    off = [0, 0]
+    for n in sizes[1:]:
+        off.append(off[-1] + n)
+    return len(W), sizes, off, off[-1]
+
+
 class _Learner:
     """The network, its constants and the counters, across samples."""
 
@@ -167,12 +177,7 @@ class _Learner:
             raise ValueError(f"rule must be 'O' or 'A' and feedback 'mirror' or 'random', got {rule!r}, {feedback!r}")
         self.fixed, self.rule, self.mirror = fixed, rule, feedback == "mirror"
         self.gamma, self.alpha, self.dv, self.wexp, self.seed = gamma, alpha, dv, weight_exp, seed
-        self.L = len(W)
-        self.sizes = [np.shape(W[0])[1]] + [np.shape(w)[0] for w in W]
-        self.off = [0, 0]                       # off[d]: global id of layer d's first neuron (d >= 1)
-        for n in self.sizes[1:]:
-            self.off.append(self.off[-1] + n)
-        self.N = self.off[-1]
+        self.L, self.sizes, self.off, self.N = _layout(W)
         self.k = constants(fixed, eta=eta, alpha=alpha, vth=vth, dv=dv, weight_exp=weight_exp, **bits)
         self.theta_int = vth << VTH_SHIFT if fixed else None
         self.W = [self._weights(w, (self.sizes[m + 1], self.sizes[m]), f"W[{m}]") for m, w in enumerate(W)]
@@ -485,12 +490,7 @@ class _EventLearner:
         self.eta, self.gamma, self.alpha, self.s_min, self.readout_scale = eta, gamma, alpha, s_min, readout_scale
         self.kappa, self.rate, self.thr_lo, self.thr_hi = kappa, rate, thr_lo, thr_hi
         self.vth, self.dv, self.reset, self.wexp, self.seed, self.bits = vth, dv, reset, weight_exp, seed, bits
-        self.L = len(W)
-        self.sizes = [np.shape(W[0])[1]] + [np.shape(w)[0] for w in W]
-        self.off = [0, 0]                       # off[d]: global id of layer d's first neuron (d >= 1)
-        for n in self.sizes[1:]:
-            self.off.append(self.off[-1] + n)
-        self.N = self.off[-1]
+        self.L, self.sizes, self.off, self.N = _layout(W)
         grid = self.constants(T=1)              # the weight grid does not depend on T
         self.W = [_checked_weights(w, (self.sizes[m + 1], self.sizes[m]), f"W[{m}]", fixed, grid)
                   for m, w in enumerate(W)]
