@@ -201,7 +201,6 @@ class PlasticProgram:
     # segments: runs of one axon's synapses into one depth, of one kind
     seg: np.ndarray             # (segments, 6): first synapse, end, axon, target depth, kind, first
                                 # target if the targets are consecutive (else -1)
-    ax_plastic: np.ndarray      # (A,) 1 if the axon drives plastic synapses
     ax_sender: np.ndarray
     # feedback: neuron -> feedback axons -> feedback synapses
     fb_out_ptr: np.ndarray
@@ -363,7 +362,6 @@ def compile_plasticity(net: Network, chip: ChipSpec, placement: Placement, table
                     _first_if_consecutive(tgt, np.append(starts, len(syn_id)))], axis=1).astype(np.int64) \
         if len(syn_id) else np.zeros((0, 6), np.int64)
     ax_sender = akeys // n_cores
-    ax_plastic = np.ones(len(akeys), np.int64)
 
     # feedback synapses: for every forward synapse j -> i between hidden j (depth >= 1 on
     # the chip) and i, one synapse i -> j on j's core
@@ -447,7 +445,7 @@ def compile_plasticity(net: Network, chip: ChipSpec, placement: Placement, table
         readout=(pop_slices[layers[-1]].start, pop_slices[layers[-1]].stop), theta=theta,
         alpha=plasticity.alpha, gamma=plasticity.gamma, eta=plasticity.eta, seed=int(plasticity.seed),
         syn_id=syn_id.astype(np.int64), mirror_of=mirror_of, seg=seg,
-        ax_plastic=ax_plastic, ax_sender=ax_sender.astype(np.int64),
+        ax_sender=ax_sender.astype(np.int64),
         fb_out_ptr=fb_out_ptr, fb_ew=dxy[:, 0].copy(), fb_ns=dxy[:, 1].copy(), fb_row=row_of_core[fax_core],
         fb_syn_ptr=fb_syn_ptr, fb_tgt=fb_post.astype(np.int64), fb_t0=_first_if_consecutive(fb_post, fb_syn_ptr), fb_w=fb_w, fb_syn_row=row_of_core[nrn_core[fb_post]],
         lam=lam, impulse=float(2**f_t) if fixed else 1.0, trace_max=trace_max if fixed else np.inf,

@@ -239,7 +239,7 @@ def learn_samples(T, labels, in_ptr, in_idx, u, v, dend, scratch, sc_dirty, u0, 
                   syn_ptr, syn_tgt, syn_w, syn_dly, ax_dly, ax_t0, sc_ptr, sc_row, sc_w, sc_dly, sc_comp, sc_shift,
                   latency_ns, barrier_ns,
                   rule, fixed, depth_of, L, H, ro_lo, ro_hi, theta, alpha, gamma, seed,
-                  syn_id, mirror_of, seg, ax_plastic, ax_sender,
+                  syn_id, mirror_of, seg, ax_sender,
                   fb_out_ptr, fb_ew, fb_ns, fb_row, fb_syn_ptr, fb_tgt, fb_t0, fb_w, fb_syn_row,
                   lam, impulse, trace_max, error_scale, error_max, tag_max, c_e, c_w, lsb, w_min, w_max, wexp,
                   lut, lut_shift, lat_all,
@@ -263,34 +263,24 @@ def learn_samples(T, labels, in_ptr, in_idx, u, v, dend, scratch, sc_dirty, u0, 
     S = T + 2 * L - 1
     C = ro_hi - ro_lo
     rows = cnt_infer.shape[0]
-    # plastic axons by (sender depth, counter row): position p holds axon ax_list[p]
-    pos_of = np.full(A, -1, np.int64)
-    n_pl = 0
-    for ax in range(A):
-        n_pl += ax_plastic[ax] != 0
-    ax_list = np.empty(n_pl, np.int64)
-    j = 0
-    for ax in range(A):
-        if ax_plastic[ax]:
-            ax_list[j] = ax
-            j += 1
-    ax_list = ax_list[np.argsort(depth_of[ax_sender[ax_list]] * rows + axon_row[ax_list], kind="mergesort")]
-    for p in range(n_pl):
+    # axons (all drive plastic synapses) by (sender depth, counter row): position p holds axon ax_list[p]
+    ax_list = np.argsort(depth_of[ax_sender] * rows + axon_row, kind="mergesort")
+    pos_of = np.empty(A, np.int64)
+    for p in range(A):
         pos_of[ax_list[p]] = p
     ax_runs, ax_ptr = _runs(depth_of[ax_sender[ax_list]], axon_row[ax_list], L + 1)
     nrn_runs, nrn_ptr = _runs(depth_of[:N], nrn_row[:N], L + 1)
-    # segments of plastic axons by (target depth, kind): sg_ptr[3 d + kind] .. sg_ptr[3 d + kind + 1]
+    # segments by (target depth, kind): sg_ptr[3 d + kind] .. sg_ptr[3 d + kind + 1]
     sg_key = seg[:, 3] * 3 + seg[:, 4]
     sg = np.argsort(sg_key, kind="mergesort")
-    sg = sg[pos_of[seg[sg, 2]] >= 0]
     sg_ptr = np.searchsorted(sg_key[sg], np.arange(3 * (L + 1) + 1))
     sg_lo, sg_hi, sg_t0 = seg[sg, 0], seg[sg, 1], seg[sg, 5]
     sg_ax = seg[sg, 2]
     sg_pos = pos_of[sg_ax]
     sg_row = axon_row[sg_ax]
     # the rounding draws' keys: traces (by position), errors, weights
-    key_tr = np.empty(n_pl, np.uint64)
-    for p in range(n_pl):
+    key_tr = np.empty(A, np.uint64)
+    for p in range(A):
         key_tr[p] = _key(seed, TRACE, ax_sender[ax_list[p]])
     key_err = np.empty(N, np.uint64)
     for i in range(N):
@@ -311,9 +301,9 @@ def learn_samples(T, labels, in_ptr, in_idx, u, v, dend, scratch, sc_dirty, u0, 
         if mirror_of[k] >= 0:
             mirrored[j] = k
             j += 1
-    trace = np.zeros((H + 1, n_pl))    # row H stays 0: the trace before the first step
-    spike = np.zeros((H, n_pl), np.uint8)
-    arrived = np.zeros(n_pl, np.uint8)
+    trace = np.zeros((H + 1, A))    # row H stays 0: the trace before the first step
+    spike = np.zeros((H, A), np.uint8)
+    arrived = np.zeros(A, np.uint8)
     surr = np.zeros((H, N))
     err = np.zeros(N)
     v_last = v.copy()
@@ -398,9 +388,7 @@ def learn_samples(T, labels, in_ptr, in_idx, u, v, dend, scratch, sc_dirty, u0, 
             for k in range(n_send):
                 snd = senders[k]
                 for q in range(out_ptr[snd], out_ptr[snd + 1]):
-                    p = pos_of[out_axon[q]]
-                    if p >= 0:
-                        arrived[p] = 1
+                    arrived[pos_of[out_axon[q]]] = 1
             # 3a. errors: the readout's loss gradient, the hidden errors from the feedback sums
             t_ro = tau - L
             has_err[L] = False

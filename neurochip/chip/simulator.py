@@ -354,7 +354,7 @@ def learn(sim: Simulator, samples, labels, profile: Profile | None = None) -> Le
     else:
         plastic_kernels.learn_samples(
             *chip_args, lp.rule, int(lp.fixed), lp.depth_of, lp.L, lp.H, lp.readout[0], lp.readout[1], lp.theta,
-            lp.alpha, lp.gamma, lp.seed, lp.syn_id, lp.mirror_of, lp.seg, lp.ax_plastic, lp.ax_sender, *feedback,
+            lp.alpha, lp.gamma, lp.seed, lp.syn_id, lp.mirror_of, lp.seg, lp.ax_sender, *feedback,
             lp.lam, lp.impulse, lp.trace_max, lp.error_scale, lp.error_max, lp.tag_max, lp.c_e, lp.c_w, lp.lsb,
             lp.w_min, lp.w_max, lp.wexp, lp.lut, lp.lut_shift, *state)
     sim.reset()
