@@ -4,8 +4,8 @@
 
 Data: `neurochip.studies.event_data.saccade_digits()` (2 x 16 x 16 ON/OFF channels, 300 steps
 of 1 ms, 1347 training and 450 test samples). Network 512-128-10 on loihi1, 32 neurons a
-core (one core cannot hold its 65,536 synapses with the learning state), Loihi fixed point;
-the BPTT-SG baseline in the layered engine, in float. The event-driven rules' readout
+core (one core cannot hold its 65,536 synapses with the learning state), Loihi fixed point,
+the BPTT-SG baseline too. The event-driven rules' readout
 counts spikes over T = 300 steps, so their readout_scale is 0.5 x 16 / 300 (0.5 at the
 digits' T = 16) to keep the softmax out of saturation; every other setting is the digits
 study's (`learning_study.methods`). Writes benchmarks/results/temporal_learning.json.
@@ -15,9 +15,8 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-from neurochip.rules.layered import LayeredLearner
 from neurochip.rules.learner import Learner
-from neurochip.rules.rule import BPTT, EventDriven
+from neurochip.rules.rule import EventDriven
 from neurochip.studies.event_data import saccade_digits
 from neurochip.studies.learning_study import methods
 
@@ -38,12 +37,9 @@ def main():
     for label, rule, fixed, _ in methods():
         if isinstance(rule, EventDriven):
             rule = replace(rule, readout_scale=rule.readout_scale * 16 / T)
-        if isinstance(rule, BPTT):
-            learner = LayeredLearner([n_in, HIDDEN, 10], rule, fixed=False, seed=0)
-        else:
-            learner = Learner([n_in, HIDDEN, 10], rule, fixed=fixed, seed=0, per_core=PER_CORE)
+        learner = Learner([n_in, HIDDEN, 10], rule, fixed=fixed, seed=0, per_core=PER_CORE)
         acc, rate = train(learner, data, args.epochs)
-        r = dict(rule=repr(rule), fixed=fixed and not isinstance(rule, BPTT), test_accuracy=acc, final=acc[-1],
+        r = dict(rule=repr(rule), fixed=fixed, test_accuracy=acc, final=acc[-1],
                  best=max(acc), samples_per_s=rate, state_bytes=learner.state_bytes(T), **per_update(learner))
         out["results"][label] = r
         print(f"{label:18s} acc {acc[-1]:.3f} (best {max(acc):.3f})  {rate:6.0f} samples/s  "

@@ -19,7 +19,7 @@ import numpy as np
 from tqdm import tqdm
 
 from neurochip.chip.placement import Placement
-from neurochip.chip.plastic import MIRROR, MPD_ED, OTTT_A, OTTT_O, RANDOM, STD_ED, Plasticity, chain
+from neurochip.chip.plastic import BPTT_SG, MIRROR, MPD_ED, OTTT_A, OTTT_O, RANDOM, STD_ED, Plasticity, chain
 from neurochip.chip.simulator import Simulator, learn, weights
 from neurochip.chip.spec import ChipSpec, Profile, loihi1
 from neurochip.chip.synapses import index
@@ -31,7 +31,7 @@ from neurochip.model.fixed import (BIAS_EXP_RANGE, BIAS_MANT_BITS, DECAY_ONE, NE
 from neurochip.model.network import Network
 from neurochip.model.neurons import BIAS_SOURCE as BIAS
 from neurochip.model.neurons import FloatLIF, LoihiLIF, SpikeSource
-from neurochip.rules.rule import OTTT, EventDriven, RuleError
+from neurochip.rules.rule import BPTT, OTTT, EventDriven, RuleError
 
 # Lava drops the LSB of mixed-sign 8-bit weights (`effective_weights`): learned weights live on that grid.
 _GRID = np.unique(effective_weights(np.arange(weight_range("mixed")[0], weight_range("mixed")[1] + 1), WEIGHT_BITS))
@@ -298,9 +298,9 @@ class Learner:
         return self
 
     def _attach(self, net, rule, seed, chip, placement, per_core):
-        if not isinstance(rule, (OTTT, EventDriven)):
+        if not isinstance(rule, (OTTT, EventDriven, BPTT)):
             raise RuleError(f"{getattr(rule, 'label', type(rule).__name__)}: the chip's learning engines run OTTT, "
-                            "STD-ED and MPD-ED; the BPTT-SG baseline is in rules.layered")
+                            "STD-ED, MPD-ED and the BPTT-SG baseline")
         self.rule, self.seed, self.net = rule, int(seed), net
         self.chip = chip or loihi1()
         if placement == "per_core":
@@ -315,6 +315,9 @@ class Learner:
             self.plasticity = Plasticity(STD_ED if rule.kind == "STD-ED" else MPD_ED, rule.eta, rule.gamma,
                                          rule.alpha, MIRROR, None, self.seed, rule.s_min, rule.readout_scale,
                                          rule.kappa, rule.rate, rule.thr_lo, rule.thr_hi)
+        elif isinstance(rule, BPTT):
+            self.plasticity = Plasticity(BPTT_SG, rule.eta, rule.gamma, rule.alpha, MIRROR, None, self.seed,
+                                         reset_full=rule.reset_grad == "full")
         else:
             self.plasticity = Plasticity(OTTT_A if rule.mode == "A" else OTTT_O, rule.eta, rule.gamma, rule.alpha,
                                          MIRROR if rule.feedback == "transpose" else RANDOM, feedback, self.seed)
@@ -499,12 +502,14 @@ class Learner:
             return dict(zip(ALL_EVENTS, (int(v) for v in self.learn_counts.sum(0))))
         return dict(zip(EVENTS, (int(v) for v in self.infer_counts.sum(0))))
 
-    def state_bytes(self, T: int | None = None) -> int:
-        """Bytes of learning state held on the cores (traces, surrogates, errors, and OTTT_A's
-        tags; not the weights). It does not depend on T: `T` is accepted for symmetry with
-        the layered engine, whose BPTT state grows with T."""
+    def state_bytes(self, T: int) -> int:
+        """Bytes of learning state held on the cores for samples of T steps (traces,
+        surrogates, errors, tags; not the weights): constant in T but for BPTT-SG, which
+        stores every step's spike bits, surrogates and readout errors."""
+        lp = self.sim.plastic
         tags = len(self.sim.tag) * self.chip.core.tag_bits // 8 if self.plasticity.rule != OTTT_O else 0
-        return int(self.sim.plastic.state_bytes.sum()) + tags
+        stored = int(((T * lp.step_state_bits + 7) // 8).sum())
+        return int(lp.state_bytes.sum()) + tags + stored
 
     def latency_us(self) -> dict:
         """Mean per sample learned: forward steps, learning phases and whole steps, in µs."""
@@ -574,7 +579,7 @@ class Learner:
         try:
             ident = meta["identity"]
             cfg = ident["config"]
-            rule = (EventDriven if ident["rule"] == "EventDriven" else OTTT)(**ident["rule_args"])
+            rule = {"EventDriven": EventDriven, "BPTT": BPTT}.get(ident["rule"], OTTT)(**ident["rule_args"])
             if cfg.get("network"):
                 raise RuleError(f"{path}: the checkpoint of a network brought by the user; build the learner with "
                                 "Learner.from_network(net, rule) and call restore(path)")

@@ -7,8 +7,8 @@ n0 -> n1 -> ... -> nL -> C: input spikes (or currents), hidden soft-reset LIF la
 
 and a readout. The loss of step t is L[t] = (1 - gamma) CE(o[t], y) + gamma MSE(o[t], onehot(y)),
 the surrogate sg(x) = alpha sig(alpha x)(1 - sig(alpha x)) at x = u - theta.
-OTTT, STD-ED and MPD-ED learn on the chip's plastic cores (`rules.learner.Learner`); the
-BPTT-SG baseline runs in the layered engine (`rules.layered.LayeredLearner`).
+Every rule learns on the chip's plastic cores (`rules.learner.Learner`): OTTT, STD-ED and
+MPD-ED, and the BPTT-SG baseline they are measured against.
 """
 from __future__ import annotations
 
@@ -57,11 +57,12 @@ class OTTT:
 class BPTT:
     """Backpropagation through time with surrogate gradients, the time-step baseline.
 
-    Stores the membrane potential of every hidden neuron at every step (T x N values) and the
-    readout error of every step, then runs backward in time: dL/du[t] = dL/ds[t] sg(u[t] -
-    theta) + lam dL/du[t+1]. reset_grad "full" adds the reset path
-    dL/ds[t] += -lam theta dL/du[t+1] (the temporal reset dependency studied by Yang 2020),
-    "detached" drops it. One weight write per synapse per sample; state linear in T.
+    On the chip, the forward pass stores every step's input spike bits, hidden surrogates
+    sg(u[t] - theta) and readout errors, then the backward pass runs back in time:
+    dL/du[t] = dL/ds[t] sg(u[t] - theta) + lam dL/du[t+1]. reset_grad "full" adds the reset
+    path dL/ds[t] += -lam theta dL/du[t+1] (the temporal reset dependency studied by Yang
+    2020), "detached" drops it. The gradient sums in the synapses' tags, one weight write per
+    synapse per sample; state linear in T.
     """
 
     reset_grad: str = "detached"

@@ -1,7 +1,6 @@
-"""Learning (neurochip.rules): OTTT and the event-driven rules on the chip's plastic cores and
-the layered engine's BPTT-SG, against the float64 references of tests/reference/learning.py,
-against each other, and on digits."""
-import json
+"""Learning (neurochip.rules) on the chip's plastic cores: OTTT, the event-driven rules and
+the BPTT-SG baseline, against the float64 references of tests/reference/learning.py, against
+each other, and on digits."""
 
 import numpy as np
 import pytest
@@ -10,7 +9,6 @@ from hypothesis import strategies as st
 
 import neurochip as nc
 from neurochip.chip.plastic import PlasticityError
-from neurochip.rules.layered import LayeredLearner
 from neurochip.rules.learner import W_MAX, W_MIN, Format, Learner
 from neurochip.rules.rule import BPTT, OTTT, EventDriven, RuleError
 from neurochip.studies.datasets import digits
@@ -33,8 +31,7 @@ def problems(draw):
 
 
 def make(sizes, rule, **kw):
-    """The rules on the chip, BPTT-SG in the layered engine."""
-    return (LayeredLearner if isinstance(rule, BPTT) else Learner)(sizes, rule, **kw)
+    return Learner(sizes, rule, **kw)
 
 
 def changes(rule, sizes, x, y, Ws, lam, theta):
@@ -73,7 +70,7 @@ def test_bptt_equals_forward_mode_gradients(problem, reset_grad):
 
 @settings(max_examples=40, deadline=None)
 @given(problems())
-def test_ottt_on_the_chip_with_one_step_is_bptt_in_the_layered_engine(problem):
+def test_ottt_with_one_step_is_bptt(problem):
     sizes, x, y, Ws, lam, theta, gamma = problem
     x = x[:1]
     ottt = changes(OTTT(gamma=gamma), sizes, x, y, Ws, lam, theta)
@@ -179,36 +176,16 @@ def test_a_checkpoint_of_another_run_is_refused_and_left_alone(tmp_path):
     assert ckpt.read_bytes() == before
 
 
-def test_layered_checkpoints_from_before_the_plastic_cores(tmp_path):
-    """A BPTT-SG checkpoint that still holds the event rules' threshold_scale loads; one of an
-    event-driven rule (which the layered engine no longer runs) is refused, naming the rule."""
-    x_tr, y_tr, _, _ = digits(8)
-    ckpt = tmp_path / "bptt.npz"
-    learner = LayeredLearner([64, 12, 10], BPTT(), fixed=True, seed=2)
-    learner.fit(x_tr[:10], y_tr[:10], 1, checkpoint=ckpt)
-    with np.load(ckpt) as d:
-        arrays = dict(d)
-    old = tmp_path / "old.npz"
-    np.savez(old, threshold_scale=np.ones(12 + 10), **arrays)
-    back = LayeredLearner.load(old)
-    assert all(np.array_equal(a, b) for a, b in zip(back.weights, learner.weights)) and back.progress == (1, 0)
-    meta = json.loads(str(arrays["config"]))
-    meta.update(rule="EventDriven", rule_args={"kind": "MPD-ED"})
-    np.savez(old, threshold_scale=np.ones(12 + 10), **dict(arrays, config=np.array(json.dumps(meta))))
-    with pytest.raises(RuleError, match="'EventDriven', which the layered engine no longer runs"):
-        LayeredLearner.load(old)
-
-
 def test_state_is_flat_in_T_on_the_chip_and_linear_for_bptt():
     sizes = [64, 100, 10]
     Ts = [4, 8, 16, 32, 64, 128, 256]
     state = {r.label: [make(sizes, r).state_bytes(T) for T in Ts]
              for r in (OTTT(), OTTT(mode="O"), EventDriven("STD-ED"), EventDriven("MPD-ED"), BPTT())}
     for label, b in state.items():
-        if label.startswith("BPTT"):
-            slope = (b[-1] - b[0]) / (Ts[-1] - Ts[0])
-            assert slope == 8 * (100 + 10)  # one float64 u per hidden neuron and one error per class, a step
-            assert np.allclose(np.diff(b) / np.diff(Ts), slope)
+        if label.startswith("BPTT"):   # per step, on the one core: a spike bit per input axon (64 + 100),
+            # an 8-bit surrogate per hidden compartment, a 16-bit error per readout compartment
+            bits = 64 + 100 + 8 * 100 + 16 * 10
+            assert [v - b[0] for v in b] == [-(-T * bits // 8) - -(-Ts[0] * bits // 8) for T in Ts]
         else:
             assert len(set(b)) == 1, label
     assert state["OTTT_O"][0] < state["OTTT_A"][0]  # OTTT_A adds one tag per synapse
@@ -227,10 +204,9 @@ def test_bad_input_says_why(tmp_path):
     with pytest.raises(RuleError, match="NaN"):
         Learner([4, 3, 2], OTTT()).learn_sample(np.full((3, 4), np.nan), 0)
     with pytest.raises(RuleError, match="NaN"):
-        LayeredLearner([4, 3, 2], BPTT()).learn_sample(np.full((3, 4), np.nan), 0)
-    for rule in (OTTT(), EventDriven("STD-ED"), EventDriven("MPD-ED")):
-        with pytest.raises(RuleError, match="BPTT-SG baseline.*learns on the chip: use .*rules.learner.Learner"):
-            LayeredLearner([4, 3, 2], rule)
+        Learner([4, 3, 2], BPTT()).learn_sample(np.full((3, 4), np.nan), 0)
+    with pytest.raises(RuleError, match="run OTTT, STD-ED, MPD-ED and the BPTT-SG baseline"):
+        Learner([4, 3, 2], "sgd")
     with pytest.raises(RuleError, match="eta"):
         OTTT(eta=-1)
     with pytest.raises(RuleError, match="reset_grad"):
@@ -239,8 +215,6 @@ def test_bad_input_says_why(tmp_path):
     bad.write_bytes(b"not a checkpoint")
     with pytest.raises(RuleError, match="not a neurochip learning checkpoint"):
         Learner.load(bad)
-    with pytest.raises(RuleError, match="not a neurochip learning checkpoint"):
-        LayeredLearner.load(bad)
 
     def chain(readout_vth=np.finfo(np.float64).max, du=1.0):
         net = nc.Network()
@@ -256,8 +230,8 @@ def test_bad_input_says_why(tmp_path):
         Learner.from_network(chain(readout_vth=1.0), OTTT())
     with pytest.raises(PlasticityError, match="keeps a synaptic current"):
         Learner.from_network(chain(du=0.5), OTTT())
-    with pytest.raises(RuleError, match="run OTTT"):
-        Learner.from_network(chain(), BPTT())
+    with pytest.raises(PlasticityError, match="BPTT-SG on the chip serves feedforward chains"):
+        Learner([4, 3, 2], BPTT(), recurrent=(1,))
 
 
 @pytest.mark.parametrize("rule, fixed, target", [

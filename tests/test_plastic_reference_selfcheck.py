@@ -163,7 +163,7 @@ def test_event_counts_in_closed_form(kind, fixed):
     assert c["threshold_updates"] == T * 5 * S
     assert c["spikes"] == c["surrogate_evals"] == 3 * T * S
     assert c["tag_updates"] == 6 * T * S
-    assert c["error_ops"] == 8 * S and c["weight_reads"] == 3 * S and c["payloads"] == S
+    assert c["error_ops"] == 5 * S and c["feedback_syn_ops"] == 3 * S and c["payloads"] == S
     assert c["weight_writes"] == 6 * S and c["mirror_writes"] == 2 * S
     new0, new1 = got["W"]
     assert np.array_equal(new0[2], W0[2]) and np.array_equal(new1[1], W1[1]) and new1[0, 2] == W1[0, 2]
@@ -214,7 +214,7 @@ def test_fixed_std_ed_by_hand(seed, samples_seen):
     assert list(out["thresholds"]) == [4120, 4120] and out["thresholds"].dtype == np.int64
     c = out["counts"]
     assert (c["spikes"], c["surrogate_evals"], c["threshold_updates"], c["tag_updates"]) == (4, 4, 4, 4)
-    assert (c["error_ops"], c["weight_reads"], c["payloads"], c["weight_writes"], c["mirror_writes"]) == (4, 1, 1, 2, 1)
+    assert (c["error_ops"], c["feedback_syn_ops"], c["payloads"], c["weight_writes"], c["mirror_writes"]) == (3, 1, 1, 2, 1)
 
 
 def test_fixed_event_constants():
@@ -256,5 +256,5 @@ def test_fixed_event_twin_stays_on_grid_with_recurrence(kind, reset):
     assert thr.min() >= math.ceil(0.05 * 6400) and thr.max() <= 4 * 6400 and np.any(thr != 6400)
     c = a["counts"]
     assert c["threshold_updates"] == 3 * 6 * 16 and c["surrogate_evals"] == c["spikes"] > 0
-    assert 0 < c["mirror_writes"] < c["weight_writes"] and c["weight_reads"] > 0
-    assert c["error_ops"] >= 3 * 3 + c["payloads"] + c["weight_reads"]
+    assert 0 < c["mirror_writes"] < c["weight_writes"] and c["feedback_syn_ops"] > 0
+    assert c["error_ops"] >= 3 * 3 + c["payloads"]

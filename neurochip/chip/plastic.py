@@ -41,7 +41,7 @@ S = T + 2L - 1 chip steps, from the reset state. Per chip step tau, in this orde
        (a packet with a payload) on each of its feedback axons (one per core holding its
        feedback synapses; packets and hops from its core, counted on its core; an axon-in
        on the receiving core); each feedback synapse i -> j (at j's core) does
-       G_next_j += b_ij * E_i: one error op and one weight read there.
+       G_next_j += b_ij * E_i: one feedback synaptic op there.
        b_ij: feedback "mirror": the current forward weight of j -> i (mantissa; float: the
        weight); "random": a fixed matrix (fixed point: rint(B / unit) clipped to [-256, 255]).
     c. updates: every plastic synapse j -> i (i at depth d, i's E_i != 0) with pre term P !=
@@ -51,7 +51,7 @@ S = T + 2L - 1 chip steps, from the reset state. Per chip step tau, in this orde
        (float: w += -eta * P * E_i); a weight write (read-modify-write) on the synapse's
        core, and with mirror feedback one more write of the mirror on its core.
        OTTT_A: tag += P * E_i, saturating at +-TAG_MAX (float: tag += -eta * P * E_i); a
-       trace (tag) update.
+       tag update.
     G_next becomes G.
  End of sample (after chip step S - 1), OTTT_A: every synapse with tag != 0 is written as
  OTTT_O writes d = -c_w * tag (float: w += tag), then tag = 0. Step counter n: a global
@@ -102,7 +102,7 @@ tau < T + L:
  3. eligibility, at the synapses of the neurons that spiked in 2: every synapse j -> i into
     depth d with t_d = tau - d in [0, T), i spiked at t_d and pre term P = A_j[t_d] (recurrent:
     A_j[t_d - 1], 0 if t_d = 0) != 0: tag += phi_i P (fixed: saturating at +-TAG_MAX); one
-    trace (tag) update on the synapse's core.
+    tag update on the synapse's core.
 Learning epoch, after chip step T + L - 1; phase p runs at step number n = n0 + T + L + p:
  p = 0: the readout, o_k = readout_scale c_k (MPD_ED) or readout_scale c_k / T (STD_ED);
     e = loss_grad(o, y); D_k = Q(e_k readout_scale 2**F_E) clipped to +-E_MAX (float: e_k
@@ -114,8 +114,8 @@ Learning epoch, after chip step T + L - 1; phase p runs at step number n = n0 + 
     (float: D_i G_i psi / c_i, psi = 1 for MPD_ED, 1 / T and no division by c_i for STD_ED;
     one error op; Q: stream PAYLOAD, index i, step n), as a graded spike on its feedback axons (packets,
     hops, axons in, counted as for OTTT); every feedback synapse i -> j: Gin_j += b_ij E_i
-    (mirror feedback only: b_ij the forward weight's mantissa; float the weight), one error op
-    and one weight read on j's core.
+    (mirror feedback only: b_ij the forward weight's mantissa; float the weight), one feedback
+    synaptic op on j's core.
  p = L: writes: every synapse j -> i with tag != 0 and D_i != 0 gets the OTTT_O write of d =
     -c_w D_i tag (float: w += -eta psi D_i tag), step n; with its mirror. Then every tag, G,
     c, Gin and D is 0.
@@ -126,6 +126,27 @@ Constants: F_phi = floor(log2((2**surrogate_bits - 1) / phi_max)), phi_max = alp
 c_p = dyadic(psi / 2**F_phi); c_w = dyadic(eta psi / (unit 2**(F_E + F_phi + F_t))).
 Inference reads the readout's spikes at logical t in [0, T): the class with the largest
 count (MPD_ED) or sum of (T - t) (STD_ED).
+
+BPTT-SG (BPTT_SG: `rules.rule.BPTT`, the time-step baseline, on the chip). The network as
+for OTTT, without recurrence, with mirrored feedback. A sample runs the forward pass for
+T + L chip steps and stores every step's state for the backward pass: the spike bit
+B_j[t] of every input axon (1 bit, at the axon's core), the surrogate S_j[t] of every hidden
+compartment (OTTT's step 2; surrogate_bits) and the readout error E_k[t] (OTTT's 3a at t =
+tau - L, step number n = n0 + tau; error_bits); counted once per sample as state_write_bytes
+of each core (ceil(T x its bits per step / 8)), and read back (state_read_bytes) by the
+backward pass. Backward through time, r = 0 .. T-1, t = T - 1 - r, step n = n0 + T + L + r,
+one phase per depth d = L .. 1 (timed as a learning phase plus the barrier):
+ - d = L: D_k = E_k[t]. d < L: hidden j: D_j = Q(((c_u G_j - rho lam Dn_j) S_j[t]) 2**-F_s
+   + lam Dn_j) (float: ((G_j - rho lam theta Dn_j) S_j[t]) + lam Dn_j) if G_j != 0 or Dn_j
+   != 0, else 0; G_j is the feedback sum from depth d + 1 (then 0), Dn_j the D_j of step
+   t + 1 (0 at t = T - 1), rho = 1 with reset_grad "full" (Yang 2020's reset path), 0
+   "detached". Error ops: 1 for G_j != 0, and 1 (rho = 1: 2) for Dn_j != 0. Q: stream
+   ERROR, index j, step n.
+ - tags: every synapse j -> i into depth d with B_j[t] = 1 and D_i != 0: tag += I_tr D_i,
+   saturating at +-TAG_MAX (float: tag += -eta D_i); a tag update.
+ - d >= 2: every i at depth d with D_i != 0 sends D_i down as OTTT's 3b does.
+End of sample (step n0 + 2T + L - 1): OTTT_A's writes of every tag != 0, with mirrors.
+step_no advances by 2T + L. Constants: OTTT's, and c_u = dyadic(unit).
 """
 from __future__ import annotations
 
@@ -143,7 +164,7 @@ from neurochip.model.fixed import (ACT_SHIFT, DECAY_ONE, NEVER_VTH, NEVER_VTH_FL
                                    dyadic)
 from neurochip.model.network import Network
 
-OTTT_O, OTTT_A, STD_ED, MPD_ED = 0, 1, 2, 3   # rule codes of the learning engines
+OTTT_O, OTTT_A, STD_ED, MPD_ED, BPTT_SG = 0, 1, 2, 3, 4   # rule codes of the learning engines
 EVENT_RULES = (STD_ED, MPD_ED)
 MIRROR, RANDOM = 0, 1          # feedback kinds
 TRACE, ERROR, WEIGHT, THRESH, PAYLOAD = 1, 2, 3, 4, 5  # streams of the rounding draws (fixed.uniform_at)
@@ -158,12 +179,12 @@ class PlasticityError(NetworkError):
 
 @dataclass(frozen=True)
 class Plasticity:
-    """What the learning engines run: `rule` (OTTT_O, OTTT_A, STD_ED or MPD_ED), learning
+    """What the learning engines run: `rule` (OTTT_O, OTTT_A, STD_ED, MPD_ED or BPTT_SG), learning
     rate `eta`, loss mix `gamma`, surrogate slope `alpha`, `feedback` (MIRROR or RANDOM;
     random matrices in `random_feedback`, (n_pre, n_post) float per forward projection name
     between hidden layers; the event-driven rules take MIRROR), the `seed` of the rounding
-    draws, and the event-driven rules' constants (`rules.rule.EventDriven`). Built by
-    `neurochip.rules`."""
+    draws, the event-driven rules' constants (`rules.rule.EventDriven`), and BPTT_SG's
+    `reset_full` (the reset path's gradient). Built by `neurochip.rules`."""
 
     rule: int
     eta: float
@@ -178,6 +199,7 @@ class Plasticity:
     rate: float = 0.05
     thr_lo: float = 0.05
     thr_hi: float = 4.0
+    reset_full: bool = False
 
 
 @dataclass
@@ -239,10 +261,17 @@ class PlasticProgram:
     thr_min: float = 0.0
     thr_max: float = 0.0
     sub_follows: bool = False   # reset by the threshold: v_sub follows the adapted threshold
+    # BPTT_SG
+    c_u: float = 1.0
+    s_scale: float = 1.0        # 2**-F_s
+    reset_full: bool = False
+    step_state_bits: np.ndarray | None = None   # bits stored per step on each counter row
 
     def steps(self, T: int) -> int:
         """Steps of the rounding counter a sample of T steps takes (chip steps, and the
         event-driven rules' epoch phases)."""
+        if self.rule == BPTT_SG:
+            return 2 * T + self.L
         return T + 2 * self.L + 1 if self.rule in EVENT_RULES else T + 2 * self.L - 1
 
     def event_constants(self, T: int) -> tuple:
@@ -329,8 +358,12 @@ def compile_plasticity(net: Network, chip: ChipSpec, placement: Placement, table
     event = plasticity.rule in EVENT_RULES
     source, layers, forward, recurrent = chain(net)
     theta, lam, wexp, dv = _check_layers(net, layers, forward + list(recurrent.values()), fixed, event)
-    if event and plasticity.feedback != MIRROR:
-        raise PlasticityError("the event-driven rules send errors back through mirrored feedback (feedback=MIRROR)")
+    if (event or plasticity.rule == BPTT_SG) and plasticity.feedback != MIRROR:
+        raise PlasticityError("the event-driven rules and BPTT-SG send errors back through mirrored feedback "
+                              "(feedback=MIRROR)")
+    if plasticity.rule == BPTT_SG and recurrent:
+        raise PlasticityError(f"BPTT-SG on the chip serves feedforward chains; {sorted(recurrent)} have recurrent "
+                              "projections")
     if plasticity.rule == STD_ED and lam != 1.0:
         raise PlasticityError(f"STD-ED runs integrate-and-fire neurons (dv = 0), got leak {1 - lam:g} per step "
                               f"in {layers[0]!r}")
@@ -431,11 +464,17 @@ def compile_plasticity(net: Network, chip: ChipSpec, placement: Placement, table
     lsb = 2.0 ** (WEIGHT_BITS - min(p.num_weight_bits for p in forward) + 1)
 
     state_bits = np.zeros(R + 1, np.int64)
+    step_bits = np.zeros(R + 1, np.int64)
     rows_ax = row_of_core[akeys % n_cores]
     hidden = depth_of[:N] < L
     if event:   # per axon: the trace ring; per compartment: phi, G, c, D, Gin (the threshold is the neuron's)
         np.add.at(state_bits, rows_ax, H * core.trace_bits)
         np.add.at(state_bits, nrow, core.surrogate_bits + 2 * core.tag_bits + 2 * core.error_bits)
+    elif plasticity.rule == BPTT_SG:   # per step: spike bits, surrogates, readout errors; G and D_next
+        np.add.at(step_bits, rows_ax, 1)
+        np.add.at(step_bits, nrow[hidden], core.surrogate_bits)
+        np.add.at(step_bits, nrow[~hidden], core.error_bits)
+        np.add.at(state_bits, nrow[hidden], 2 * core.error_bits)
     else:
         np.add.at(state_bits, rows_ax, H * (core.trace_bits + 1))
         np.add.at(state_bits, nrow[hidden], H * core.surrogate_bits + 2 * core.error_bits)
@@ -462,7 +501,9 @@ def compile_plasticity(net: Network, chip: ChipSpec, placement: Placement, table
         readout_scale=plasticity.readout_scale, kappa_theta=plasticity.kappa * theta, rate=plasticity.rate,
         thr_min=math.ceil(plasticity.thr_lo * theta) if fixed else plasticity.thr_lo * theta,
         thr_max=math.floor(plasticity.thr_hi * theta) if fixed else plasticity.thr_hi * theta,
-        sub_follows=net.populations[layers[0]].reset == "subtract")
+        sub_follows=net.populations[layers[0]].reset == "subtract",
+        c_u=dyadic(unit) if fixed else 1.0, s_scale=2.0**-f_s if fixed else 1.0,
+        reset_full=bool(plasticity.reset_full), step_state_bits=step_bits)
 
 
 def _first_if_consecutive(tgt: np.ndarray, ptr: np.ndarray) -> np.ndarray:

@@ -15,9 +15,11 @@ from neurochip.model.events import ALL_EVENTS
 from neurochip.model.fixed import _GOLDEN, mix64, round_stochastic_at
 from neurochip.model.numba_config import njit
 
-(L_TRACE_UPDATES, L_SURROGATE_EVALS, L_ERROR_OPS, L_WEIGHT_READS, L_WEIGHT_WRITES, L_PACKETS, L_HOPS_EW, L_HOPS_NS,
- L_AXONS_IN) = (ALL_EVENTS.index(k) for k in ("trace_updates", "surrogate_evals", "error_ops", "weight_reads",
-                                               "weight_writes", "packets", "hops_ew", "hops_ns", "axons_in"))
+(L_TRACE_UPDATES, L_TAG_UPDATES, L_SURROGATE_EVALS, L_ERROR_OPS, L_FEEDBACK_SYN_OPS, L_WEIGHT_WRITES, L_PACKETS,
+ L_HOPS_EW, L_HOPS_NS, L_AXONS_IN, L_STATE_WRITE_BYTES, L_STATE_READ_BYTES) = (
+    ALL_EVENTS.index(k) for k in ("trace_updates", "tag_updates", "surrogate_evals", "error_ops", "feedback_syn_ops",
+                                  "weight_writes", "packets", "hops_ew", "hops_ns", "axons_in", "state_write_bytes",
+                                  "state_read_bytes"))
 
 
 @njit
@@ -81,6 +83,15 @@ def _key(seed, stream, index):
     differ by the step only (one mix instead of three per draw)."""
     z = mix64(np.uint64(seed) * _GOLDEN + np.uint64(stream))
     return mix64(z ^ (np.uint64(index) * _GOLDEN))
+
+
+@njit
+def _weight_keys(seed, syn_id, fixed):
+    """`_key` of every synapse's WEIGHT draws (fixed point; none in float)."""
+    key_w = np.empty(syn_id.shape[0] if fixed else 0, np.uint64)
+    for k in range(key_w.shape[0]):
+        key_w[k] = _key(seed, WEIGHT, syn_id[k])
+    return key_w
 
 
 @njit
@@ -151,6 +162,29 @@ def _mirror_run(lo, hi, val, v0, syn_w, scale, fb_w, mirror_of, fb_syn_row, lcnt
         if f >= 0 and val[v0 + j] != 0.0:
             fb_w[f] = syn_w[k] / scale
             lcnt[fb_syn_row[f], L_WEIGHT_WRITES] += 1
+
+
+@njit
+def _write_tags(tag, syn_ptr, axon_row, fixed, c_w, syn_w, key_w, step_key, lsb, w_min, w_max, w_scale, mirrored,
+                mirror_of, fb_w, fb_syn_row, lcnt):
+    """End of a sample (OTTT_A, BPTT-SG): every synapse with tag != 0 written by d = -c_w tag
+    (float: w += tag), then its mirror; the tags become 0."""
+    A = syn_ptr.shape[0] - 1
+    for ax in range(A):
+        writes = 0
+        for k in range(np.uint64(syn_ptr[ax]), np.uint64(syn_ptr[ax + 1])):
+            writes += np.int64(tag[k] != 0.0)
+        lcnt[axon_row[ax], L_WEIGHT_WRITES] += writes
+    lo, hi = syn_ptr[0], syn_ptr[A]
+    _write_run(lo, hi, tag, lo, 1.0, -c_w if fixed else 1.0, fixed, syn_w, key_w, step_key, lsb, w_min, w_max, w_scale)
+    for j in range(mirrored.shape[0]):
+        k = mirrored[j]
+        if tag[k] != 0.0:
+            f = mirror_of[k]
+            fb_w[f] = syn_w[k] / w_scale
+            lcnt[fb_syn_row[f], L_WEIGHT_WRITES] += 1
+    for k in range(np.uint64(lo), np.uint64(hi)):
+        tag[k] = 0.0
 
 
 @njit
@@ -228,8 +262,7 @@ def _send_down(i, x, fb_out_ptr, fb_ew, fb_ns, fb_row, fb_syn_ptr, fb_tgt, fb_t0
         else:
             for q in range(lo, hi):
                 G_next[fb_tgt[q]] += fb_w[q] * x
-        lcnt[rd, L_ERROR_OPS] += hi - lo
-        lcnt[rd, L_WEIGHT_READS] += hi - lo
+        lcnt[rd, L_FEEDBACK_SYN_OPS] += hi - lo
 
 
 @njit
@@ -285,9 +318,7 @@ def learn_samples(T, labels, in_ptr, in_idx, u, v, dend, scratch, sc_dirty, u0, 
     key_err = np.empty(N, np.uint64)
     for i in range(N):
         key_err[i] = _key(seed, ERROR, i)
-    key_w = np.empty(syn_id.shape[0] if fixed else 0, np.uint64)
-    for k in range(key_w.shape[0]):
-        key_w[k] = _key(seed, WEIGHT, syn_id[k])
+    key_w = _weight_keys(seed, syn_id, fixed)
     ax_mirror = np.zeros(A, np.bool_)    # the axon has synapses with a mirror
     n_mir = 0
     for ax in range(A):
@@ -481,7 +512,7 @@ def learn_samples(T, labels, in_ptr, in_idx, u, v, dend, scratch, sc_dirty, u0, 
                                         tag[k] = min(max(tag[k] + pre * x, -tag_max), tag_max) if fixed \
                                             else tag[k] - c_w * (pre * x)
                                         visits += 1
-                            lcnt_step[r, L_TRACE_UPDATES] += visits
+                            lcnt_step[r, L_TAG_UPDATES] += visits
                         elif t0 >= 0:
                             lcnt_step[r, L_WEIGHT_WRITES] += _write_run(lo, hi, err, t0, pre, -c_w, fixed, syn_w, key_w,
                                                                         sk, lsb, w_min, w_max, w_scale)
@@ -498,22 +529,8 @@ def learn_samples(T, labels, in_ptr, in_idx, u, v, dend, scratch, sc_dirty, u0, 
             _time_step(cnt_step, cnt_infer, latency_ns, barrier_ns, lcnt_step, cnt_learn, lat_all, core_busy,
                        core_time, core_learn, sample_ns[s])
         if rule == OTTT_A:  # the sample's epoch: every tagged synapse written once (then its mirror)
-            for ax in range(A):
-                writes = 0
-                for k in range(np.uint64(syn_ptr[ax]), np.uint64(syn_ptr[ax + 1])):
-                    writes += np.int64(tag[k] != 0.0)
-                lcnt_step[axon_row[ax], L_WEIGHT_WRITES] += writes
-            lo, hi = syn_ptr[0], syn_ptr[A]
-            _write_run(lo, hi, tag, lo, 1.0, -c_w if fixed else 1.0, fixed, syn_w, key_w, _step_key(n0 + S - 1), lsb,
-                       w_min, w_max, w_scale)
-            for j in range(n_mir):
-                k = mirrored[j]
-                if tag[k] != 0.0:
-                    f = mirror_of[k]
-                    fb_w[f] = syn_w[k] / w_scale
-                    lcnt_step[fb_syn_row[f], L_WEIGHT_WRITES] += 1
-            for k in range(np.uint64(lo), np.uint64(hi)):
-                tag[k] = 0.0
+            _write_tags(tag, syn_ptr, axon_row, fixed, c_w, syn_w, key_w, _step_key(n0 + S - 1), lsb, w_min, w_max,
+                        w_scale, mirrored, mirror_of, fb_w, fb_syn_row, lcnt_step)
             learn = _fold_learning(lcnt_step, cnt_learn, lat_all, core_learn)
             sample_ns[s, 1] += learn
             sample_ns[s, 2] += learn
@@ -659,7 +676,7 @@ def event_samples(T, labels, in_ptr, in_idx, u, v, dend, scratch, sc_dirty, u0, 
                         x = tag[k] + phi[i] * pre
                         tag[k] = min(max(x, -tag_max), tag_max) if fixed else x
                         visits += 1
-                lcnt_step[axon_row[ax], L_TRACE_UPDATES] += visits
+                lcnt_step[axon_row[ax], L_TAG_UPDATES] += visits
             _time_step(cnt_step, cnt_infer, latency_ns, barrier_ns, lcnt_step, cnt_learn, lat_all, core_busy,
                        core_time, core_learn, sample_ns[s])
         # the learning epoch: the readout's errors, then depth by depth down, then the writes
@@ -707,3 +724,142 @@ def event_samples(T, labels, in_ptr, in_idx, u, v, dend, scratch, sc_dirty, u0, 
         Gin[:] = 0.0
         losses[s] = loss
         step_no[0] = n0 + T + 2 * L + 1
+
+
+@njit
+def bptt_samples(T, labels, in_ptr, in_idx, u, v, dend, scratch, sc_dirty, u0, v0, nrn_row,
+                 run_ptr, run_row, kernel_runs, du_fac, dv_fac, bias, vth, sub, ramp_start, ramp_steps, ramp_slope,
+                 out_ptr, out_axon, out_ew, out_ns, sender_row, axon_row,
+                 syn_ptr, syn_tgt, syn_w, syn_dly, ax_dly, ax_t0, sc_ptr, sc_row, sc_w, sc_dly, sc_comp, sc_shift,
+                 latency_ns, barrier_ns,
+                 fixed, depth_of, L, ro_lo, ro_hi, theta, alpha, gamma, seed, syn_id, mirror_of, ax_sender,
+                 fb_out_ptr, fb_ew, fb_ns, fb_row, fb_syn_ptr, fb_tgt, fb_t0, fb_w, fb_syn_row,
+                 lam, impulse, error_scale, error_max, tag_max, c_u, s_scale, reset_full, c_w, lsb, w_min, w_max, wexp,
+                 lut, lut_shift, step_state_bits, lat_all, tag, step_no, cnt_infer, cnt_learn, losses, sample_ns):
+    """BPTT-SG on each sample, from the reset state (chip.plastic): T + L chip steps of forward
+    pass that store every step's spike bits, surrogates and readout errors, then T backward
+    steps of L phases each from the readout down, then the tags' writes. Arguments as
+    `learn_samples`; c_u = dyadic(unit), s_scale = 2**-F_s, reset_full: Yang 2020's reset
+    path; step_state_bits: bits stored per step on each counter row."""
+    N = u.shape[0]
+    A = ax_sender.shape[0]
+    C = ro_hi - ro_lo
+    rows = cnt_infer.shape[0]
+    spike = np.zeros((T, A), np.uint8)      # B[t]: the axon's sender spiked at logical t
+    surr = np.zeros((T, N))
+    E = np.zeros((T, C))
+    v_last = v.copy()
+    D = np.zeros(N)
+    D_next = np.zeros(N)
+    G = np.zeros(N)
+    o = np.zeros(C)
+    e = np.zeros(C)
+    key_w = _weight_keys(seed, syn_id, fixed)
+    mirrored = np.nonzero(mirror_of >= 0)[0]
+    ax_depth = depth_of[ax_sender] + 1      # the depth an axon's synapses feed (no recurrence)
+    rho = (1.0 if fixed else theta) if reset_full else 0.0
+    state_bytes = (T * step_state_bits + 7) // 8
+    (senders, cnt_step, lcnt_step, sc_mark, core_time, core_learn, core_busy, flags,
+     words) = _step_buffers(N, in_idx, scratch, cnt_infer, cnt_learn)
+    lut_step = 1.0 / 2.0**lut_shift
+    w_scale = 2.0**wexp
+    for s in range(labels.shape[0]):
+        u[:] = u0
+        v[:] = v0
+        dend[:] = 0
+        scratch[:] = 0
+        spike[:] = 0
+        loss = 0.0
+        n0 = step_no[0]
+        for tau in range(T + L):
+            n = n0 + tau
+            v_last[:] = v
+            lo = in_ptr[s * T + tau] if tau < T else 0
+            hi = in_ptr[s * T + tau + 1] if tau < T else 0
+            n_spk, n_send = forward_step(tau, lo, hi, in_idx, u, v, dend, scratch, sc_mark, sc_dirty, flags, words,
+                                         senders, run_ptr, run_row, kernel_runs, du_fac, dv_fac, bias, vth, sub,
+                                         ramp_start, ramp_steps, ramp_slope, out_ptr, out_axon, out_ew, out_ns,
+                                         sender_row, axon_row, syn_ptr, syn_tgt, syn_w, syn_dly, ax_dly, ax_t0, sc_ptr,
+                                         sc_row, sc_w, sc_dly, sc_comp, sc_shift, cnt_step)
+            for k in range(n_send):     # stored spike bits, at the axons' cores
+                snd = senders[k]
+                t = tau - depth_of[snd]
+                if 0 <= t < T:
+                    for q in range(out_ptr[snd], out_ptr[snd + 1]):
+                        spike[t, out_axon[q]] = 1
+            for i in range(N):          # stored surrogates of the hidden compartments
+                d = depth_of[i]
+                t = tau - d
+                if d == L or not 0 <= t < T:
+                    continue
+                vpre = v_before_reset(v_last[i], u[i], dv_fac[i], bias[i])
+                if fixed:
+                    y = np.floor((vpre - vth[i]) * lut_step)
+                    surr[t, i] = lut[int(min(max(y, -LUT_HALF), LUT_HALF)) + LUT_HALF]
+                else:
+                    p = 1.0 / (1.0 + math.exp(-alpha * (vpre - vth[i])))
+                    surr[t, i] = alpha * p * (1.0 - p)
+                lcnt_step[nrn_row[i], L_SURROGATE_EVALS] += 1
+            t = tau - L                 # stored readout errors
+            if 0 <= t < T:
+                for k in range(C):
+                    o[k] = v[ro_lo + k] / theta if fixed else v[ro_lo + k]
+                loss += loss_grad(o, labels[s], gamma, e) / T
+                for k in range(C):
+                    E[t, k] = _quantize(e[k] / T * error_scale, fixed, seed, ERROR, ro_lo + k, n, error_max)
+                    lcnt_step[nrn_row[ro_lo + k], L_ERROR_OPS] += 1
+            if tau == T + L - 1:
+                for r in range(rows):
+                    lcnt_step[r, L_STATE_WRITE_BYTES] += state_bytes[r]
+            _time_step(cnt_step, cnt_infer, latency_ns, barrier_ns, lcnt_step, cnt_learn, lat_all, core_busy,
+                       core_time, core_learn, sample_ns[s])
+        # backward through time: step t = T - 1 - r, phases from the readout down
+        D_next[:] = 0.0
+        for r in range(T):
+            t = T - 1 - r
+            n = n0 + T + L + r
+            for d in range(L, 0, -1):
+                for i in range(N):
+                    if depth_of[i] != d:
+                        continue
+                    if d == L:
+                        D[i] = E[t, i - ro_lo]
+                        continue
+                    g, dn = G[i], D_next[i]
+                    x = 0.0
+                    if g != 0.0 or dn != 0.0:
+                        x = _quantize(((c_u * g - rho * (lam * dn)) * surr[t, i]) * s_scale + lam * dn, fixed, seed,
+                                      ERROR, i, n, error_max)
+                        lcnt_step[nrn_row[i], L_ERROR_OPS] += np.int64(g != 0.0) + np.int64(dn != 0.0) * (
+                            1 + np.int64(reset_full))
+                    D[i] = x
+                    D_next[i] = x
+                    G[i] = 0.0
+                for ax in range(A):     # the gradient sums of the synapses into depth d
+                    if ax_depth[ax] != d or spike[t, ax] == 0:
+                        continue
+                    visits = 0
+                    for k in range(syn_ptr[ax], syn_ptr[ax + 1]):
+                        x = D[syn_tgt[k]]
+                        if x != 0.0:
+                            tag[k] = min(max(tag[k] + impulse * x, -tag_max), tag_max) if fixed else tag[k] - c_w * x
+                            visits += 1
+                    lcnt_step[axon_row[ax], L_TAG_UPDATES] += visits
+                if d >= 2:              # errors down to depth d - 1
+                    for i in range(N):
+                        if depth_of[i] == d and D[i] != 0.0:
+                            _send_down(i, D[i], fb_out_ptr, fb_ew, fb_ns, fb_row, fb_syn_ptr, fb_tgt, fb_t0, fb_w,
+                                       nrn_row, G, lcnt_step)
+                if r == T - 1 and d == 1:
+                    for q in range(rows):
+                        lcnt_step[q, L_STATE_READ_BYTES] += state_bytes[q]
+                learn = _fold_learning(lcnt_step, cnt_learn, lat_all, core_learn)
+                sample_ns[s, 1] += learn
+                sample_ns[s, 2] += learn + barrier_ns
+        _write_tags(tag, syn_ptr, axon_row, fixed, c_w, syn_w, key_w, _step_key(n0 + 2 * T + L - 1), lsb, w_min,
+                    w_max, w_scale, mirrored, mirror_of, fb_w, fb_syn_row, lcnt_step)
+        learn = _fold_learning(lcnt_step, cnt_learn, lat_all, core_learn)
+        sample_ns[s, 1] += learn
+        sample_ns[s, 2] += learn + barrier_ns
+        losses[s] = loss
+        step_no[0] = n0 + 2 * T + L

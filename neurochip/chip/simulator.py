@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 from neurochip.chip import kernels, plastic_kernels
 from neurochip.chip.placement import Placement
-from neurochip.chip.plastic import EVENT_RULES, STD_ED, PlasticProgram, Plasticity, compile_plasticity
+from neurochip.chip.plastic import BPTT_SG, EVENT_RULES, STD_ED, PlasticProgram, Plasticity, compile_plasticity
 from neurochip.chip.program import Program, compile_network
 from neurochip.chip.spec import ChipSpec, Profile, loihi1
 from neurochip.chip.synapses import SynapseTable, synapse_table
@@ -351,6 +351,12 @@ def learn(sim: Simulator, samples, labels, profile: Profile | None = None) -> Le
             lp.lam, lp.impulse, lp.trace_max, lp.error_scale, lp.error_max, lp.tag_max, lp.c_d, c_p, c_w, lp.lsb,
             lp.w_min, lp.w_max, lp.wexp, lp.lut, lp.lut_shift, lp.alpha, lp.theta, lp.s_min, lp.readout_scale,
             lp.kappa_theta, lp.rate, lp.thr_min, lp.thr_max, lp.sub_follows, *state)
+    elif lp.rule == BPTT_SG:
+        plastic_kernels.bptt_samples(
+            *chip_args, int(lp.fixed), lp.depth_of, lp.L, lp.readout[0], lp.readout[1], lp.theta, lp.alpha, lp.gamma,
+            lp.seed, lp.syn_id, lp.mirror_of, lp.ax_sender, *feedback, lp.lam, lp.impulse, lp.error_scale,
+            lp.error_max, lp.tag_max, lp.c_u, lp.s_scale, int(lp.reset_full), lp.c_w, lp.lsb, lp.w_min, lp.w_max,
+            lp.wexp, lp.lut, lp.lut_shift, lp.step_state_bits, *state)
     else:
         plastic_kernels.learn_samples(
             *chip_args, lp.rule, int(lp.fixed), lp.depth_of, lp.L, lp.H, lp.readout[0], lp.readout[1], lp.theta,

@@ -24,7 +24,6 @@ from neurochip.mapping.placement.report import plot_mesh_heatmap
 from neurochip.mapping.quantize import quantize
 from neurochip.model.errors import FitError, NetworkError
 from neurochip.model.files import save_npy_atomic
-from neurochip.rules.layered import LayeredLearner
 from neurochip.rules.learner import Learner, learnable, learning_profile
 from neurochip.rules.rule import BPTT, OTTT, RULES, EventDriven
 from neurochip.studies.datasets import digits
@@ -286,7 +285,7 @@ def cmd_learn(args) -> int:
                 checkpoint_every=args.checkpoint_every, progress=not quiet(args))
     for row in learner.history:
         print(f"epoch {row['epoch']}: loss {row['loss']:.4f}, test accuracy {row['test_accuracy']:.3f}")
-    result = learning_result(learner, before, learner.accuracy(x_te, y_te))
+    result = learning_result(learner, before, learner.accuracy(x_te, y_te), x_tr.shape[1])
     print(f"{rule.label}: accuracy {result['accuracy_before']:.3f} -> {result['accuracy_after']:.3f}; "
           f"{result['energy_per_update_uj']:.3f} uJ per update ({result['learning_energy_per_update_uj']:.3f} uJ "
           f"learning phase), learning latency {_us(result['learning_latency_per_update_us'])} per update, state "
@@ -330,15 +329,13 @@ def learning_data(args):
 
 
 def _learner(args, rule, n_in: int):
-    """The learner of `neurochip learn` for data of `n_in` channels: the chip's engines for the
-    rules (a NIR network with OTTT, or a new chain), the layered engine for the BPTT-SG
-    baseline."""
+    """The learner of `neurochip learn` for data of `n_in` channels, on the chip's plastic
+    cores: a NIR network (OTTT or BPTT-SG) or a new chain."""
     fixed = not args.float
-    if args.nir and not isinstance(rule, OTTT):
-        raise OptionError(f"--rule {args.rule}: fine-tuning a NIR network takes ottt_a or ottt_o (its last layer "
-                          "becomes OTTT's memoryless readout; the event-driven rules need a spiking readout)")
-    if isinstance(rule, BPTT):
-        return LayeredLearner([n_in, args.hidden or 128, 10], rule, fixed=fixed, seed=args.seed)
+    if args.nir and not isinstance(rule, (OTTT, BPTT)):
+        raise OptionError(f"--rule {args.rule}: fine-tuning a NIR network takes ottt_a, ottt_o, bptt or bptt_full "
+                          "(its last layer becomes a memoryless readout; the event-driven rules need a spiking "
+                          "readout)")
     if not args.nir:
         return Learner([n_in, args.hidden or 128, 10], rule, fixed=fixed, seed=args.seed, chip=chip_of(args),
                        per_core=None if n_in == 64 else SACCADE_PER_CORE)
@@ -355,24 +352,21 @@ def _learner(args, rule, n_in: int):
         raise FitError(f"{args.nir}: {e}") from None
 
 
-def learning_result(learner, before: float, after: float) -> dict:
+def learning_result(learner, before: float, after: float, T: int) -> dict:
     """What `neurochip learn --json` writes: accuracies, energy and latency per update (one
     training sample), and the counters per update, learning phase and forward pass apart."""
     n = max(1, learner.samples_learned)
     profile = learning_profile()
-    # the layered engine counts its forward pass with the learning, and its "infer" counts are test runs
-    learn_c = learner.counts("learn")
-    infer_c = learner.counts("infer") if isinstance(learner, Learner) else {}
+    learn_c, infer_c = learner.counts("learn"), learner.counts("infer")
     total = energy(every_count(learner), profile)
     learning = energy(learn_c, profile)
-    latency = learner.latency_us() if hasattr(learner, "latency_us") else {}
-    return {"rule": learner.rule.label, "engine": "chip" if isinstance(learner, Learner) else "layered",
-            "updates": n, "accuracy_before": before, "accuracy_after": after,
+    latency = learner.latency_us()
+    return {"rule": learner.rule.label, "updates": n, "accuracy_before": before, "accuracy_after": after,
             "energy_per_update_uj": total.total_pj / n / 1e6,
             "learning_energy_per_update_uj": learning.total_pj / n / 1e6,
             "learning_latency_per_update_us": latency.get("learning_us"),
             "latency_per_update_us": latency.get("total_us"), "profile": profile.name,
-            "unknown_costs": sorted(set(total.unknown)), "state_bytes": learner.state_bytes(),
+            "unknown_costs": sorted(set(total.unknown)), "state_bytes": learner.state_bytes(T),
             "counters": {"learning": {k: v / n for k, v in learn_c.items()},
                          "inference": {k: v / n for k, v in infer_c.items()}}}
 

@@ -5,6 +5,12 @@ it is counted. The chip counts per core, in a matrix with one row per core in us
 a last row, `host`, for spikes the host injects (they have no core, but their packets and
 hops cross the mesh); one column per kind, in `ALL_EVENTS` order. Energy prices the same
 names (`neurochip.chip.energy`).
+
+What one learning event includes, so that no energy is counted twice: a synaptic update
+(`weight_writes`, `tag_updates`) is one read-modify-write of a synapse's word in synapse
+memory, its read included (Davies et al. 2018's "synaptic update"); a graded error spike
+through a feedback synapse is one `feedback_syn_ops` (the weight read and the multiply-
+accumulate), not also an error op; `error_ops` are a compartment's error arithmetic only.
 """
 from typing import NamedTuple
 
@@ -30,14 +36,19 @@ EVENT_TABLE = (
     Event("hops_ew", "hop", "routing", "one router-to-router link traversed east-west", "source core"),
     Event("hops_ns", "hop", "routing", "one router-to-router link traversed north-south", "source core"),
     Event("axons_in", "axon", "delivery", "one input axon activated by an arriving packet", "destination core"),
-    Event("trace_updates", "trace", "learning", "one trace, adaptive threshold or synaptic eligibility updated",
-          "core of the trace"),
+    Event("trace_updates", "trace", "learning", "one presynaptic trace or adaptive threshold updated (axon or "
+          "compartment state)", "core of the trace"),
+    Event("tag_updates", "synapse", "learning", "one synaptic tag (an accumulator or eligibility, stored with the "
+          "weight) read-modify-written in synapse memory: a synaptic update", "core of the synapse"),
     Event("surrogate_evals", "evaluation", "learning", "one post factor evaluated (surrogate or spike-timing slope)",
           "core of neuron"),
-    Event("error_ops", "multiply-accumulate", "learning", "one multiply-accumulate of the error (loss gradient, "
-          "backward pass)", "core of the synapse"),
-    Event("weight_reads", "synapse", "learning", "one weight read by the learning phase", "core of the synapse"),
-    Event("weight_writes", "synapse", "learning", "one synaptic weight written (Loihi: a synaptic update)",
+    Event("error_ops", "multiply-accumulate", "learning", "one multiply-accumulate of an error in a compartment "
+          "(loss gradient, surrogate product; not at a synapse)", "core of the neuron"),
+    Event("feedback_syn_ops", "synapse", "learning", "one feedback synapse walked by a graded error spike: its "
+          "weight read and multiplied into the target's error sum (a synaptic op of the learning phase)",
+          "core of the synapse"),
+    Event("weight_writes", "synapse", "learning", "one synaptic weight read-modify-written, its read included (Loihi: a "
+          "synaptic update)",
           "core of the synapse"),
     Event("state_write_bytes", "byte", "learning", "one byte of per-step state stored for a later backward pass",
           "core of the state"),

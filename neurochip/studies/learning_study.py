@@ -1,9 +1,9 @@
 """The digits study of `neurochip report`: what inference and learning cost on the chip.
 
 The study (digits, 64-128-10, T steps): every learning rule trains from the same random
-weights: OTTT, STD-ED and MPD-ED on the chip's plastic cores (`rules.learner.Learner`), the
-BPTT-SG baseline in the layered engine (`rules.layered`); the OTTT-trained network then runs inference on a simulated loihi1 spread over several
-cores, and the learning cost is measured against T.
+weights on the chip's plastic cores (`rules.learner.Learner`): OTTT, STD-ED, MPD-ED and the
+BPTT-SG baseline; the OTTT-trained network then runs inference on a simulated loihi1 spread
+over several cores, and the learning cost is measured against T.
 Energies use `neurochip.chip.energy` with two profiles:
 - inference: `loihi1_sanafe` (silicon-calibrated, complete for inference events) and
   `loihi1_davies2018` (pre-silicon, unknown kinds listed);
@@ -23,7 +23,6 @@ from neurochip.chip.simulator import Simulator
 from neurochip.chip.spec import Profile, loihi1
 from neurochip.mapping.placement.place import place
 from neurochip.model.events import ALL_EVENTS
-from neurochip.rules.layered import LayeredLearner
 from neurochip.rules.learner import Learner, learning_profile
 from neurochip.rules.rule import BPTT, OTTT, EventDriven
 from neurochip.studies.datasets import digits
@@ -106,15 +105,12 @@ def study(T: int = 16, epochs: int = 8, train: int | None = None, test: int | No
 
 
 def make(rule, fixed: bool):
-    """The learner of a method: the chip's plastic cores for the rules, the layered engine for BPTT-SG."""
-    return (LayeredLearner if isinstance(rule, BPTT) else Learner)(SIZES, rule, fixed=fixed, seed=0)
+    """The learner of a method, on the chip's plastic cores."""
+    return Learner(SIZES, rule, fixed=fixed, seed=0)
 
 
 def every_count(learner) -> dict:
-    """The counts of learning: the learning phases and the forward pass they need (the
-    layered engine counts both in its "learn" counters)."""
-    if isinstance(learner, LayeredLearner):
-        return learner.counts("learn")
+    """The counts of learning: the learning phases and the forward pass they need."""
     learned, forward = learner.counts("learn"), learner.counts("infer")
     return {k: learned.get(k, 0) + forward.get(k, 0) for k in learned}
 

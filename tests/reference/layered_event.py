@@ -1,5 +1,5 @@
 """The layered engine's event-driven rules (STD-ED, MPD-ED: `rules.rule.EventDriven`) as they
-ran before the plastic cores (`rules.kernels.event_sample`, driven by `rules.layered`), kept
+ran before the plastic cores (the layered engine's `event_sample`), kept
 as a float reference of the operational definitions; the float twin of the chip's event
 rules (`tests/reference/plastic.py` `learn_event`) is checked against it.
 
@@ -13,12 +13,20 @@ from itertools import pairwise
 
 import numpy as np
 
-from neurochip.rules.kernels import COLUMNS, loss_grad, sigmoid_grad
+from neurochip.chip.plastic_kernels import loss_grad
+from neurochip.model.events import LEARNING_EVENTS
 from neurochip.rules.rule import EventDriven
 
-(SYN_OPS, UPDATES_ACTIVE, SPIKES_OUT, TRACE_UPDATES, SURROGATE_EVALS, ERROR_OPS, WEIGHT_READS,
+COLUMNS = ("syn_ops", "neuron_updates_active", "spikes_out") + LEARNING_EVENTS   # the old kernel's counters
+
+(SYN_OPS, UPDATES_ACTIVE, SPIKES_OUT, TRACE_UPDATES, SURROGATE_EVALS, ERROR_OPS, FEEDBACK_SYN_OPS,
  WEIGHT_WRITES) = map(COLUMNS.index, ("syn_ops", "neuron_updates_active", "spikes_out", "trace_updates",
-                                      "surrogate_evals", "error_ops", "weight_reads", "weight_writes"))
+                                      "surrogate_evals", "error_ops", "feedback_syn_ops", "weight_writes"))
+
+
+def sigmoid_grad(x, alpha):
+    p = 1.0 / (1.0 + np.exp(-alpha * x))
+    return alpha * p * (1.0 - p)
 
 
 def sample(x, y, Ws, thr, rule, *, lam, theta, cnt):
@@ -99,8 +107,7 @@ def sample(x, y, Ws, thr, rule, *, lam, theta, cnt):
                     for i in range(n_post):
                         if c[m][i] != 0.0:
                             d += Wm[j, i] * delta[i] * G[m][i] * psi / (1.0 if timing else c[m][i])
-                            cnt[m, ERROR_OPS] += 1
-                            cnt[m, WEIGHT_READS] += 1
+                            cnt[m, FEEDBACK_SYN_OPS] += 1
                     below[j] = d
         change = elig[m] * (-scale * delta)
         Wm += change
@@ -113,7 +120,7 @@ def learn(sizes, W, xs, ys, kind, *, theta, dv, **rule_kw):
     """`LayeredLearner(sizes, EventDriven(kind, **rule_kw), lam=1 - dv, theta=theta,
     weights=W)` learning the samples xs (each (T, sizes[0])) with labels ys, from threshold
     scales 1: (weights as (n_post, n_pre) matrices, losses, thresholds thr theta of layers
-    1 .. L concatenated, counts summed over the matrices by `rules.kernels.COLUMNS` name)."""
+    1 .. L concatenated, counts summed over the matrices by `COLUMNS` name)."""
     rule = EventDriven(kind=kind, **rule_kw)
     sizes = [int(n) for n in sizes]
     Ws = [np.array(w, np.float64).T.copy() for w in W]  # pre-major, as the engine stored them

@@ -195,7 +195,7 @@ class _Learner:
             if m + 1 in self.R:
                 self.projs.append((self.R[m + 1], R_ids[m + 1], m + 1, m + 1, False))
         self.counts = {"weight_writes": 0, "mirror_writes": 0, "tag_updates": 0, "surrogate_evals": 0,
-                       "error_ops": 0, "weight_reads": 0, "graded_spikes": 0,
+                       "error_ops": 0, "feedback_syn_ops": 0, "graded_spikes": 0,
                        "trace_updates_per_sender": np.zeros(self.N + self.sizes[0], np.int64)}
 
     def _weights(self, w, shape, name):
@@ -343,8 +343,7 @@ class _Learner:
                 for j in range(self.sizes[d - 1]):
                     b = self.W[d - 1][i, j] if self.mirror else self.fb[d - 1][j, i]
                     G_next[d - 1][j] += float(b) * E[d][i]
-                    self.counts["error_ops"] += 1
-                    self.counts["weight_reads"] += 1
+                    self.counts["feedback_syn_ops"] += 1
         return G_next
 
     def _pre(self, st, post, pre, t, j):
@@ -422,6 +421,98 @@ def learn(xs, ys, W, R=None, B=None, *, fixed, rule, feedback="mirror", eta, gam
         samples_seen += 1
     return {"W": [w.copy() for w in net.W], "R": {d: r.copy() for d, r in net.R.items()}, "losses": losses,
             "counts": net.counts, "samples_seen": samples_seen}
+
+
+# --------------------------------------------------------------------------------------------
+# BPTT-SG: the section "BPTT-SG" of neurochip/chip/plastic.py's docstring.
+# --------------------------------------------------------------------------------------------
+
+class _BPTTLearner(_Learner):
+    """OTTT's network and forward pass; the stored state and the backward pass of BPTT-SG."""
+
+    def __init__(self, W, *, reset_grad, surrogate_bits, **kw):
+        super().__init__(W, None, None, rule="A", feedback="mirror", **kw)
+        self.rho = 0 if reset_grad == "detached" else 1
+        self.s_scale = 2.0 ** -(surrogate_bits - 1) if self.fixed else 1.0
+        self.c_u = dyadic(self.k.unit) if self.fixed else 1.0
+
+    def sample(self, x, y, samples_seen):
+        L, T, k, C = self.L, len(x), self.k, self.sizes[-1]
+        n0 = samples_seen * (2 * T + L)
+        dtype = np.int64 if self.fixed else np.float64
+        st = SimpleNamespace(T=T, y=y, loss=0.0, v=[None] + [np.zeros(n, dtype) for n in self.sizes[1:]],
+                             sg=[None] + [np.zeros((T, n)) for n in self.sizes[1:L]],
+                             tag=[np.zeros(p[0].shape) for p in self.projs])
+        B = [np.zeros((T, n)) for n in self.sizes[:L]]     # spike of sender layer d at logical t
+        E = np.zeros((T, C))
+        a_in = self._deliver([np.zeros(n, dtype) for n in self.sizes[:L]])
+        for tau in range(T + L):
+            x_now = np.asarray(x[tau], dtype) if tau < T else np.zeros(self.sizes[0], dtype)
+            spikes = [x_now] + self._forward(st, tau, a_in)
+            for d in range(L):
+                if 0 <= tau - d < T:
+                    B[d][tau - d] = spikes[d]
+            a_in = self._deliver(spikes)
+            t = tau - L
+            if 0 <= t < T:
+                o = [float(v) / k.theta for v in st.v[L]] if self.fixed else [float(v) for v in st.v[L]]
+                e, loss = loss_grad(o, y, self.gamma)
+                st.loss += loss / T
+                for i in range(C):
+                    E[t, i] = self._round(e[i] / T * k.error_scale, ERROR, self.off[L] + i, n0 + tau, k.error_max)
+                self.counts["error_ops"] += C
+        rt = (1.0 if self.fixed else k.theta) * self.rho
+        D_next = [None] + [np.zeros(n) for n in self.sizes[1:L]]
+        for r in range(T):
+            t, n = T - 1 - r, n0 + T + L + r
+            D = [None] * L + [E[t].copy()]
+            G = None
+            for d in range(L, 0, -1):
+                if d < L:
+                    D[d] = np.zeros(self.sizes[d])
+                    for j in range(self.sizes[d]):
+                        g, dn = G[j], D_next[d][j]
+                        if g != 0 or dn != 0:
+                            q = ((self.c_u * g - rt * (k.lam * dn)) * st.sg[d][t, j]) * self.s_scale + k.lam * dn
+                            D[d][j] = self._round(q, ERROR, self.off[d] + j, n, k.error_max)
+                            self.counts["error_ops"] += (g != 0) + (dn != 0) * (1 + self.rho)
+                    D_next[d] = D[d]
+                w, tag = self.W[d - 1], st.tag[d - 1]
+                for i in range(w.shape[0]):
+                    for j in range(w.shape[1]):
+                        if B[d - 1][t, j] and D[d][i] != 0:
+                            if self.fixed:
+                                tag[i, j] = min(max(tag[i, j] + k.impulse * D[d][i], -k.tag_max), k.tag_max)
+                            else:
+                                tag[i, j] -= k.c_w * D[d][i]
+                            self.counts["tag_updates"] += 1
+                if d >= 2:
+                    G = np.zeros(self.sizes[d - 1])
+                    for i in range(w.shape[0]):
+                        if D[d][i] == 0:
+                            continue
+                        self.counts["graded_spikes"] += 1
+                        for j in range(w.shape[1]):
+                            G[j] += float(w[i, j]) * D[d][i]
+                            self.counts["feedback_syn_ops"] += 1
+        self._write_tags(st, n0 + 2 * T + L - 1)
+        return st.loss
+
+
+def learn_bptt(xs, ys, W, *, fixed, reset_grad="detached", eta, gamma=0.05, alpha=4.0, vth, dv, weight_exp=0,
+               error_bits=16, surrogate_bits=8, tag_bits=24, num_weight_bits=8, seed=0, samples_seen=0):
+    """BPTT-SG on the samples in order (arguments and result as `learn`; no recurrence, mirrored
+    feedback). The rounding step counter of sample s is n = (samples_seen + s) (2T + L) + ...
+    as the spec numbers the forward and backward steps."""
+    bits = {"error_bits": error_bits, "surrogate_bits": surrogate_bits, "tag_bits": tag_bits,
+            "num_weight_bits": num_weight_bits}
+    net = _BPTTLearner(W, reset_grad=reset_grad, fixed=fixed, eta=eta, gamma=gamma, alpha=alpha, vth=vth, dv=dv,
+                       weight_exp=weight_exp, seed=seed, bits=bits, surrogate_bits=surrogate_bits)
+    losses = []
+    for x, y in zip(xs, ys):
+        losses.append(net.sample(np.asarray(x), int(y), samples_seen))
+        samples_seen += 1
+    return {"W": [w.copy() for w in net.W], "losses": losses, "counts": net.counts, "samples_seen": samples_seen}
 
 
 # --------------------------------------------------------------------------------------------
@@ -519,7 +610,7 @@ class _EventLearner:
                 raise ValueError("thresholds: fixed-point thresholds are integers (v units)")
             self.thr = thresholds.astype(dtype)
         self.counts = {"surrogate_evals": 0, "threshold_updates": 0, "tag_updates": 0, "error_ops": 0,
-                       "weight_reads": 0, "weight_writes": 0, "mirror_writes": 0, "payloads": 0, "spikes": 0,
+                       "feedback_syn_ops": 0, "weight_writes": 0, "mirror_writes": 0, "payloads": 0, "spikes": 0,
                        "spikes_per_depth": np.zeros(self.L + 1, np.int64)}
 
     def constants(self, T):
@@ -707,8 +798,7 @@ class _EventLearner:
             for j in range(self.sizes[d - 1]):
                 b = self.W[d - 1][i, j]           # mantissa (fixed) or weight, before any write
                 Gin[d - 1][j] += float(b) * E
-                self.counts["error_ops"] += 1
-                self.counts["weight_reads"] += 1
+                self.counts["feedback_syn_ops"] += 1
 
 
 def learn_event(xs, ys, W, R=None, *, fixed, kind, eta, gamma=0.0, alpha=4.0, s_min=0.1, readout_scale=0.5,
