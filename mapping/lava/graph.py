@@ -43,6 +43,8 @@ def _connection(proj: dict, fixed: bool):
     from lava.proc.sparse.process import DelaySparse, Sparse
 
     kw = dict(weight_exp=int(proj["weight_exp"]), num_weight_bits=int(proj["num_weight_bits"])) if fixed else {}
+    if int(proj.get("graded_bits", 0)):  # graded spikes: Lava multiplies each payload by the weight
+        kw["num_message_bits"] = int(proj["graded_bits"])
     delays = np.asarray(proj["delays"])
     if proj["sparse"]:
         w = sp.csr_matrix(proj["weights"]).astype(np.int64 if fixed else np.float64)

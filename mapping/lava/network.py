@@ -5,6 +5,10 @@ builder, makes processes of: sources -> RingBuffer (column t is sent at Lava ste
 population -> Lava's LIF with the keywords of its model's `lava_lif()` (LIFReset with
 `reset_interval`; models without a Lava process, and subtractive reset, are refused),
 projections -> Dense / DelayDense, or Sparse / DelaySparse for scipy.sparse weights.
+A `GradedSource` sends graded spikes: its RingBuffer holds the payloads (fixed point:
+`GradedSource.payload` at `payload_bits`, 24 as Lava's graded vectors; float: the values) and
+its projections get `num_message_bits = payload_bits`, so that Lava's Dense computes
+a = (W @ q) << weight_exp, what the chip's graded delivery computes.
 neurochip's step t is Lava's time step t + 1, and both add one step per projection, so
 rasters compare step for step.
 
@@ -36,10 +40,12 @@ import numpy as np
 import scipy.sparse as sp
 
 from neurochip.chip.simulator import Simulator
+from neurochip.chip.spec import HOST_PAYLOAD_BITS
 from neurochip.mapping.lava import graph as standalone
 from neurochip.mapping.lava.graph import LavaGraph, save
 from neurochip.model.errors import NetworkError
 from neurochip.model.network import Network
+from neurochip.model.neurons import GradedSource
 
 
 class SampleLeakWarning(UserWarning):
@@ -105,7 +111,8 @@ def run_per_sample(net: Network, inputs: dict | None, steps: int, reset_interval
 
 
 def describe(net: Network, inputs: dict | None, steps: int, record=("spikes", "u", "v"),
-             sparse: bool | str = "auto", reset_interval: int | None = None, reset_offset: int = 0) -> dict:
+             sparse: bool | str = "auto", reset_interval: int | None = None, reset_offset: int = 0,
+             payload_bits: int = HOST_PAYLOAD_BITS) -> dict:
     """The description of `net` that `mapping.lava.graph` builds (see `to_lava` for the arguments);
     each neuron model gives its Lava LIF (`NeuronModel.lava_lif`)."""
     if sparse not in ("auto", True, False):
@@ -121,6 +128,12 @@ def describe(net: Network, inputs: dict | None, steps: int, record=("spikes", "u
     inputs = inputs or {}
     sources, neurons = {}, []
     for name, pop in net.populations.items():
+        if isinstance(pop, GradedSource):
+            x = np.asarray(inputs.get(name, np.zeros((steps, pop.n))), dtype=np.float64)
+            if x.shape != (steps, pop.n):
+                raise NetworkError(f"inputs[{name!r}] has shape {x.shape}, expected ({steps}, {pop.n})")
+            sources[name] = (pop.payload(x, payload_bits)[0] if net.fixed_point else x).T
+            continue
         if not pop.on_chip:
             x = np.asarray(inputs.get(name, np.zeros((steps, pop.n))), dtype=int)
             if x.shape != (steps, pop.n):
@@ -134,7 +147,8 @@ def describe(net: Network, inputs: dict | None, steps: int, record=("spikes", "u
         neurons.append({"name": name, "n": pop.n, "lif": lif})
     projections = [{"name": p.name, "pre": p.pre, "post": p.post, "weights": p.weights, "delays": p.delay,
                     "sparse": sparse is True or (sparse == "auto" and sp.issparse(p.weights)),
-                    "weight_exp": int(p.weight_exp), "num_weight_bits": int(p.num_weight_bits)}
+                    "weight_exp": int(p.weight_exp), "num_weight_bits": int(p.num_weight_bits),
+                    "graded_bits": payload_bits if isinstance(net.populations[p.pre], GradedSource) else 0}
                    for p in net.projections]
     return {"steps": int(steps), "fixed": bool(net.fixed_point), "record": list(record), "reset": reset,
             "sources": sources, "neurons": neurons, "projections": projections}

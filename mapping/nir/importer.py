@@ -44,6 +44,17 @@ reset conventions, reproduced by:
 - Norse, Sinabs, Rockpool: timing="framework" (Sinabs' IF has no time constant: any dt).
 - Lava (and the NIR paper's Lava runs): timing="lava", reset="zero".
 
+Input (`input_kind=`): NIR does not say what an Input carries. "spikes" (the default) makes
+each Input a `SpikeSource` (0/1 a step); "current" a `GradedSource` whose real values x[t]
+reach the first layer as the current W x[t] every step (direct encoding, the most common
+setup of snnTorch and Norse: the image as an input current at every step). On the chip a
+current input travels as graded spikes where the chip has them (loihi2: a payload per value,
+multiplied at the synapse) and, on a chip without (loihi1), is computed on the host: the host
+multiplies x by the first layer's weights in the chip's fixed-point arithmetic and writes the
+sums into the first layer's compartments every step, counted as the host's synaptic ops and
+one packet per compartment written (`neurochip.chip.kernels.deliver_graded`). Both compute
+the same bits; `neurochip.mapping.graded.grade` sets the payload's scale after quantization.
+
 Validation: every error is a `NIRImportError` naming the file (for a path), the node, its
 type, the field and the value, and the allowed range. Refused: unknown node types (the
 supported ones are listed), a node without a type or a field NIR needs, non-numeric or
@@ -71,13 +82,14 @@ from neurochip.model.errors import NetworkError
 from neurochip.model.fixed import ACT_SHIFT, NEVER_VTH_FLOAT, VTH_SHIFT, WEIGHT_EXP_RANGE, weight_range
 from neurochip.model.network import Network
 from neurochip.model.neurons import BIAS_SOURCE as BIAS
-from neurochip.model.neurons import NEURON_MODELS, RESETS, SpikeSource
+from neurochip.model.neurons import NEURON_MODELS, RESETS, GradedSource, SpikeSource
 
 LINEAR_TYPES = ("Affine", "Linear", "Scale", "Conv1d", "Conv2d", "SumPool2d", "AvgPool2d", "Flatten", "Delay",
                 "Identity")
 
 TIMINGS = ("lava", "framework")     # a step of delay per projection, or none within a step
 DISCRETIZATIONS = ("euler", "exact")  # how a time constant becomes a decay per step
+INPUT_KINDS = ("spikes", "current")   # what an Input node carries: 0/1 spikes or real values
 # the largest input one spike can bring, in thresholds: the largest 8-bit weight mantissa at the
 # largest weight exponent, over the smallest threshold (mantissa 1); 32640
 WEIGHT_LIMIT = (weight_range("excitatory")[1] << (WEIGHT_EXP_RANGE[1] + ACT_SHIFT)) / 2**VTH_SHIFT
@@ -94,7 +106,7 @@ class Imported:
     """The result of `from_nir`: a float network plus what is needed to drive and read it."""
 
     net: Network
-    inputs: dict                  # NIR input node -> SpikeSource population
+    inputs: dict                  # NIR input node -> SpikeSource (or GradedSource) population
     outputs: dict                 # NIR output node -> population feeding it
     lag: dict                     # population -> chip steps behind the source timeline
     dt: float = 1.0
@@ -387,8 +399,10 @@ def _either(options) -> str:
 
 
 def from_nir(graph, dt: float, reset: str, discretization: str = "euler", timing: str = "lava",
-             reset_delay: bool = False) -> Imported:
+             reset_delay: bool = False, input_kind: str = "spikes") -> Imported:
     """Import a NIR graph (a path or a `nir.NIRGraph`) as a float `Network` (see module doc)."""
+    if input_kind not in INPUT_KINDS:
+        raise NIRImportError(f"input_kind must be {_either(INPUT_KINDS)}, got {input_kind!r}")
     if reset not in RESETS:
         raise NIRImportError(f"reset must be {_either(RESETS)}, got {reset!r} (NIR files do not say which)")
     if discretization not in DISCRETIZATIONS:
@@ -398,16 +412,16 @@ def from_nir(graph, dt: float, reset: str, discretization: str = "euler", timing
     if isinstance(dt, bool) or not isinstance(dt, (int, float, np.integer, np.floating)) or not 0 < dt < np.inf:
         raise NIRImportError(f"dt must be a positive, finite number of seconds, got {dt!r}")
     if hasattr(graph, "nodes"):
-        return _import(graph, dt, reset, discretization, timing, reset_delay)
+        return _import(graph, dt, reset, discretization, timing, reset_delay, input_kind)
     path = graph
     graph = read_nir(path)
     try:
-        return _import(graph, dt, reset, discretization, timing, reset_delay)
+        return _import(graph, dt, reset, discretization, timing, reset_delay, input_kind)
     except NetworkError as e:  # the importer's checks and the network's own: name the file
         raise NIRImportError(f"{path}: {e}") from None
 
 
-def _import(graph, dt, reset, discretization, timing, reset_delay) -> Imported:
+def _import(graph, dt, reset, discretization, timing, reset_delay, input_kind="spikes") -> Imported:
     nodes, edges = _flatten(graph)
     preds = {k: [] for k in nodes}
     for a, b in edges:
@@ -483,7 +497,8 @@ def _import(graph, dt, reset, discretization, timing, reset_delay) -> Imported:
     inputs, outputs = {}, {}
     for k, v in nodes.items():
         if kinds[k] == "Input" and not isinstance(v, tuple):
-            inputs[k] = net.add(SpikeSource(int(np.prod(shapes[k])), name=k)).name
+            source = GradedSource if input_kind == "current" else SpikeSource
+            inputs[k] = net.add(source(int(np.prod(shapes[k])), name=k)).name
     params, gains, units = {}, {}, {}
     for k, v in nodes.items():
         if kinds[k] in models:

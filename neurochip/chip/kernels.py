@@ -7,7 +7,9 @@ spike routing: each spike (and each host input spike) sends one packet per out-a
 counted with its mesh hops; (3) synaptic delivery: each
 arriving axon walks its synapse list into the slot of step t + 1 + delay; (4) the
 negative-weight_exp scratch rows are shifted and flushed; (5) per-core latency of the
-step from its event counts, then the barrier. Slow twins live in tests/reference/.
+step from its event counts, then the barrier. Analog host input (graded payloads) is
+delivered after (2)-(4) by `deliver_graded`, into the same slots. Slow twins live in
+tests/reference/.
 """
 import numpy as np
 from numba import types
@@ -229,6 +231,74 @@ def flush_scratch(tnext, dend, scratch, sc_mark, sc_dirty, n_dirty, sc_comp, sc_
 
 
 @njit
+def deliver_graded(g_lo, g_hi, g_idx, g_val, n_neurons, host_side, tnext, dend, scratch, sc_mark, sc_dirty,
+                   written, out_ptr, out_axon, out_ew, out_ns, axon_row, syn_ptr, syn_tgt, syn_w, syn_dly,
+                   sc_ptr, sc_row, sc_w, sc_dly, sc_comp, sc_shift, nrn_ew, nrn_ns, cnt):
+    """Analog host input: channel g_idx[j] sends payload p = g_val[j] (j in [g_lo, g_hi)); each
+    of its synapses adds w p into the slot of step tnext + delay. Scratch sums (weight_exp < 0)
+    wrap to int32 before the shift, as Lava's graded Dense (`weights.dot(s_in)` on int32) does:
+
+        a = wrap32(sum_j w_ij p_j) >> -weight_exp        (fixed point; float: a = sum_j w_ij p_j)
+
+    Counting: with graded spikes (host_side = 0) as a spike: one spike and a packet per out-axon
+    (with hops) from the host row, the axon and its synapses at the destination. Without
+    (host_side = 1) the host does the multiply-accumulates (syn_ops on the host row) and writes
+    each compartment's sum: one packet a compartment written, with the hops to its core.
+    `written` (n_neurons,) marks the compartments written at this step (stamped tnext + 1).
+    """
+    R = dend.shape[0]
+    host = cnt.shape[0] - 1
+    n_dirty = 0
+    for k in range(g_lo, g_hi):
+        s = n_neurons + g_idx[k]
+        p = g_val[k]
+        if not host_side:
+            cnt[host, SPIKES_OUT] += 1
+        for e in range(out_ptr[s], out_ptr[s + 1]):
+            ax = out_axon[e]
+            n_syn = (syn_ptr[ax + 1] - syn_ptr[ax]) + (sc_ptr[ax + 1] - sc_ptr[ax])
+            if host_side:
+                cnt[host, SYN_OPS] += n_syn
+            else:
+                cnt[host, PACKETS] += 1
+                cnt[host, HOPS_EW] += out_ew[e]
+                cnt[host, HOPS_NS] += out_ns[e]
+                d = axon_row[ax]
+                cnt[d, AXONS_IN] += 1
+                cnt[d, SYN_OPS] += n_syn
+            for j in range(syn_ptr[ax], syn_ptr[ax + 1]):
+                i = syn_tgt[j]
+                slot = (tnext + syn_dly[j]) % R
+                dend[slot, i] += syn_w[j] * p
+                if host_side and written[i] != tnext + 1:
+                    written[i] = tnext + 1
+                    cnt[host, PACKETS] += 1
+                    cnt[host, HOPS_EW] += nrn_ew[i]
+                    cnt[host, HOPS_NS] += nrn_ns[i]
+            for j in range(sc_ptr[ax], sc_ptr[ax + 1]):
+                dl = sc_dly[j]
+                row = sc_row[j]
+                if not sc_mark[dl, row]:
+                    sc_mark[dl, row] = True
+                    sc_dirty[n_dirty, 0] = dl
+                    sc_dirty[n_dirty, 1] = row
+                    n_dirty += 1
+                scratch[dl, row] += sc_w[j] * p
+                i = sc_comp[row]
+                if host_side and written[i] != tnext + 1:
+                    written[i] = tnext + 1
+                    cnt[host, PACKETS] += 1
+                    cnt[host, HOPS_EW] += nrn_ew[i]
+                    cnt[host, HOPS_NS] += nrn_ns[i]
+    for k in range(n_dirty):
+        dl = sc_dirty[k, 0]
+        row = sc_dirty[k, 1]
+        dend[(tnext + dl) % R, sc_comp[row]] += wrap_int32(scratch[dl, row]) >> sc_shift[row]
+        scratch[dl, row] = 0
+        sc_mark[dl, row] = False
+
+
+@njit
 def step_latency(cnt_step, cnt_total, latency_ns, barrier_ns, core_busy, core_time):
     """Fold a step's counts into the totals; per-core time = sum(count x latency); the
     step takes the slowest core plus the barrier (NaN if any latency is unknown)."""
@@ -283,7 +353,7 @@ def forward_step(tabs, in_lo, in_hi, in_idx, u, v, dend, scratch, sc_mark, sc_di
 @njit
 def run(steps, t0, u, v, dend, scratch, sc_dirty,
         run_ptr, run_row, kernel_runs, du_fac, dv_fac, bias, vth, sub, ramp_start, ramp_steps, ramp_slope,
-        in_ptr, in_idx, n_neurons,
+        in_ptr, in_idx, n_neurons, g_ptr, g_idx, g_val, host_side, nrn_ew, nrn_ns,
         out_ptr, out_axon, out_ew, out_ns, sender_row, axon_row,
         syn_ptr, syn_tgt, syn_w, syn_dly, ax_dly, ax_t0, sc_ptr, sc_row, sc_w, sc_dly, sc_comp, sc_shift,
         latency_ns, barrier_ns,
@@ -293,7 +363,9 @@ def run(steps, t0, u, v, dend, scratch, sc_dirty,
     kernel_runs[j] = (lo, hi, kind): neurons lo..hi-1 are updated by kernel `kind` (LIF: the
     fixed-point LIF for integer u/v, the float LIF for float u/v; B1).
 
-    Inputs: the host channels spiking at step t are in_idx[in_ptr[t]:in_ptr[t+1]].
+    Inputs: the host channels spiking at step t are in_idx[in_ptr[t]:in_ptr[t+1]]; analog
+    channels send payloads g_val[g_ptr[t]:g_ptr[t+1]] from channels g_idx[...] (`deliver_graded`;
+    host_side: the chip has no graded spikes).
     Recording: neuron i goes to column rec_col[i] (-1: not recorded) of rec_spk/rec_u/rec_v,
     each of which has 0 rows when not requested; rec_core_time and rec_counts (steps, rows,
     kinds: each step's counters) likewise.
@@ -305,12 +377,17 @@ def run(steps, t0, u, v, dend, scratch, sc_dirty,
     core_time = np.zeros(cnt_total.shape[0] - 1)
     flags = np.zeros(8 * ((N + 7) // 8), dtype=np.uint8)
     words = flags.view(np.uint64)
+    written = np.zeros(N, dtype=np.int64)
     for t in range(steps):
         n_spk, n_send = forward_step(t0 + t, in_ptr[t], in_ptr[t + 1], in_idx, u, v, dend, scratch, sc_mark, sc_dirty,
                                      flags, words, senders, run_ptr, run_row, kernel_runs, du_fac, dv_fac, bias, vth,
                                      sub, ramp_start, ramp_steps, ramp_slope, out_ptr, out_axon, out_ew, out_ns,
                                      sender_row, axon_row, syn_ptr, syn_tgt, syn_w, syn_dly, ax_dly, ax_t0, sc_ptr, sc_row, sc_w,
                                      sc_dly, sc_comp, sc_shift, cnt_step)
+        if g_ptr[t + 1] > g_ptr[t]:
+            deliver_graded(g_ptr[t], g_ptr[t + 1], g_idx, g_val, N, host_side, t0 + t + 1, dend, scratch, sc_mark,
+                           sc_dirty, written, out_ptr, out_axon, out_ew, out_ns, axon_row, syn_ptr, syn_tgt, syn_w,
+                           syn_dly, sc_ptr, sc_row, sc_w, sc_dly, sc_comp, sc_shift, nrn_ew, nrn_ns, cnt_step)
         for k in range(n_spk):
             spike_count[senders[k]] += 1
         if rec_spk.shape[0] > 0:

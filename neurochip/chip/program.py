@@ -9,6 +9,12 @@ Synapses of projections with weight_exp >= 0 carry w << weight_exp and add strai
 the dendritic ring buffer. Projections with weight_exp < 0 must shift the *sum* of a
 step's spikes (Lava floors the sum, not each weight), so their synapses add into a
 per-(projection, neuron, delay) scratch row that is shifted and flushed after delivery.
+
+Analog input (`GradedSource` channels, `in_graded`) is delivered by `kernels.deliver_graded`:
+on a chip with graded spikes (`graded_payload_bits` > 0) as packets whose payload multiplies
+each weight; on one without (`host_side`, Loihi 1) the host walks the same synapses itself,
+in the same arithmetic, and writes each compartment's sum (its hops from the host's tile
+are `nrn_ew`, `nrn_ns`).
 """
 from __future__ import annotations
 
@@ -18,10 +24,11 @@ import numpy as np
 
 from neurochip.chip.kernels import KERNELS
 from neurochip.chip.placement import Placement
-from neurochip.chip.spec import ChipSpec
+from neurochip.chip.spec import HOST_PAYLOAD_BITS, ChipSpec
 from neurochip.chip.synapses import SynapseTable, index, synapse_table
 from neurochip.model.errors import FitError, NetworkError
 from neurochip.model.network import Network
+from neurochip.model.neurons import GradedSource
 
 
 @dataclass
@@ -33,8 +40,13 @@ class Program:
     src_slices: dict          # spike-source name -> slice of input channels
     n_neurons: int
     n_inputs: int
+    in_graded: np.ndarray     # host channel -> 1 if its source is a GradedSource (analog payloads)
+    host_side: int            # 1: no graded spikes on the chip: the host computes the graded sums
+    payload_bits: int         # a graded payload's signed width (the chip's, or HOST_PAYLOAD_BITS)
     # neurons
     nrn_row: np.ndarray       # counter row (compact core index) of each neuron
+    nrn_ew: np.ndarray        # hops east-west from the host's tile (0, 0) to each neuron's core
+    nrn_ns: np.ndarray        # hops north-south likewise
     run_ptr: np.ndarray       # neurons [run_ptr[j], run_ptr[j+1]) all sit on core row run_row[j]
     run_row: np.ndarray
     kernel_runs: np.ndarray   # (runs, 3): neurons [lo, hi) updated by one kernel kind (kernels.KERNELS)
@@ -157,13 +169,20 @@ def compile_network(net: Network, chip: ChipSpec, placement: Placement | None = 
     dxy = np.abs(core_xy[ax_core] - src_xy[ax_sender])
     sender_row = np.concatenate([nrn_row, np.full(M, host_row, dtype=np.int64)])
 
+    in_graded = np.zeros(M, np.int64)
+    for name, sl in src_slices.items():
+        in_graded[sl] = isinstance(net.populations[name], GradedSource)
+    nrn_dxy = np.abs(core_xy[nrn_core]) if N else np.zeros((0, 2), np.int64)  # the host enters at (0, 0)
+    bits = chip.core.graded_payload_bits
+
     usage = _usage(len(core_ids), row_of_core, nrn_row, ax_sender, ax_core, N, tgt, syn_bits)
     check_fit(chip, core_ids, usage, net, pop_slices, nrn_core)
     tiles_used = len(np.unique(core_ids // chip.cores_per_tile))
 
     return Program(
         fixed_point=fixed, pop_slices=pop_slices, src_slices=src_slices, n_neurons=N, n_inputs=M,
-        nrn_row=nrn_row, run_ptr=run_ptr, run_row=nrn_row[run_ptr[:-1]],
+        in_graded=in_graded, host_side=int(bits == 0), payload_bits=bits or HOST_PAYLOAD_BITS,
+        nrn_row=nrn_row, nrn_ew=nrn_dxy[:, 0].copy(), nrn_ns=nrn_dxy[:, 1].copy(), run_ptr=run_ptr, run_row=nrn_row[run_ptr[:-1]],
         kernel_runs=np.stack([starts, np.append(starts, N)[1:], kind[starts]], axis=1), **neuron,
         out_ptr=out_ptr, out_axon=np.arange(A, dtype=np.int64), out_ew=dxy[:, 0].copy(),
         out_ns=dxy[:, 1].copy(), sender_row=sender_row, axon_row=row_of_core[ax_core],

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import warnings
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -19,8 +20,20 @@ from neurochip.model.errors import NetworkError
 from neurochip.model.events import ALL_EVENTS, EVENTS, N_EVENTS
 from neurochip.model.files import save_npz_atomic
 from neurochip.model.network import Network
+from neurochip.model.neurons import GradedSource
 
 RECORDABLE = ("spikes", "u", "v", "core_time", "step_counters")
+
+
+class PayloadClipWarning(UserWarning):
+    """Analog input values did not fit a graded spike's payload and were clipped."""
+
+
+def _step_ptr(t_idx: np.ndarray, steps: int) -> np.ndarray:
+    """CSR pointer over steps of events at steps `t_idx` (sorted)."""
+    ptr = np.zeros(steps + 1, dtype=np.int64)
+    np.add.at(ptr, t_idx + 1, 1)
+    return np.cumsum(ptr)
 
 
 @dataclass
@@ -176,7 +189,11 @@ class Simulator:
             getattr(self, k)[...] = value
         self.t = int(t)
 
-    def _inputs(self, steps: int, inputs) -> tuple[np.ndarray, np.ndarray]:
+    def _inputs(self, steps: int, inputs) -> tuple:
+        """(in_ptr, in_idx) of the spike sources' spikes and (g_ptr, g_idx, g_val) of the graded
+        sources' non-zero values, per step (CSR over steps). Spike sources take 0/1 or bool;
+        graded sources (`GradedSource`) take finite real values, sent as they are in float
+        networks and as payloads `GradedSource.payload` (warned about when clipped) in fixed point."""
         p = self.program
         if inputs is None:
             inputs = {}
@@ -188,21 +205,39 @@ class Simulator:
         if unknown:
             raise NetworkError(f"inputs: {sorted(unknown)} are not spike sources; sources are {list(p.src_slices)}")
         dense = np.zeros((steps, p.n_inputs), dtype=bool)
+        values = np.zeros((steps, p.n_inputs), dtype=p.u0.dtype)
         for name, arr in inputs.items():
             sl = p.src_slices[name]
+            pop = self.net.populations[name]
             a = np.asarray(arr)
             if a.shape != (steps, sl.stop - sl.start):
                 raise NetworkError(f"inputs[{name!r}] has shape {a.shape}, expected (steps, n) = "
                                    f"({steps}, {sl.stop - sl.start})")
+            if a.dtype.kind not in "biuf":
+                raise NetworkError(f"inputs[{name!r}] must hold real numbers, got dtype {a.dtype}")
             if a.dtype.kind == "f" and not np.all(np.isfinite(a)):
-                raise NetworkError(f"inputs[{name!r}] contains NaN or inf")
-            if not np.all((a == 0) | (a == 1)):
-                raise NetworkError(f"inputs[{name!r}] must hold spikes (0/1 or bool)")
-            dense[:, sl] = a.astype(bool)
+                where = tuple(int(i) for i in np.argwhere(~np.isfinite(a))[0])
+                raise NetworkError(f"inputs[{name!r}] contains NaN or inf (the first, {a[where]}, at step, "
+                                   f"channel {where})")
+            if not isinstance(pop, GradedSource):
+                if not np.all((a == 0) | (a == 1)):
+                    where = tuple(int(i) for i in np.argwhere((a != 0) & (a != 1))[0])
+                    raise NetworkError(f"inputs[{name!r}] must hold spikes (0/1 or bool), found {a[where]} at step, "
+                                       f"channel {where}; analog input needs a GradedSource")
+                dense[:, sl] = a.astype(bool)
+            elif p.fixed_point:
+                q, clipped, top = pop.payload(a, p.payload_bits)
+                if clipped:
+                    warnings.warn(f"inputs[{name!r}]: {clipped} value(s) (largest |x| {top:g}) do not fit the "
+                                  f"{p.payload_bits}-bit payload at scale {pop.scale:g} and were clipped to "
+                                  f"+-{2 ** (p.payload_bits - 1) * pop.scale:g}", PayloadClipWarning, stacklevel=3)
+                values[:, sl] = q
+            else:
+                values[:, sl] = a
         t_idx, ch = np.nonzero(dense)
-        ptr = np.zeros(steps + 1, dtype=np.int64)
-        np.add.at(ptr, t_idx + 1, 1)
-        return np.cumsum(ptr), ch.astype(np.int64)
+        g_t, g_ch = np.nonzero(values)
+        return (_step_ptr(t_idx, steps), ch.astype(np.int64), _step_ptr(g_t, steps), g_ch.astype(np.int64),
+                values[g_t, g_ch])
 
     def run(self, steps: int, inputs=None, record=("spikes",), populations=None) -> RunResult:
         """Run `steps` steps. `record` is any of 'spikes', 'u', 'v', 'core_time', 'step_counters';
@@ -217,7 +252,7 @@ class Simulator:
         for name in pops:
             if name not in p.pop_slices:
                 raise NetworkError(f"populations: {name!r} is not a neuron population; have {list(p.pop_slices)}")
-        in_ptr, in_idx = self._inputs(steps, inputs)
+        in_ptr, in_idx, g_ptr, g_idx, g_val = self._inputs(steps, inputs)
 
         rec_col = np.full(p.n_neurons, -1, dtype=np.int64)
         col = 0
@@ -241,7 +276,7 @@ class Simulator:
         kernels.run(steps, self.t, self.u, self.v, self.dend, self.scratch, sc_dirty,
                     p.run_ptr, p.run_row, p.kernel_runs, p.du_fac, p.dv_fac, p.bias, p.vth, p.sub,
                     p.ramp_start, p.ramp_steps, p.ramp_slope,
-                    in_ptr, in_idx, p.n_neurons,
+                    in_ptr, in_idx, p.n_neurons, g_ptr, g_idx, g_val, p.host_side, p.nrn_ew, p.nrn_ns,
                     p.out_ptr, p.out_axon, p.out_ew, p.out_ns, p.sender_row, p.axon_row,
                     p.syn_ptr, p.syn_tgt, p.syn_w, p.syn_dly, p.ax_dly, p.ax_t0, p.sc_ptr, p.sc_row, p.sc_w, p.sc_dly,
                     p.sc_comp, p.sc_shift, p.latency_ns, p.barrier_ns,

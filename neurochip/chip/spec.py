@@ -28,6 +28,13 @@ except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
 
+def _payload_bits(label: str, value) -> None:
+    """A graded spike's payload width: 0 (no graded spikes) or 2 .. GRADED_BITS_MAX."""
+    if not isinstance(value, int) or isinstance(value, bool) or not (value == 0 or 2 <= value <= GRADED_BITS_MAX):
+        raise SpecError(f"{label} = {value!r} is out of range; allowed: 0 (no graded spikes) or 2 to "
+                        f"{GRADED_BITS_MAX} bits")
+
+
 def _positive_int(owner: str, name: str, value) -> None:
     """`owner` is a class ("CoreSpec": CoreSpec.name) or a file and table ("f.toml: [core]")."""
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -49,6 +56,11 @@ class CoreSpec:
     error_bits          an error register and the payload of an error's graded spike
     surrogate_bits      a compartment's surrogate (post factor), unsigned
     tag_bits            a synapse's tag (OTTT_A's accumulated change), signed, in synapse memory
+    graded_payload_bits the signed payload of a graded spike, which the synapse multiplies by its
+                        weight (a = (W q) << weight_exp); 0: the chip has no graded spikes
+                        (Loihi 1), and analog input is computed on the host (`Simulator`).
+                        Loihi 2: 24, the width of Lava's graded vectors (`num_message_bits=24`,
+                        lava.networks.gradedvecnetwork, lava.proc.s4d)
     """
 
     compartments: int
@@ -61,10 +73,13 @@ class CoreSpec:
     error_bits: int = 16
     surrogate_bits: int = 8
     tag_bits: int = 24
+    graded_payload_bits: int = 0
 
     def __post_init__(self):
         for name in CORE_KEYS:
-            _positive_int("CoreSpec", name, getattr(self, name))
+            if name != "graded_payload_bits":
+                _positive_int("CoreSpec", name, getattr(self, name))
+        _payload_bits("CoreSpec.graded_payload_bits", self.graded_payload_bits)
         if self.weight_bits > 8:
             raise SpecError(f"CoreSpec.weight_bits = {self.weight_bits}: Loihi weights have at most 8 bits")
         for name, (lo, hi) in LEARNING_WIDTHS.items():
@@ -266,7 +281,10 @@ class ChipSpec:
         _keys(where, "[barrier]", barrier, BARRIER_KEYS, required=())
         for table, values in (("[mesh]", mesh), ("[core]", core)):
             for key, value in values.items():
-                _positive_int(f"{where}: {table}", key, value)
+                if key == "graded_payload_bits":
+                    _payload_bits(f"{where}: [core] graded_payload_bits", value)
+                else:
+                    _positive_int(f"{where}: {table}", key, value)
         tiles, seconds = barrier.get("tiles", [1]), barrier.get("seconds", [0.0])
         for key, values in (("tiles", tiles), ("seconds", seconds)):
             if not isinstance(values, list) or not values:
@@ -320,7 +338,11 @@ def _packaged(kind: str, name: str) -> Path:
 CHIP_KEYS = ("name", "profile", "mesh", "core", "barrier")
 MESH_KEYS = ("tiles_x", "tiles_y", "cores_per_tile")
 CORE_KEYS = ("compartments", "input_axons", "output_axons", "synapse_memory_bits", "weight_bits", "delay_bits",
-             "trace_bits", "error_bits", "surrogate_bits", "tag_bits")
+             "trace_bits", "error_bits", "surrogate_bits", "tag_bits", "graded_payload_bits")
+GRADED_BITS_MAX = 32   # Loihi 2's widest message payload; Lava's graded vectors use 24
+# A chip without graded spikes: the host quantises analog input to this many bits (Lava's graded
+# width) and computes the first layer's input itself, so loihi1 and loihi2 compute the same.
+HOST_PAYLOAD_BITS = 24
 LEARNING_WIDTHS = {"trace_bits": (2, 24), "error_bits": (4, 32), "surrogate_bits": (2, 16), "tag_bits": (4, 32)}
 BARRIER_KEYS = ("tiles", "seconds")
 PROFILE_KEYS = ("name", "citation", "process", "voltage", "events")

@@ -7,7 +7,7 @@ import argparse
 import math
 import sys
 
-from neurochip.cli import commands
+from neurochip.cli import commands, sweep
 from neurochip.cli.commands import OptionError
 from neurochip.mapping.nir.importer import DISCRETIZATIONS, TIMINGS
 from neurochip.mapping.placement.partition import PARTITION_METHODS
@@ -57,11 +57,15 @@ def _nir_options(p, with_input=False, optional=False):
     p.add_argument("--partition", choices=PARTITION_METHODS, default="metis")
     if with_input:
         source = p.add_mutually_exclusive_group()
-        source.add_argument("--input", help="spikes (0/1 or bool) as .npy, (samples, steps, n) or (steps, n)")
+        source.add_argument("--input", help="input as .npy, (samples, steps, n) or (steps, n), n the Input's size "
+                                            "flattened row-major: spikes (0/1 or bool) or real values (--input-kind)")
         source.add_argument("--digits", action="store_true", help="scikit-learn's digits test set (default input)")
         p.add_argument("--steps", type=positive_int, default=None,
                        help=f"steps per digit (default {commands.DIGIT_STEPS}; --input files give their own)")
         p.add_argument("--samples", type=positive_int, default=None, help="at most this many samples (default 100)")
+        p.add_argument("--input-kind", choices=commands.INPUT_KIND_CHOICES, default="auto",
+                       help="what --input carries: spikes (0/1 a step) or current (real values, direct encoding: "
+                            "x[t] reaches the first layer as W x[t]); auto: spikes if the file holds only 0 and 1")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -108,13 +112,23 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output path (lava: path of the script without .py)")
     p = sub.add_parser("demo", help="digits end to end: train, NIR, map, run, learn, report, Lava check")
     p.add_argument("--out", default="energy_reports/digits")
+    p = sub.add_parser("sweep", help="design-space sweep on Dask: every point of a TOML config's axes (chips, profiles, "
+                                     "placements, rules, seeds, data shards) -> results.csv and sweep.png, resumable")
+    p.add_argument("config", help="sweep config (.toml): a [job] and its [axes] (see examples/sweep_small.toml)")
+    p.add_argument("--out", default=None, help="results folder (default sweeps/<config name>); rerunning resumes it")
+    p.add_argument("--workers", type=positive_int, default=None, help="local worker processes (default: the cores)")
+    p.add_argument("--threads", type=positive_int, default=None, help="threads per local worker (default 1)")
+    p.add_argument("--scheduler", help="address of a running Dask scheduler (e.g. tcp://host:8786) to run on "
+                                       "instead of a local cluster")
+    p.add_argument("--force", action="store_true", help="--out holds another config's results: keep those of "
+                                                        "points this config shares, drop the rest")
     return ap
 
 
 def main(argv=None) -> int:
     args = parser().parse_args(argv)  # a bad option: argparse names it, prints usage and exits 2
     try:
-        return getattr(commands, f"cmd_{args.cmd}")(args)
+        return (sweep.cmd_sweep if args.cmd == "sweep" else getattr(commands, f"cmd_{args.cmd}"))(args)
     except FitError as e:
         print(f"error: does not fit the chip: {e}", file=sys.stderr)
         return EXIT_FIT

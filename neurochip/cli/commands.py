@@ -15,6 +15,7 @@ import numpy as np
 from neurochip.chip.energy import energy, run_energy
 from neurochip.chip.simulator import Simulator
 from neurochip.chip.spec import ChipSpec, Profile, presets
+from neurochip.mapping.graded import grade
 from neurochip.mapping.lava.network import export_lava_script
 from neurochip.mapping.lava.netx import export_netx_hdf5
 from neurochip.mapping.nir.exporter import to_nir
@@ -37,6 +38,7 @@ from neurochip.studies.ttfs_report import write_report
 DIGIT_STEPS = 16      # steps per digit unless --steps
 SACCADE_PER_CORE = 32  # learn --data saccade: 512 inputs; one core cannot hold the synapses and their learning state
 DIGIT_SAMPLES = 100   # run: at most this many samples unless --samples
+INPUT_KIND_CHOICES = ("auto", "spikes", "current")   # run --input-kind
 REPORT_EPOCHS = 8     # report: epochs unless --epochs
 
 
@@ -99,7 +101,7 @@ def import_nir(args):
         raise FileNotFoundError(f"{path}: no such NIR file" + (" (it is a folder)" if path.is_dir() else ""))
     try:
         return from_nir(path, dt=args.dt, reset=args.reset, timing=args.timing, reset_delay=args.reset_delay,
-                        discretization=args.discretization)
+                        discretization=args.discretization, input_kind=getattr(args, "input_carries", "spikes"))
     except NetworkError as e:
         if not _DECAY.search(str(e)) or "--dt" in str(e):
             raise
@@ -114,15 +116,18 @@ def chip_of(args) -> ChipSpec:
     return ChipSpec.preset(args.chip) if not str(args.chip).endswith(".toml") else ChipSpec.from_toml(args.chip)
 
 
-def load_network(args):
+def load_network(args, x_max: float = 1.0, graded: list | None = None):
     """A NIR file imported with the user's conventions, quantized unless --float, and mapped:
-    (imported, mapping)."""
+    (imported, mapping). In fixed point a current input's payload is scaled for |x| up to
+    `x_max` (`grade`; its reports are appended to `graded`)."""
     imp = import_nir(args)
     net = imp.net
     if not args.float:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             net, _ = quantize(net)
+        net, reports = grade(net, chip_of(args), x_max)
+        (graded if graded is not None else []).extend(reports)
     try:
         return imp, map_network(net, chip_of(args), args.partition)
     except FitError as e:
@@ -163,51 +168,72 @@ def cmd_map(args) -> int:
 
 
 def load_spikes(path) -> np.ndarray:
-    """The spikes of `--input FILE.npy` as a bool array (samples, steps, n): one numpy array
-    of 0/1 or bool values, (samples, steps, n) or (steps, n), not empty."""
+    """The spikes of `--input FILE.npy` as a bool array (samples, steps, n) (`load_input`)."""
+    return load_input(path, "spikes")[0]
+
+
+def load_input(path, kind: str = "auto") -> tuple[np.ndarray, str, str]:
+    """(x, kind, why) of `--input FILE.npy`: one numpy array of real numbers, (samples, steps, n)
+    or (steps, n), not empty, without NaN, inf or complex values; kind "spikes" (bool x: only
+    0 and 1 allowed) or "current" (float64 x). `kind` "auto" picks spikes when every value is
+    0 or 1, else current; `why` says how the kind was chosen."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"--input {path}: no such input file" + (" (it is a folder)" if path.is_dir() else "")
-                                + "; give a .npy file saved with numpy.save")
+        raise FileNotFoundError(f"--input {path}: no such input file" + (" (it is a folder)" if path.is_dir() else ""))
     try:
         x = np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
-        raise NetworkError(f"--input {path}: not a .npy array of spikes ({e}); save one with numpy.save") from None
+        raise NetworkError(f"--input {path}: not a .npy array ({e}); save one with numpy.save") from None
     if not isinstance(x, np.ndarray):
         names = ", ".join(getattr(x, "files", [])[:5])
         getattr(x, "close", lambda: None)()
-        raise NetworkError(f"--input {path}: an .npz archive of {names or 'no arrays'}, not one array of spikes; "
-                           "save the spike array alone with numpy.save (.npy)")
+        raise NetworkError(f"--input {path}: an .npz archive of {names or 'no arrays'}, not one array of spikes or "
+                           "values; save the input array alone with numpy.save (.npy)")
     if x.ndim not in (2, 3):
-        raise NetworkError(f"--input {path}: spikes must be (samples, steps, n) or (steps, n), got shape {x.shape}")
+        raise NetworkError(f"--input {path}: the input must be (samples, steps, n) or (steps, n), got shape {x.shape}")
     x = x[None] if x.ndim == 2 else x
     if x.size == 0:
-        raise NetworkError(f"--input {path}: no spikes to run, shape {x.shape} (samples, steps, n); "
+        raise NetworkError(f"--input {path}: no spikes or values to run, shape {x.shape} (samples, steps, n); "
                            "give at least one sample of one step")
+    if x.dtype.kind == "c":
+        raise NetworkError(f"--input {path}: complex values ({x.dtype}); the input must be real: 0/1 or bool "
+                           "spikes, or real values with --input-kind current")
     if x.dtype.kind not in "biuf":
-        raise NetworkError(f"--input {path}: spikes must be 0/1 or bool, got {x.dtype} values; "
-                           "save a bool or integer array of 0 and 1")
-    if x.dtype.kind != "b":
-        bad = ~((x == 0) | (x == 1))
-        if bad.any():
+        raise NetworkError(f"--input {path}: the input must be numbers (0/1 or bool spikes, or real values), got "
+                           f"{x.dtype}")
+    if x.dtype.kind == "f" and kind != "spikes" and not np.all(np.isfinite(x)):
+        where = tuple(int(i) for i in np.argwhere(~np.isfinite(x))[0])
+        raise NetworkError(f"--input {path}: {int(np.sum(~np.isfinite(x)))} NaN or inf value(s) (the first, "
+                           f"{x[where]}, at sample, step, input {where}); give finite values")
+    binary = x.dtype.kind == "b" or bool(np.all((x == 0) | (x == 1)))
+    if kind == "auto":
+        kind, why = ("spikes", "--input-kind auto: the file holds only 0 and 1") if binary else \
+            ("current", "--input-kind auto: the file holds values other than 0 and 1")
+    else:
+        why = f"--input-kind {kind}"
+    if kind == "spikes":
+        if not binary:
+            bad = ~((x == 0) | (x == 1))
             where = tuple(int(i) for i in np.argwhere(bad)[0])
             values = ", ".join(f"{v:g}" for v in np.unique(x[bad])[:5])
             raise NetworkError(f"--input {path}: spikes must be 0 or 1 (or bool), found {int(bad.sum())} other "
-                               f"values ({values}; the first at sample, step, input {where}); binarize the "
-                               "array (e.g. x > 0) before saving it")
-    return x.astype(bool)
+                               f"values ({values}; the first, {x[where]:g}, at sample, step, input {where}); binarize "
+                               "the array (e.g. x > 0) before saving it, or give --input-kind current for analog input")
+        return x.astype(bool), kind, why
+    return x.astype(np.float64), kind, why
 
 
 def _inputs(args, n_in, spikes=None):
-    """(samples, steps, n_in) spikes and labels or None, from --input FILE.npy (`spikes`, read
-    by `load_spikes` before the network) or --digits."""
+    """(samples, steps, n_in) input and labels or None, from --input FILE.npy (`spikes`, read
+    by `load_input` before the network) or --digits."""
     samples = args.samples or DIGIT_SAMPLES
     if args.input:
         path = Path(args.input)
         x = load_spikes(path) if spikes is None else spikes
         if x.shape[2] != n_in:
-            raise NetworkError(f"--input {path}: spikes must be (samples, steps, {n_in}) or (steps, {n_in}) for the "
-                               f"network's {n_in} inputs, got {x.shape}")
+            raise NetworkError(f"--input {path}: the input must be (samples, steps, {n_in}) or (steps, {n_in}) for "
+                               f"the network's {n_in} inputs (its Input node's size, flattened row-major), got "
+                               f"{x.shape}")
         if args.steps is not None and args.steps != x.shape[1]:
             raise OptionError(f"--steps {args.steps}: --input {path} has {x.shape[1]} steps per sample; drop --steps "
                               "(it sets the steps of --digits) or give the file's count")
@@ -220,9 +246,20 @@ def _inputs(args, n_in, spikes=None):
 
 def cmd_run(args) -> int:
     counts_out = check_file(args.counts_out, "--counts-out", create_folder=False) if args.counts_out else None
-    spikes = load_spikes(args.input) if args.input else None  # a bad file fails before the mapping
-    imp, mapping = load_network(args)
+    spikes, why = None, "--digits: Bernoulli spike trains of the pixels"
+    if args.input:  # a bad file fails before the mapping
+        spikes, args.input_carries, why = load_input(args.input, args.input_kind)
+    elif args.input_kind == "current":
+        raise OptionError("--input-kind current needs --input FILE.npy of real values (--digits feeds spikes)")
+    graded = []
+    x_max = float(np.abs(spikes).max()) if args.input and args.input_carries == "current" else 0.0
+    imp, mapping = load_network(args, x_max or 1.0, graded)
     net, chip = mapping.net, mapping.chip
+    carries = getattr(args, "input_carries", "spikes")
+    print(f"input: {carries} ({why})")
+    if carries == "current":
+        print(f"  {', '.join(graded_lines(graded, chip.name))}" if graded else
+              "  float: each step's x[t] is multiplied by the first layer's weights and added as current (W x[t])")
     (src,) = imp.inputs.values()
     x, y = _inputs(args, net.populations[src].n, spikes)
     (out_pop,) = imp.outputs.values()
@@ -246,6 +283,11 @@ def cmd_run(args) -> int:
         save_npy_atomic(counts_out, OptionError, counts.astype(np.int64))
         print(f"output spike counts (samples, {counts.shape[1]}): {counts_out}")
     return 0
+
+
+def graded_lines(reports, chip: str) -> list[str]:
+    """How each current input reaches the chip (`GradedReport.describe`)."""
+    return [r.describe(chip) for r in reports]
 
 
 def cmd_learn(args) -> int:

@@ -120,6 +120,43 @@ class SpikeSource(NeuronModel):
 
 @register
 @dataclass
+class GradedSource(NeuronModel):
+    """Analog input (direct encoding: an image as an input current at every step): `n`
+    channels whose real values x_i[t] the host supplies; each non-zero x_i[t] is a graded
+    spike whose payload the synapse multiplies by its weight:
+
+        a_post[t + 1 + delay] += W x[t]                           (float networks)
+        a_post[t + 1 + delay] += (W q[t]) << weight_exp           (fixed point, the sum shifted)
+        q = clip(rint(x / scale), -2**(b-1), 2**(b-1) - 1)        (`payload`)
+
+    b is the chip's `graded_payload_bits`; `scale` is the value of one payload LSB, set by
+    `neurochip.mapping.graded.grade` after quantization. On a chip without graded spikes
+    the host computes the same sums itself (`neurochip.chip.simulator`).
+    """
+
+    n: int
+    name: str = "input"
+    scale: float = 1.0
+
+    on_chip = False
+
+    def __post_init__(self):
+        SpikeSource.__post_init__(self)
+        if isinstance(self.scale, bool) or not isinstance(self.scale, (int, float, np.integer, np.floating)) \
+                or not 0 < self.scale < np.inf:
+            raise NetworkError(f"population {self.name!r}: scale (one payload LSB) must be finite and > 0, "
+                               f"got {self.scale!r}")
+
+    def payload(self, x: np.ndarray, bits: int) -> tuple[np.ndarray, int, float]:
+        """(q, how many values were clipped, the largest |x| clipped) for fixed point."""
+        lo, hi = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+        q = np.rint(np.asarray(x, dtype=np.float64) / self.scale)
+        out = (q < lo) | (q > hi)
+        return np.clip(q, lo, hi).astype(np.int64), int(out.sum()), float(np.abs(x[out]).max()) if out.any() else 0.0
+
+
+@register
+@dataclass
 class LoihiLIF(NeuronModel):
     """Current-based LIF in Loihi fixed point, bit-exact with Lava's `PyLifModelBitAcc`.
 
