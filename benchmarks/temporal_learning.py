@@ -12,18 +12,16 @@ study's (`learning_study.methods`). Writes benchmarks/results/temporal_learning.
 """
 import argparse
 import json
-from dataclasses import replace
 from pathlib import Path
 
 from neurochip.rules.learner import Learner
-from neurochip.rules.rule import EventDriven
-from neurochip.studies.event_data import saccade_digits
-from neurochip.studies.learning_study import methods
+from neurochip.studies.event_data import SACCADE_PER_CORE, saccade_digits
+from neurochip.studies.learning_study import for_steps, methods
 
 from learning import per_update, train
 
 HERE = Path(__file__).resolve().parent
-HIDDEN, PER_CORE = 128, 32
+HIDDEN = 128
 
 
 def main():
@@ -35,9 +33,8 @@ def main():
     T, n_in = x_tr.shape[1], x_tr.shape[2]
     out = {"data": "saccade_digits", "T": T, "sizes": [n_in, HIDDEN, 10], "epochs": args.epochs, "results": {}}
     for label, rule, fixed, _ in methods():
-        if isinstance(rule, EventDriven):
-            rule = replace(rule, readout_scale=rule.readout_scale * 16 / T)
-        learner = Learner([n_in, HIDDEN, 10], rule, fixed=fixed, seed=0, per_core=PER_CORE)
+        rule = for_steps(rule, T)
+        learner = Learner([n_in, HIDDEN, 10], rule, fixed=fixed, seed=0, per_core=SACCADE_PER_CORE)
         acc, rate = train(learner, data, args.epochs)
         r = dict(rule=repr(rule), fixed=fixed, test_accuracy=acc, final=acc[-1],
                  best=max(acc), samples_per_s=rate, state_bytes=learner.state_bytes(T), **per_update(learner))

@@ -78,6 +78,7 @@ def test_report_writes_the_folder(capsys, tmp_path):
                        "--test", "20", "--steps", "8")
     assert code == 0
     for f in ("report.md", "report.json", "energy_by_kind.png", "energy_per_update.png", "energy_vs_T.png",
+              "energy_accuracy.png", "ratio_vs_rate_T.png",
               "core_heatmap.png"):
         assert (tmp_path / "r" / f).is_file(), f
     code, out, _ = run_cli(capsys, "report", "--kind", "ttfs", "--out", str(tmp_path / "t"))

@@ -99,8 +99,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint-every", type=non_negative_int, default=0, help="also every N samples (0: off)")
     p.add_argument("--resume", action="store_true", help="continue from --checkpoint")
     p = sub.add_parser("report", help="energy report: digits (inference and every learning rule) or ttfs")
-    p.add_argument("--kind", choices=("digits", "ttfs"), default="digits",
-                   help="ttfs: time-to-first-spike against ReLU and rate-coded IF (takes none of the options below)")
+    p.add_argument("--kind", choices=("digits", "saccade", "ttfs"), default="digits",
+                   help="digits: the learning rules and time-step SG baselines on Bernoulli digits, with sweeps "
+                        "against T and firing rate; saccade: the same on the embedded event-camera digits (300 "
+                        "steps; --steps does not apply); ttfs: time-to-first-spike against ReLU and rate-coded IF "
+                        "(takes none of the options below)")
     p.add_argument("--out", default=None, help="folder (default energy_reports/<kind>)")
     p.add_argument("--epochs", type=positive_int, default=None, help=f"default {commands.REPORT_EPOCHS}")
     p.add_argument("--steps", type=positive_int, default=None, help=f"default {commands.DIGIT_STEPS}")

@@ -7,7 +7,6 @@ import re
 import sys
 import warnings
 import zipfile
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -26,17 +25,16 @@ from neurochip.mapping.quantize import quantize
 from neurochip.model.errors import FitError, NetworkError
 from neurochip.model.files import save_npy_atomic
 from neurochip.rules.learner import Learner, learnable, learning_profile
-from neurochip.rules.rule import BPTT, OTTT, RULES, EventDriven
+from neurochip.rules.rule import BPTT, OTTT, RULES
 from neurochip.studies.datasets import digits
-from neurochip.studies.event_data import saccade_digits
-from neurochip.studies.learning_study import every_count
+from neurochip.studies.event_data import SACCADE_PER_CORE, saccade_digits
+from neurochip.studies.learning_study import every_count, for_steps
 from neurochip.studies.demo import main as demo
 from neurochip.studies.report import write
 from neurochip.studies.ttfs_report import write_report
 
 
 DIGIT_STEPS = 16      # steps per digit unless --steps
-SACCADE_PER_CORE = 32  # learn --data saccade: 512 inputs; one core cannot hold the synapses and their learning state
 DIGIT_SAMPLES = 100   # run: at most this many samples unless --samples
 INPUT_KIND_CHOICES = ("auto", "spikes", "current")   # run --input-kind
 REPORT_EPOCHS = 8     # report: epochs unless --epochs
@@ -307,8 +305,7 @@ def cmd_learn(args) -> int:
                           f"give at most {len(x_tr)} (or leave --train out to use them all)")
     x_tr, y_tr = x_tr[: args.train], y_tr[: args.train]
     rule = RULES[args.rule](**({} if args.eta is None else {"eta": args.eta}))
-    if isinstance(rule, EventDriven):   # a spike-count readout: the scale that keeps its softmax unsaturated
-        rule = replace(rule, readout_scale=rule.readout_scale * 16 / x_tr.shape[1])
+    rule = for_steps(rule, x_tr.shape[1])
     if args.resume and args.hidden is None and not args.nir:
         args.hidden = checkpoint_hidden(ckpt)
     learner = _learner(args, rule, x_tr.shape[2])
@@ -459,8 +456,11 @@ def cmd_report(args) -> int:
             if n is not None and n > have:
                 raise OptionError(f"{option} {n}: the digits set has {have} samples for it; give at most {have} "
                                   f"(or leave {option} out to use them all)")
+        if args.kind == "saccade" and args.steps is not None:
+            raise OptionError(f"--steps {args.steps}: `report --kind saccade` runs the embedded data's 300 steps; "
+                              "drop --steps")
         folder = write(out, T=args.steps or DIGIT_STEPS, epochs=args.epochs or REPORT_EPOCHS, train=args.train,
-                       test=args.test, progress=not quiet(args))
+                       test=args.test, data=args.kind, progress=not quiet(args))
     print(f"wrote {folder / 'report.md'}, report.json and figures")
     return 0
 

@@ -468,6 +468,9 @@ def digit_images(size: int = 16, margin: int | None = None) -> tuple:
     return images, y
 
 
+SACCADE_PER_CORE = 32   # its 512-128-10 network: one core cannot hold the synapses and their learning state
+
+
 def saccade_digits(steps_per_saccade: int = 100, size: int = 16, threshold: float = 0.2,
                    mismatch: float = 0.05, seed=0, split: bool = True):
     """The embedded temporal data set: scikit-learn's digits scaled to `size` pixels
