@@ -81,6 +81,14 @@ def test_report_writes_the_folder(capsys, tmp_path):
               "energy_accuracy.png", "ratio_vs_rate_T.png",
               "core_heatmap.png"):
         assert (tmp_path / "r" / f).is_file(), f
+    data = json.loads((tmp_path / "r" / "report.json").read_text())
+    for name, b in data["baselines"].items():   # every baseline and method: both phases, counts, assumptions
+        assert 0 < b["learning_phase_uj"] < b["total_uj"] and b["counts"] and b["assumptions"], name
+        for rule, r in data["ratios"][name].items():
+            m = data["methods"][rule]
+            assert r["total"] == b["total_uj"] / m["total_uj"]
+            assert r["learning_phase"] == b["learning_phase_uj"] / m["learning_phase_uj"]
+    assert data["nearest_to_paper"] in data["accountings"] and len(data["vs_rate_T"]["rows"]) == 15
     code, out, _ = run_cli(capsys, "report", "--kind", "ttfs", "--out", str(tmp_path / "t"))
     assert code == 0 and (tmp_path / "t" / "accuracy_vs_time_bits.png").is_file()
 
