@@ -16,6 +16,7 @@ import zlib
 from dataclasses import asdict, dataclass, fields
 
 import numpy as np
+import scipy.sparse as sp
 from tqdm import tqdm
 
 from neurochip.chip.placement import Placement
@@ -65,6 +66,15 @@ class Format:
         return 2.0**self.weight_exp / self.vth
 
 
+def _rint(w):
+    """Integer mantissas of a dense or sparse (structure kept) weight matrix."""
+    if sp.issparse(w):
+        w = w.copy()
+        w.data = np.rint(w.data)
+        return w.astype(np.int64)
+    return np.rint(w).astype(np.int64)
+
+
 def chain_network(sizes, *, fixed: bool, fmt: Format = Format(), lam: float = 0.875, theta: float = 1.0,
                   weights=None, recurrent: dict | None = None, reset: str = "subtract",
                   spiking_readout: bool = False) -> Network:
@@ -79,6 +89,10 @@ def chain_network(sizes, *, fixed: bool, fmt: Format = Format(), lam: float = 0.
     names = ["in"] + [f"h{d}" for d in range(1, len(sizes) - 1)] + ["out"]
 
     def mantissas(w):
+        if sp.issparse(w):   # its stored entries are the synapses (zeros too: they learn)
+            w = sp.csr_matrix(w, dtype=np.float64, copy=True)
+            w.data = mantissas(w.data).astype(np.float64)
+            return w.astype(np.int64) if fixed else w
         w = np.asarray(w, np.float64)
         return np.clip(np.round(w / fmt.unit / W_LSB) * W_LSB, W_MIN, W_MAX).astype(np.int64) if fixed else w
 
@@ -282,7 +296,8 @@ class Learner:
             weights = [rng.normal(0, init_gain / np.sqrt(a), (b, a)) for a, b in zip(sizes, sizes[1:])]
         rec = {int(d): rng.normal(0, 0.5 / np.sqrt(sizes[d]), (sizes[d], sizes[d])) for d in recurrent}
         self.config = dict(sizes=sizes, fixed=bool(fixed), lam=lam, theta=theta, fmt=asdict(fmt),
-                           recurrent=sorted(rec), init_gain=init_gain, per_core=per_core)
+                           recurrent=sorted(rec), init_gain=init_gain, per_core=per_core,
+                           sparse=[int(w.nnz) if sp.issparse(w) else None for w in weights])
         net = chain_network(sizes, fixed=fixed, fmt=fmt, lam=lam, theta=theta, weights=weights, recurrent=rec,
                             spiking_readout=event)
         self._attach(net, rule, seed, chip, None if per_core is None else "per_core", per_core)
@@ -364,7 +379,7 @@ class Learner:
         if not self.fixed:
             raise RuleError("int_weights: the learner is in float mode")
         got = self._matrices()
-        return [np.rint(got[p.name]).astype(np.int64) for p in chain(self.net)[2]]
+        return [_rint(got[p.name]) for p in chain(self.net)[2]]
 
     def to_network(self, reset: str = "subtract") -> Network:
         """The network with its learned weights (reset="zero": Lava's reset, for the Lava
@@ -380,7 +395,7 @@ class Learner:
                 kw.update(self._thresholds(name, slices[name]))
             net.add(type(pop)(**{**_fields(pop), **kw}))
         for proj in self.net.projections:
-            w = np.rint(got[proj.name]).astype(np.int64) if self.fixed else got[proj.name]
+            w = _rint(got[proj.name]) if self.fixed else got[proj.name]
             net.connect(proj.pre, proj.post, w, weight_exp=proj.weight_exp, num_weight_bits=proj.num_weight_bits,
                         name=proj.name)
         return net
@@ -583,6 +598,9 @@ class Learner:
             if cfg.get("network"):
                 raise RuleError(f"{path}: the checkpoint of a network brought by the user; build the learner with "
                                 "Learner.from_network(net, rule) and call restore(path)")
+            if any(n is not None for n in cfg.get("sparse", [])):
+                raise RuleError(f"{path}: the checkpoint of a network with sparse projections (e.g. an unrolled "
+                                "convolution); build the learner with the same weights and call restore(path)")
             self = cls(cfg["sizes"], rule, fixed=cfg["fixed"], lam=cfg["lam"], theta=cfg["theta"],
                        fmt=Format(**cfg["fmt"]), seed=ident["seed"], init_gain=cfg["init_gain"],
                        recurrent=cfg["recurrent"], per_core=cfg["per_core"], **kw)

@@ -8,6 +8,7 @@ import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
+import scipy.sparse as sp
 from tqdm import tqdm
 
 from neurochip.chip import kernels, plastic_kernels
@@ -404,14 +405,22 @@ def learn(sim: Simulator, samples, labels, profile: Profile | None = None) -> Le
 
 def weights(sim: Simulator) -> dict:
     """The weights of every projection of a plastic simulator, read from the cores' synapse
-    memory: {projection name: (n_post, n_pre)}, mantissas in fixed point."""
+    memory: {projection name: (n_post, n_pre)}, mantissas in fixed point; a projection given
+    as a sparse matrix (e.g. an unrolled convolution) comes back as a CSR matrix of the same
+    structure (its stored entries are its synapses)."""
     if sim.plastic is None:
         raise NetworkError("weights: the simulator was built without plasticity")
     flat = np.zeros(len(sim.program.syn_w))
     flat[sim.plastic.syn_id] = sim.program.syn_w / (2.0**sim.plastic.wexp if sim.plastic.fixed else 1.0)
     out, start = {}, 0
     for proj in sim.net.projections:
-        n = proj.shape[0] * proj.shape[1]
-        out[proj.name] = flat[start:start + n].reshape(proj.shape)
+        if sp.issparse(proj.weights):   # synapses in (post, pre) order, as `Projection.synapses` lists them
+            coo = proj.weights.tocoo()
+            order = np.lexsort((coo.col, coo.row))
+            n = len(order)
+            out[proj.name] = sp.csr_matrix((flat[start:start + n], (coo.row[order], coo.col[order])), proj.shape)
+        else:
+            n = proj.shape[0] * proj.shape[1]
+            out[proj.name] = flat[start:start + n].reshape(proj.shape)
         start += n
     return out

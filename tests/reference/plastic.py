@@ -56,23 +56,26 @@ def loss_grad(o, y, gamma):
     return e, mse + (1 - gamma) * (math.log(z) + m - o[y])
 
 
-def synapse_ids(sizes, recurrent_depths=()):
+def synapse_ids(sizes, recurrent_depths=(), masks=None):
     """(W_ids, R_ids): the synapse-table id of every plastic synapse, W_ids[m] and R_ids[d]
     (n_post, n_pre) int64 arrays shaped like W[m] and R[d]; sizes = [n_0, ..., n_L].
 
     The table of a Network whose projections are connected in the order [W[0], R[1]?, W[1],
     R[2]?, ..., W[L-1]] (each recurrent projection right after the forward one into its
-    layer), every projection keeping its zeros: ids run over (post, pre) row-major."""
+    layer), every projection keeping its zeros: ids run over (post, pre) row-major. masks[m]
+    (bool, shaped like W[m]): W[m] is sparse, only its True entries are synapses (id -1 elsewhere)."""
     W_ids, R_ids, start = [], {}, 0
 
-    def take(n_post, n_pre):
+    def take(n_post, n_pre, mask=None):
         nonlocal start
-        ids = np.arange(start, start + n_post * n_pre, dtype=np.int64).reshape(n_post, n_pre)
-        start += n_post * n_pre
+        mask = np.ones((n_post, n_pre), bool) if mask is None else mask
+        ids = np.full((n_post, n_pre), -1, np.int64)
+        ids[mask] = np.arange(start, start + mask.sum())
+        start += int(mask.sum())
         return ids
 
     for m in range(len(sizes) - 1):
-        W_ids.append(take(sizes[m + 1], sizes[m]))
+        W_ids.append(take(sizes[m + 1], sizes[m], (masks or {}).get(m)))
         if m + 1 in recurrent_depths:
             R_ids[m + 1] = take(sizes[m + 1], sizes[m + 1])
     return W_ids, R_ids
@@ -172,7 +175,8 @@ def _layout(W):
 class _Learner:
     """The network, its constants and the counters, across samples."""
 
-    def __init__(self, W, R, B, *, fixed, rule, feedback, eta, gamma, alpha, vth, dv, weight_exp, seed, bits):
+    def __init__(self, W, R, B, *, fixed, rule, feedback, eta, gamma, alpha, vth, dv, weight_exp, seed, bits,
+                 masks=None):
         if rule not in ("O", "A") or feedback not in ("mirror", "random"):
             raise ValueError(f"rule must be 'O' or 'A' and feedback 'mirror' or 'random', got {rule!r}, {feedback!r}")
         self.fixed, self.rule, self.mirror = fixed, rule, feedback == "mirror"
@@ -187,7 +191,12 @@ class _Learner:
                 raise ValueError(f"R[{d}]: recurrence only on hidden depths 1 .. {self.L - 1}")
             self.R[d] = self._weights(r, (self.sizes[d], self.sizes[d]), f"R[{d}]")
         self.fb = {} if self.mirror else {m: self._feedback(B, m) for m in range(1, self.L)}
-        W_ids, R_ids = synapse_ids(self.sizes, sorted(self.R))
+        self.masks = {m: np.ones(w.shape, bool) if m not in (masks or {}) else np.asarray(masks[m], bool)
+                      for m, w in enumerate(self.W)}
+        for m, mask in self.masks.items():
+            if np.any(self.W[m][~mask] != 0):
+                raise ValueError(f"W[{m}]: non-zero weights outside its mask")
+        W_ids, R_ids = synapse_ids(self.sizes, sorted(self.R), self.masks)
         # (matrix, ids, post depth, pre depth, has a mirror) in synapse-table order
         self.projs = []
         for m in range(self.L):
@@ -340,7 +349,7 @@ class _Learner:
                 if E[d][i] == 0:
                     continue
                 self.counts["graded_spikes"] += 1
-                for j in range(self.sizes[d - 1]):
+                for j in np.flatnonzero(self.masks[d - 1][i]):
                     b = self.W[d - 1][i, j] if self.mirror else self.fb[d - 1][j, i]
                     G_next[d - 1][j] += float(b) * E[d][i]
                     self.counts["feedback_syn_ops"] += 1
@@ -364,6 +373,8 @@ class _Learner:
                 if E[post][i] == 0:
                     continue
                 for j in range(w.shape[1]):
+                    if post != pre and not self.masks[post - 1][i, j]:
+                        continue
                     P = self._pre(st, post, pre, t, j)
                     if P == 0:
                         continue
@@ -393,13 +404,15 @@ class _Learner:
 
 def learn(xs, ys, W, R=None, B=None, *, fixed, rule, feedback="mirror", eta, gamma=0.05, alpha=4.0, vth, dv,
           weight_exp=0, trace_bits=7, error_bits=16, surrogate_bits=8, tag_bits=24, num_weight_bits=8, seed=0,
-          samples_seen=0):
+          samples_seen=0, masks=None):
     """Learn the samples (xs[i] a (T, n_0) 0/1 array, ys[i] its label) in order; returns
     dict(W=[...], R={...}, losses=[...], counts={...}, samples_seen=...).
 
     W[m]: (n_{m+1}, n_m) forward matrix of layer m -> m+1 (fixed: int mantissas on the grid,
     the chip stores w << weight_exp; float: weights); R: {d: (n_d, n_d)} recurrence of hidden
     depths; B: {m: (n_m, n_{m+1})} float random feedback of W[m], m >= 1 (feedback="random").
+    masks: {m: bool (n_{m+1}, n_m)}: W[m] is a sparse projection whose True entries are its
+    synapses (zero elsewhere; only they learn and carry errors back).
     rule "O" (OTTT_O) or "A" (OTTT_A). Fixed: vth the threshold mantissa (theta = vth << 6),
     dv in 0 .. 4096; float: vth = theta, lam = 1 - dv. Weights come back in the units given.
     Losses: per sample, the sum over its T steps of the step loss / T. Counts are totals over
@@ -411,7 +424,7 @@ def learn(xs, ys, W, R=None, B=None, *, fixed, rule, feedback="mirror", eta, gam
     bits = {"trace_bits": trace_bits, "error_bits": error_bits, "surrogate_bits": surrogate_bits,
             "tag_bits": tag_bits, "num_weight_bits": num_weight_bits}
     net = _Learner(W, R, B, fixed=fixed, rule=rule, feedback=feedback, eta=eta, gamma=gamma, alpha=alpha, vth=vth,
-                   dv=dv, weight_exp=weight_exp, seed=seed, bits=bits)
+                   dv=dv, weight_exp=weight_exp, seed=seed, bits=bits, masks=masks)
     losses = []
     for x, y in zip(xs, ys):
         x = np.asarray(x)
