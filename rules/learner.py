@@ -549,7 +549,8 @@ class Learner:
         """Everything needed to resume bit-identically, written atomically through a
         temporary file of its own (a checkpoint is never half written)."""
         meta = dict(identity=self._identity(), progress=list(self._progress), loss_sum=self._loss_sum,
-                    history=self.history, samples_learned=self.samples_learned)
+                    history=self.history, samples_learned=self.samples_learned,
+                    options=getattr(self, "options", None))   # the caller's record (e.g. neurochip learn's options)
         save_npz_atomic(path, RuleError, meta=np.array(json.dumps(meta)), **self._arrays())
 
     def owns(self, path) -> bool:
@@ -578,13 +579,17 @@ class Learner:
                                 "the checkpoint is damaged")
             if got.dtype.kind == "f" and not np.all(np.isfinite(got)):
                 raise RuleError(f"{path}: array {k!r} holds NaN or inf; the checkpoint is damaged")
+            if k in ("steps_learned", "learn_counts", "infer_counts", "sample_ns") and np.any(got < 0):
+                raise RuleError(f"{path}: array {k!r} holds a negative count ({got.min()}); the checkpoint is damaged")
         if self.fixed and np.any(arrays["fb_w"] != np.rint(arrays["fb_w"])):
             raise RuleError(f"{path}: feedback weights off the integer grid; the checkpoint is damaged")
+        if self.fixed and len(arrays["syn_w"]) and not W_MIN <= arrays["syn_w"].min() <= arrays["syn_w"].max() <= W_MAX:
+            raise RuleError(f"{path}: weights {arrays['syn_w'].min()} .. {arrays['syn_w'].max()} outside the 8-bit "
+                            f"mantissa range [{W_MIN:g}, {W_MAX:g}]; the checkpoint is damaged")
+        progress, loss_sum, history, learned = _progress_of(path, meta)
         for k, want in self._arrays().items():
             want[...] = arrays[k]
-        self._progress = tuple(meta["progress"])
-        self._loss_sum, self.history = meta["loss_sum"], meta["history"]
-        self.samples_learned = meta["samples_learned"]
+        self._progress, self._loss_sum, self.history, self.samples_learned = progress, loss_sum, history, learned
 
     @classmethod
     def load(cls, path, **kw) -> "Learner":
@@ -606,8 +611,50 @@ class Learner:
                        recurrent=cfg["recurrent"], per_core=cfg["per_core"], **kw)
         except (KeyError, TypeError) as e:
             raise RuleError(f"{path}: not a neurochip learning checkpoint (its configuration lacks {e})") from None
+        except RuleError:
+            raise
+        except (NetworkError, ValueError, AttributeError) as e:   # a configuration no learner can be built from
+            raise RuleError(f"{path}: the checkpoint's configuration is damaged ({e})") from None
         self.restore(path)
         return self
+
+
+def checkpoint_options(path) -> dict:
+    """What the run that wrote checkpoint `path` recorded of its options (`Learner.options`,
+    e.g. neurochip learn's); {} if it recorded none. RuleError if the file is not a checkpoint."""
+    opts = _read(path)[0].get("options")
+    if opts is not None and not isinstance(opts, dict):
+        raise RuleError(f"{path}: its recorded options are a {type(opts).__name__}, not a table; the checkpoint is "
+                        "damaged")
+    return opts or {}
+
+
+def _progress_of(path, meta: dict) -> tuple:
+    """(progress, loss_sum, history, samples_learned) of a checkpoint's metadata, checked."""
+    def bad(what):
+        return RuleError(f"{path}: its metadata {what}; the checkpoint is damaged")
+
+    def count(v):
+        return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+    progress, loss_sum = meta.get("progress"), meta.get("loss_sum")
+    history, learned = meta.get("history"), meta.get("samples_learned")
+    if not (isinstance(progress, list) and len(progress) == 2 and all(count(v) for v in progress)):
+        raise bad(f"'progress' is {progress!r}, not [epoch, sample] of two whole numbers >= 0")
+    if isinstance(loss_sum, bool) or not isinstance(loss_sum, (int, float)) or not np.isfinite(loss_sum):
+        raise bad(f"'loss_sum' is {loss_sum!r}, not a finite number")
+    if not (isinstance(history, list) and all(isinstance(r, dict) for r in history)):
+        raise bad(f"'history' is {_short(history)}, not a list of epoch records")
+    if not count(learned):
+        raise bad(f"'samples_learned' is {learned!r}, not a whole number >= 0")
+    if meta.get("options") is not None and not isinstance(meta["options"], dict):
+        raise bad(f"'options' is {_short(meta['options'])}, not a table of the run's options")
+    return tuple(progress), float(loss_sum), history, learned
+
+
+def _short(v) -> str:
+    text = repr(v)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _read(path) -> tuple[dict, dict]:

@@ -330,3 +330,84 @@ def test_the_saved_checkpoint_loads(checkpoint):
         sim = nc.Simulator(net)
         sim.load(Path(d) / "sim.npz")
         assert sim.t == 6
+
+
+# ---- NIR files too large for memory, or damaged inside HDF5 (issue 15) -------------------------
+def _ff_with(tmp_path, name, patch):
+    """ff.nir with its HDF5 datasets changed by `patch(h5py.File)`."""
+    import shutil
+
+    import h5py
+    from tests.conftest import FF
+    path = tmp_path / name
+    shutil.copy(FF, path)
+    with h5py.File(path, "r+") as f:
+        patch(f)
+    return path
+
+
+def test_a_nir_node_too_large_for_memory_is_refused_before_allocating(tmp_path):
+    from neurochip.mapping.nir.importer import NIRImportError, from_nir
+
+    def huge_input(f):
+        (inp,) = [k for k in f["node/nodes"] if str(f[f"node/nodes/{k}/type"][()], "utf-8") == "Input"]
+        del f[f"node/nodes/{inp}/shape"]
+        f[f"node/nodes/{inp}/shape"] = np.array([10**12])
+
+    path = _ff_with(tmp_path, "huge.nir", huge_input)
+    with pytest.raises(NIRImportError, match=r"huge.nir: node '.*' \(Input\): shape \(1000000000000,\), "
+                                             r"1,000,000,000,000 neurons needs about .* GiB of memory, more than"):
+        from_nir(path, dt=1e-4, reset="zero")
+
+
+def test_a_convolution_too_large_for_memory_names_its_node(monkeypatch):
+    import nir
+
+    from neurochip.mapping.nir.importer import NIRImportError, from_nir
+    from neurochip.model import files
+    monkeypatch.setattr(files, "available_memory", lambda: 2**30)
+    n = 1000
+    g = nir.NIRGraph(nodes={"in": nir.Input(np.array([1, n, n])),
+                            "conv": nir.Conv2d(input_shape=(n, n), weight=np.ones((16, 1, 3, 3)), stride=1, padding=1,
+                                               dilation=1, groups=1, bias=np.zeros(16)),
+                            "lif": nir.IF(r=np.array(1.0), v_threshold=np.array(1.0)),
+                            "out": nir.Output(np.array([16, n, n]))},
+                     edges=[("in", "conv"), ("conv", "lif"), ("lif", "out")], type_check=False)
+    with pytest.raises(NIRImportError, match=r"node 'conv' \(Conv2d\): input \(1, 1000, 1000\), weight "
+                                             r"\(16, 1, 3, 3\), 16,000,000 neurons and 144,000,000 synapses"):
+        from_nir(g, dt=1e-4, reset="zero")
+
+
+def test_a_nir_name_that_is_not_utf8_is_refused(tmp_path):
+    from neurochip.mapping.nir.importer import NIRImportError, read_nir
+
+    def bad_edge(f):
+        edges = f["node/edges"][()]
+        edges[0][0] = b"\xff\xfe"
+        del f["node/edges"]
+        f.create_dataset("node/edges", data=edges)
+
+    path = _ff_with(tmp_path, "names.nir", bad_edge)
+    with pytest.raises(NIRImportError, match="names.nir: a node or edge name is not UTF-8 text"):
+        read_nir(path)
+
+
+@pytest.mark.timeout(60)
+def test_a_nir_file_on_which_hdf5_hangs_is_refused(tmp_path, capsys, monkeypatch):
+    """One byte zeroed inside an HDF5 object header of ff.nir makes the HDF5 library loop
+    forever (Ctrl-C does not stop it); the command line reads the file in a child process
+    first and gives up after a time limit, naming the file."""
+    from neurochip.cli import EXIT_INPUT
+    from neurochip.mapping.nir import importer
+    from tests.conftest import FF, run_cli
+    raw = bytearray(Path(FF).read_bytes())
+    assert raw[2520] == 64   # the byte this test zeroes (an object header field of this fixture)
+    raw[2520] = 0
+    bad = tmp_path / "loops.nir"
+    bad.write_bytes(bytes(raw))
+    with pytest.raises(importer.NIRImportError, match="loops.nir: the HDF5 library did not finish reading it in 2 s"):
+        importer.probe_nir(bad, timeout=2)
+    importer.probe_nir(FF, timeout=30)   # a good file passes
+    monkeypatch.setattr(importer, "PROBE_TIMEOUT_S", 2.0)
+    code, _, err = run_cli(capsys, "map", str(bad), "--out", str(tmp_path / "m"))
+    assert code == EXIT_INPUT and "loops.nir" in err and "did not finish" in err

@@ -65,20 +65,25 @@ neuron node, a cycle of linear nodes with no neuron node in it. Weights are refu
 warned about, when a spike would add more than `WEIGHT_LIMIT` thresholds to a spiking
 neuron: Loihi's 8-bit weight mantissa at its largest weight exponent (7) cannot reach more,
 even with the smallest threshold, so such a network has no chip equivalent (quantization
-would clip it to a different network); scale the weights down or the threshold up.
+would clip it to a different network); scale the weights down or the threshold up. A node
+whose neurons or synapses could not fit the memory available (`NEURON_BYTES`,
+`SYNAPSE_BYTES` each) is refused before its arrays are allocated.
 """
 from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
 
 from neurochip.mapping.nir import unroll
 from neurochip.model.errors import NetworkError
+from neurochip.model.files import check_memory
 from neurochip.model.fixed import ACT_SHIFT, NEVER_VTH_FLOAT, VTH_SHIFT, WEIGHT_EXP_RANGE, weight_range
 from neurochip.model.network import Network
 from neurochip.model.neurons import BIAS_SOURCE as BIAS
@@ -95,6 +100,11 @@ INPUT_KINDS = ("spikes", "current")   # what an Input node carries: 0/1 spikes o
 WEIGHT_LIMIT = (weight_range("excitatory")[1] << (WEIGHT_EXP_RANGE[1] + ACT_SHIFT)) / 2**VTH_SHIFT
 _NOT_PARAMETERS = ("input_type", "output_type", "metadata")
 _TIME_CONSTANTS = ("tau", "tau_mem", "tau_syn")
+
+
+# what importing, mapping and simulating take, about, per neuron and per synapse (checked
+# against the memory available before a node's arrays are allocated: `_check_size`)
+NEURON_BYTES, SYNAPSE_BYTES = 256, 48
 
 
 class NIRImportError(NetworkError):
@@ -134,6 +144,38 @@ class Imported:
         return raster[self.lag[pop]: self.lag[pop] + steps]
 
 
+PROBE_TIMEOUT_S = 30.0   # probe_nir: seconds, plus one a megabyte of file
+
+
+def probe_nir(path, timeout: float | None = None) -> None:
+    """Open `path` with h5py and read its graph in a child process first: a file damaged
+    inside HDF5's own structures can make the HDF5 library spin forever (one byte zeroed in
+    an object header does; Ctrl-C cannot stop it) or crash the process, before Python sees
+    an error. NIRImportError names the file if the child hangs (past `timeout`, default
+    PROBE_TIMEOUT_S plus a second a megabyte) or dies of a signal; errors the child raises
+    are left to `read_nir`, which reports them. The command line calls this; `from_nir`
+    does not (it costs a process start).
+    """
+    import subprocess
+    import sys
+
+    path = Path(path)
+    if not path.is_file():
+        return   # read_nir says what is wrong
+    limit = timeout if timeout is not None else PROBE_TIMEOUT_S + path.stat().st_size / 2**20
+    code = ("import sys, h5py\nfrom nir.serialization import hdf2dict\n"
+            "with h5py.File(sys.argv[1], 'r') as f:\n    hdf2dict(f['node'])\n")
+    try:
+        done = subprocess.run([sys.executable, "-c", code, str(path)], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, timeout=limit)
+    except subprocess.TimeoutExpired:
+        raise NIRImportError(f"{path}: the HDF5 library did not finish reading it in {limit:.0f} s (its internal "
+                             "structures are damaged, so it loops); write the file again with nir.write") from None
+    if done.returncode < 0:
+        raise NIRImportError(f"{path}: the HDF5 library crashed reading it (signal {-done.returncode}); its "
+                             "internal structures are damaged; write the file again with nir.write")
+
+
 def read_nir(path):
     """Read a .nir file with NIR's own reader, tolerating what peers' older files do:
     type mismatches (read without type checks) and an edge naming a missing node when
@@ -154,8 +196,11 @@ def read_nir(path):
     except Exception as e:  # h5py raises OSError, KeyError, RuntimeError, ValueError on damaged files
         raise NIRImportError(f"{path}: not a readable NIR file ({type(e).__name__}: {e}); "
                              "write it with nir.write") from None
-    _check_graph_dict(data, str(path))
-    _repair_edges(data, str(path))
+    try:
+        _check_graph_dict(data, str(path))
+        _repair_edges(data, str(path))
+    except UnicodeDecodeError as e:
+        raise NIRImportError(f"{path}: a node or edge name is not UTF-8 text ({e}); the file is damaged") from None
     data["type_check"] = False
     try:
         return nir.dict2NIRNode(data)
@@ -447,6 +492,8 @@ def _import(graph, dt, reset, discretization, timing, reset_delay, input_kind="s
             shapes[k] = tuple(int(s) for s in np.atleast_1d(v.input_type["input"]))
         elif kinds[k] in models and _neuron_shape(v):
             shapes[k] = _neuron_shape(v)
+        if k in shapes:
+            _check_size(k, kinds[k], f"shape {shapes[k]}", math.prod(shapes[k]))
     lin = {}
     for _ in range(len(nodes) + 1):
         for k in nodes:
@@ -458,6 +505,7 @@ def _import(graph, dt, reset, discretization, timing, reset_delay, input_kind="s
             if kinds[k] not in LINEAR_TYPES:
                 shapes[k] = known[0]
             else:
+                _check_linear_size(k, kinds[k], nodes[k], known[0])
                 try:
                     lin[k] = _linear(k, nodes[k], known[0], dt)
                 except NIRImportError:
@@ -571,6 +619,29 @@ def _import(graph, dt, reset, discretization, timing, reset_delay, input_kind="s
             outputs[k] = srcs.pop()
     return Imported(net, inputs, outputs, {k: lag[k] for k in params}, dt=dt, discretization=discretization,
                     units=units, shapes={k: shapes[k] for k in params}, timing_delay=timing_delay)
+
+
+def _check_size(name, kind, what: str, neurons: int, synapses: int = 0) -> None:
+    """A node whose neurons or synapses cannot fit this machine's memory: NIRImportError naming
+    it, its shape and the memory needed and available, before its arrays are allocated."""
+    check_memory(f"node {name!r} ({kind}): {what}, {neurons:,} neurons" + (f" and {synapses:,} synapses" if synapses
+                                                                           else ""),
+                 neurons * NEURON_BYTES + synapses * SYNAPSE_BYTES, NIRImportError,
+                 "check the node's shape (a mistyped or damaged file?), or import it where there is more memory")
+
+
+def _check_linear_size(name, kind, node, in_shape) -> None:
+    """`_check_size` of a convolution or pooling before it is unrolled into a matrix: about
+    one synapse per output position and weight (stride 1), one per input for pooling."""
+    n_in = math.prod(int(s) for s in in_shape)
+    if kind in ("Conv1d", "Conv2d"):
+        w = np.shape(getattr(node, "weight", ()))
+        spatial = math.prod(int(s) for s in in_shape[1:]) if len(in_shape) > 1 else 1
+        if len(w) >= 2:
+            _check_size(name, kind, f"input {tuple(in_shape)}, weight {w}", spatial * int(w[0]),
+                        spatial * math.prod(int(s) for s in w))
+    elif kind in ("SumPool2d", "AvgPool2d", "Scale"):
+        _check_size(name, kind, f"input {tuple(in_shape)}", n_in, n_in)
 
 
 def _check_structure(nodes, kinds, preds, models) -> None:

@@ -2,9 +2,11 @@
 on-chip learning, energy reports and exports.
 
 Exit codes: 0 done; 2 bad input (missing or malformed file, bad option or parameter);
-3 the network does not fit the chip; 1 anything unexpected (with a traceback)."""
+3 the network does not fit the chip; 130 interrupted (Ctrl-C; checkpoints
+written so far are intact); 1 anything unexpected (with a traceback)."""
 import argparse
 import math
+import signal
 import sys
 
 from neurochip.cli import commands, sweep
@@ -97,7 +99,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--json", help="write the run's results (accuracy, energy and latency per update, counters) here")
     p.add_argument("--checkpoint", help="checkpoint file (.npz), written at each epoch end")
     p.add_argument("--checkpoint-every", type=non_negative_int, default=0, help="also every N samples (0: off)")
-    p.add_argument("--resume", action="store_true", help="continue from --checkpoint")
+    p.add_argument("--resume", action="store_true", help="continue from --checkpoint (the options it was started "
+                                                         "with; --hidden, --steps, --train and --eta default to them)")
+    p.add_argument("--force", action="store_true", help="start over: overwrite an existing --checkpoint (without it, "
+                                                        "an existing file is never replaced by a new run)")
     p = sub.add_parser("report", help="energy report: digits (inference and every learning rule) or ttfs")
     p.add_argument("--kind", choices=("digits", "saccade", "ttfs"), default="digits",
                    help="digits: the learning rules and time-step SG baselines on Bernoulli digits, with sweeps "
@@ -130,6 +135,11 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = parser().parse_args(argv)  # a bad option: argparse names it, prints usage and exits 2
+    with _noting_sigint() as sigint:
+        return _main(args, sigint)
+
+
+def _main(args, sigint) -> int:
     try:
         return (sweep.cmd_sweep if args.cmd == "sweep" else getattr(commands, f"cmd_{args.cmd}"))(args)
     except FitError as e:
@@ -141,9 +151,43 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         return _interrupted()
     except SystemError as e:  # Ctrl-C inside a compiled kernel surfaces as a SystemError
-        if isinstance(e.__cause__ or e.__context__, KeyboardInterrupt):
+        if sigint or isinstance(e.__cause__ or e.__context__, KeyboardInterrupt):
             return _interrupted()
         raise
+    except MemoryError as e:  # what the checks of sizes before the work did not foresee
+        print(f"error: out of memory ({e or 'MemoryError'}): the network or the sizes asked for (--steps, "
+              "--hidden, --samples, the NIR file's shapes) need more memory than this machine has; give smaller "
+              "ones", file=sys.stderr)
+        return EXIT_INPUT
+
+
+class _noting_sigint:
+    """Within: Ctrl-C (SIGINT) raises KeyboardInterrupt as usual and is remembered (the
+    object is then true), so an interrupt that a compiled kernel turns into a SystemError is
+    still reported as one. Only in the main thread, and only over Python's default handler."""
+
+    def __init__(self):
+        self.seen, self.previous = False, None
+
+    def __bool__(self):
+        return self.seen
+
+    def _handler(self, signum, frame):
+        self.seen = True
+        raise KeyboardInterrupt
+
+    def __enter__(self):
+        try:
+            if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+                self.previous = signal.signal(signal.SIGINT, self._handler)
+        except ValueError:  # not the main thread
+            self.previous = None
+        return self
+
+    def __exit__(self, *exc):
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+        return False
 
 
 def _interrupted() -> int:

@@ -18,13 +18,13 @@ from neurochip.mapping.graded import grade
 from neurochip.mapping.lava.network import export_lava_script
 from neurochip.mapping.lava.netx import export_netx_hdf5
 from neurochip.mapping.nir.exporter import to_nir
-from neurochip.mapping.nir.importer import from_nir
+from neurochip.mapping.nir.importer import from_nir, probe_nir
 from neurochip.mapping.placement.place import map_network
 from neurochip.mapping.placement.report import plot_mesh_heatmap
 from neurochip.mapping.quantize import quantize
 from neurochip.model.errors import FitError, NetworkError
-from neurochip.model.files import save_npy_atomic
-from neurochip.rules.learner import Learner, learnable, learning_profile
+from neurochip.model.files import check_memory, save_npy_atomic, write_atomic
+from neurochip.rules.learner import Learner, checkpoint_options, learnable, learning_profile
 from neurochip.rules.rule import BPTT, OTTT, RULES
 from neurochip.studies.datasets import digits
 from neurochip.studies.event_data import SACCADE_PER_CORE, saccade_digits
@@ -38,6 +38,7 @@ DIGIT_STEPS = 16      # steps per digit unless --steps
 DIGIT_SAMPLES = 100   # run: at most this many samples unless --samples
 INPUT_KIND_CHOICES = ("auto", "spikes", "current")   # run --input-kind
 REPORT_EPOCHS = 8     # report: epochs unless --epochs
+DATA_SAMPLES = 1797    # the digits (and the saccade digits made of them): every sample is drawn
 
 
 class OptionError(ValueError):
@@ -97,6 +98,7 @@ def import_nir(args):
     path = Path(args.nir)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such NIR file" + (" (it is a folder)" if path.is_dir() else ""))
+    probe_nir(path)   # a file that makes HDF5 hang or crash: an error naming it
     try:
         return from_nir(path, dt=args.dt, reset=args.reset, timing=args.timing, reset_delay=args.reset_delay,
                         discretization=args.discretization, input_kind=getattr(args, "input_carries", "spikes"))
@@ -249,6 +251,10 @@ def cmd_run(args) -> int:
         spikes, args.input_carries, why = load_input(args.input, args.input_kind)
     elif args.input_kind == "current":
         raise OptionError("--input-kind current needs --input FILE.npy of real values (--digits feeds spikes)")
+    else:   # the digits are drawn (as float64) before --samples picks some: check the memory first
+        steps = args.steps or DIGIT_STEPS
+        check_memory(f"--steps {steps} ({DATA_SAMPLES} digits x {steps} steps x 64 pixels)",
+                     DATA_SAMPLES * steps * 64 * 10, OptionError, "give a smaller --steps")
     graded = []
     x_max = float(np.abs(spikes).max()) if args.input and args.input_carries == "current" else 0.0
     imp, mapping = load_network(args, x_max or 1.0, graded)
@@ -293,30 +299,51 @@ def cmd_learn(args) -> int:
     out_json = check_file(args.json, "--json", create_folder=False) if args.json else None
     if args.resume and not ckpt:
         raise OptionError("--resume needs --checkpoint FILE, the checkpoint to continue from")
+    if getattr(args, "force", False) and not ckpt:
+        raise OptionError("--force needs --checkpoint FILE, the checkpoint a new run may overwrite")
+    if getattr(args, "force", False) and args.resume:
+        raise OptionError("--force starts over and --resume continues the checkpoint: give one of them")
     if args.checkpoint_every and not ckpt:
         raise OptionError(f"--checkpoint-every {args.checkpoint_every} needs --checkpoint FILE to write to")
+    if ckpt and out_json and ckpt.resolve() == out_json.resolve():
+        raise OptionError(f"--json {out_json}: is the --checkpoint file too; give them different names")
     if args.resume and not ckpt.is_file():
         raise FileNotFoundError(f"--resume: no checkpoint at {ckpt}; start without --resume")
+    if ckpt and ckpt.exists() and not args.resume and not getattr(args, "force", False):
+        raise OptionError(f"--checkpoint {ckpt}: the file exists; add --resume to continue it, --force to start over "
+                          "and overwrite it, or choose another file (a new run never replaces it unasked)")
+    recorded = checkpoint_options(ckpt) if args.resume else {}
+    for k in RESUME_DEFAULTS:   # --resume: what was not given is the checkpoint's
+        if getattr(args, k) is None and recorded.get(k) is not None and not (k == "hidden" and args.nir):
+            setattr(args, k, recorded[k])
     if args.nir and args.hidden is not None:
         raise OptionError(f"--hidden {args.hidden}: the layers come from {args.nir}; --hidden sizes a new network")
+    steps = args.steps or (DIGIT_STEPS if args.data == "digits" else 300)
+    rule = RULES[args.rule](**({} if args.eta is None else {"eta": args.eta}))
+    rule = for_steps(rule, steps)
+    if recorded:   # before any work (the checkpoint's --train was taken above if not given)
+        same_options(ckpt, recorded, learn_options(args, rule, args.train, steps))
+    check_learn_sizes(args)
     x_tr, y_tr, x_te, y_te = learning_data(args)
     if args.train is not None and args.train > len(x_tr):
         raise OptionError(f"--train {args.train}: the {args.data} training set has {len(x_tr)} samples; "
                           f"give at most {len(x_tr)} (or leave --train out to use them all)")
     x_tr, y_tr = x_tr[: args.train], y_tr[: args.train]
-    rule = RULES[args.rule](**({} if args.eta is None else {"eta": args.eta}))
-    rule = for_steps(rule, x_tr.shape[1])
     if args.resume and args.hidden is None and not args.nir:
         args.hidden = checkpoint_hidden(ckpt)
+    options = learn_options(args, rule, len(x_tr), x_tr.shape[1])
     learner = _learner(args, rule, x_tr.shape[2])
-    if ckpt and ckpt.exists():
-        if not args.resume:
-            raise OptionError(f"--checkpoint {ckpt}: the file exists; add --resume to continue it, or choose another "
-                              "file (it is never overwritten by a new run)")
+    learner.options = options
+    if ckpt:
+        learner.save = GuardedSave(ckpt, learner.save)
+    if args.resume:
         learner.restore(ckpt)
         if learner.progress[0] >= args.epochs:
             raise OptionError(f"--epochs {args.epochs}: {ckpt} has already done {learner.progress[0]} epochs; "
                               f"give --epochs {learner.progress[0] + 1} or more to go on")
+        if learner.progress[1] > len(x_tr):
+            raise OptionError(f"--train {len(x_tr)}: {ckpt} stopped at sample {learner.progress[1]} of an epoch; "
+                              "give the --train it was started with")
         print(f"resumed {ckpt} at epoch {learner.progress[0] + 1}, sample {learner.progress[1]}")
     before = learner.accuracy(x_te, y_te)
     learned0 = learner.samples_learned
@@ -332,7 +359,8 @@ def cmd_learn(args) -> int:
     if learner.samples_learned == learned0:
         print("nothing learned: the checkpoint had done every epoch asked for")
     if out_json:
-        out_json.write_text(json.dumps(result, indent=1))
+        text = json.dumps(result, indent=1).encode()
+        write_atomic(out_json, OptionError, lambda f: f.write(text), ".json")
         print(f"results: {out_json}")
     if ckpt:
         print(f"checkpoint: {ckpt}")
@@ -341,6 +369,86 @@ def cmd_learn(args) -> int:
 
 def _us(value) -> str:
     return "unknown" if value is None else f"{value:.3f} us"
+
+
+RESUME_DEFAULTS = ("hidden", "steps", "train", "eta")   # --resume takes the checkpoint's when not given
+_FLAGS = ("float", "reset_delay")   # options without a value
+
+
+def learn_options(args, rule, train: int, steps: int) -> dict:
+    """The options of `neurochip learn` a checkpoint records and a resume must repeat, as
+    they took effect (defaults filled in)."""
+    opts = dict(rule=args.rule, eta=getattr(rule, "eta", None), hidden=None if args.nir else args.hidden or 128,
+                steps=steps, train=train, float=bool(args.float), seed=args.seed, data=args.data,
+                chip=args.chip if not str(args.chip).endswith(".toml") else str(Path(args.chip).resolve()))
+    if args.nir:
+        opts.update(dt=args.dt, reset=args.reset, timing=args.timing, reset_delay=bool(args.reset_delay),
+                    discretization=args.discretization, partition=args.partition)
+    return opts
+
+
+def same_options(ckpt, recorded: dict, options: dict) -> None:
+    """OptionError naming every option whose value differs from the checkpoint's record."""
+    def show(k, v):
+        flag = "--" + k.replace("_", "-")
+        if k in _FLAGS:
+            return flag if v else f"no {flag}"
+        return f"{flag} {v:g}" if isinstance(v, float) else f"{flag} {v}" if v is not None else f"no {flag}"
+
+    diff = [k for k in sorted(set(recorded) | set(options)) if recorded.get(k) != options.get(k)]
+    if diff:
+        raise OptionError(f"--resume: this run's options differ from those {ckpt} was started with: "
+                          + ", ".join(f"{show(k, options.get(k))} (the checkpoint: {show(k, recorded.get(k))})"
+                                      for k in diff)
+                          + "; give the checkpoint's (--hidden, --steps, --train and --eta default to them), or "
+                            "start a new checkpoint")
+
+
+class GuardedSave:
+    """`save(path)` of a learner that never replaces a checkpoint another run wrote while this
+    one ran: the file must still be as this run found it or last wrote it. Otherwise this
+    run's state goes to a file of its own beside it and OptionError names both."""
+
+    def __init__(self, path: Path, save):
+        self.path, self.save = Path(path), save
+        self.mine = _stamp(self.path)   # the file as found (None: absent), which this run may replace
+
+    def __call__(self, path) -> None:
+        path = Path(path)
+        if path != self.path:
+            return self.save(path)
+        if _stamp(path) != self.mine:
+            own = path.with_name(f"{path.stem}.{os.getpid()}{path.suffix}")
+            self.save(own)
+            raise OptionError(f"--checkpoint {path}: another run wrote it while this one ran; it is left as that run "
+                              f"wrote it, and this run's state is in {own} (continue it with --checkpoint {own} "
+                              "--resume)")
+        self.save(path)
+        self.mine = _stamp(path)
+
+
+def _stamp(path: Path):
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return st.st_ino, st.st_mtime_ns, st.st_size
+
+
+def check_learn_sizes(args) -> None:
+    """--steps or --hidden whose arrays cannot fit this machine's memory: OptionError naming
+    the option, the value, the memory needed and available, before anything is allocated.
+    The estimate: every sample's spikes (drawn as float64: ~10 bytes a step and channel) and,
+    per hidden neuron, its synapses with their learning state (~32 bytes each)."""
+    n_in = 64 if args.data == "digits" else 2 * 16 ** 2
+    steps = args.steps or (DIGIT_STEPS if args.data == "digits" else 300)
+    hidden = 0 if args.nir else args.hidden or 128
+    data, net = DATA_SAMPLES * steps * n_in * 10, hidden * (n_in + 10) * 32
+    if data >= net:
+        what = f"--steps {steps} ({DATA_SAMPLES} samples x {steps} steps x {n_in} channels)"
+    else:
+        what = f"--hidden {hidden} ({hidden} x {n_in + 10} synapses and their learning state)"
+    check_memory(what, data + net, OptionError, f"give a smaller {what.split()[0]}")
 
 
 def checkpoint_hidden(path) -> int | None:
