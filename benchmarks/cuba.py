@@ -6,7 +6,7 @@ on a multi-core `loihi1` placement. Brian2, NEST and SANA-FE run the same networ
 their own venvs (benchmarks/peers/); Lava runs a few hundred steps of the identical
 fixed-point network and is extrapolated per step.
 
-    python benchmarks/cuba.py [--duration 10] [--lava-steps 200] [--no-peers] [--json out.json]
+    python benchmarks/cuba.py [--duration 10] [--lava-steps 200] [--no-peers] [--generic] [--json out.json]
 
 Conversion to Loihi's CUBA LIF (one synaptic time constant per compartment, no refractory
 period): v is measured from the reset potential Vr = -60 mV with vth << 6 = 2**22 units for
@@ -60,12 +60,16 @@ def cuba_network(seed: int = 0) -> nc.Network:
     return net
 
 
-def run_neurochip(duration_s: float, per_core: int = 256, seed: int = 0) -> dict:
+def run_neurochip(duration_s: float, per_core: int = 256, seed: int = 0, generic: bool = False) -> dict:
+    """neurochip on one thread; `generic`: through the generic kernels (`kernels.run`, the path
+    before the int32 fast path `kernels.run_fixed32`), for a before/after in the same run."""
     steps = int(round(duration_s * 1000 / DT_MS))
     t0 = time.perf_counter()
     net = cuba_network(seed)
     chip = nc.loihi1()
     sim = nc.Simulator(net, chip, nc.Placement.sequential(net, chip, per_core=per_core))
+    if generic:
+        sim._fixed32 = lambda *a: False
     build = time.perf_counter() - t0
     sim.run(10, record=())                              # compile (or load the Numba cache)
     sim.reset()
@@ -74,7 +78,8 @@ def run_neurochip(duration_s: float, per_core: int = 256, seed: int = 0) -> dict
     wall = time.perf_counter() - t0
     spikes = res.total("spikes_out")
     syn = res.total("syn_ops")
-    return dict(peer="neurochip", mode="fixed point, loihi1, all counters on", n_neurons=4000, steps=steps,
+    mode = "fixed point, loihi1, all counters on" + (", generic kernels" if generic else "")
+    return dict(peer="neurochip", mode=mode, n_neurons=4000, steps=steps,
                 cores=len(sim.program.core_ids), sim_seconds=duration_s, build_seconds=round(build, 3),
                 wall_seconds=round(wall, 3), n_spikes=spikes, mean_rate_hz=spikes / 4000 / duration_s,
                 syn_events=syn, neuron_steps_per_s=4000 * steps / wall, syn_events_per_s=syn / wall,
@@ -168,10 +173,17 @@ def main(argv=None) -> int:
     ap.add_argument("--duration", type=float, default=10.0, help="simulated seconds")
     ap.add_argument("--lava-steps", type=int, default=200, help="Lava steps to time (0: skip Lava)")
     ap.add_argument("--no-peers", action="store_true")
+    ap.add_argument("--generic", action="store_true",
+                    help="also time neurochip through the generic kernels (the path before the fast one)")
     ap.add_argument("--json", type=Path, help="write all results here")
     args = ap.parse_args(argv)
     results = [run_neurochip(args.duration)]
     print(json.dumps(results[0]), flush=True)
+    if args.generic:
+        results.append(run_neurochip(args.duration, generic=True))
+        print(json.dumps(results[-1]), flush=True)
+        if results[-1]["totals"] != results[0]["totals"]:
+            raise SystemExit("the generic and the fast kernels disagree on the counters")
     if args.lava_steps:
         results.append(run_lava(args.lava_steps))
         print(json.dumps(results[-1]), flush=True)
@@ -182,6 +194,14 @@ def main(argv=None) -> int:
         for r in run_peers(args.duration):
             results.append(r)
             print(json.dumps(r), flush=True)
+    brian = [r for r in results if r.get("peer") == "brian2" and r.get("mode") == "cpp_standalone"]
+    if brian:
+        for r in results:
+            if r.get("peer") == "neurochip":
+                ratio = r["wall_seconds"] / brian[0]["wall_seconds"]
+                r["ratio_to_brian2_cpp_standalone"] = round(ratio, 3)
+                print(f"neurochip ({r['mode']}) / Brian2 C++ standalone wall time: {r['wall_seconds']:.3f} s / "
+                      f"{brian[0]['wall_seconds']:.3f} s = {ratio:.2f}", flush=True)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=1))

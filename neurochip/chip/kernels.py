@@ -17,7 +17,7 @@ from numba.extending import overload
 
 from neurochip.model.events import (AXONS_IN, DENDRITE_ACCUMS, HOPS_EW, HOPS_NS, N_EVENTS, PACKETS, SPIKES_OUT,
                                     SYN_OPS, UPDATES_ACTIVE, UPDATES_INACTIVE)
-from neurochip.model.fixed import ACT_SHIFT, clip_v, decay_trunc0, wrap24, wrap_int32
+from neurochip.model.fixed import ACT_SHIFT, DECAY_ONE, clip_v, decay_trunc0, wrap24, wrap_int32
 from neurochip.model.numba_config import OPTIONS, njit
 
 # Neuron-update kernels update compartments lo..hi-1 (default: all) and write one flag byte
@@ -127,6 +127,8 @@ def b1_update(t, slot, dend, u, v, ramp_start, ramp_steps, ramp_slope, vth, flag
 
 
 _SPIKED_IN_WORD = 0x0404040404040404  # the SPIKED bit of 8 flag bytes read as one uint64
+_BYTE_ONES = np.uint64(0x0101010101010101)
+_TOP_BYTE = np.uint64(56)
 
 
 @njit
@@ -141,10 +143,23 @@ def collect_spikes(flags, words, run_ptr, run_row, spikes, cnt):
     for j in range(run_row.shape[0]):
         n_in = 0
         n_active = 0
-        for i in range(run_ptr[j], run_ptr[j + 1]):
+        i = run_ptr[j]
+        hi = run_ptr[j + 1]
+        while i < hi and i & 7:
             f = np.int64(flags[i])
             n_in += f & INPUT
             n_active += (f & ACTIVE) >> 1
+            i += 1
+        while i + 8 <= hi:   # 8 flags at once: the bytes' bits summed by one multiply (SWAR)
+            w = words[i >> 3]
+            n_in += np.int64(((w & _BYTE_ONES) * _BYTE_ONES) >> _TOP_BYTE)
+            n_active += np.int64((((w >> np.uint64(1)) & _BYTE_ONES) * _BYTE_ONES) >> _TOP_BYTE)
+            i += 8
+        while i < hi:
+            f = np.int64(flags[i])
+            n_in += f & INPUT
+            n_active += (f & ACTIVE) >> 1
+            i += 1
         r = run_row[j]
         cnt[r, DENDRITE_ACCUMS] += n_in
         cnt[r, UPDATES_ACTIVE] += n_active
@@ -408,3 +423,404 @@ def run(steps, t0, u, v, dend, scratch, sc_dirty,
         step_lat[t] = step_latency(cnt_step, cnt_total, latency_ns, barrier_ns, core_busy, core_time)
         if rec_core_time.shape[0] > 0:
             rec_core_time[t, :] = core_time
+
+
+# ---------------------------------------------------------------------------------------------
+# The fast path of `run` for fixed-point networks whose neurons are all LIF (`run_fixed32`).
+#
+# Loihi's registers are 24 bits wide, so once `fixed32_fits` has checked the state and the
+# parameters, u and v are held as int32 and every sum is taken in int32 (wrapping): Lava's
+# wrap_int32(x + y) equals the wrapping int32 sum of wrap_int32(x) and wrap_int32(y). The decays
+# trunc0(x f / 2**12) (0 <= f <= 2**12) are one float64 product x (f / 2**12), exact since
+# |x f| < 2**53, converted with truncation toward zero. The threshold is clamped to int32 (v
+# lies in [-(2**23 - 1), 2**23 - 1], so the comparison is unchanged). The dendritic ring is
+# int32 when `dend_bound` shows that no slot can leave int32. A core's compartments that share
+# their parameters are updated with scalars (less to load); updates, inputs and spikes are
+# counted inside the update loop. The synapse memory is walked in packet order, with each
+# sender's packets and hops summed once (`route_tables`). The results are the generic kernels'
+# bit for bit (tests/test_throughput.py compares every output on random networks).
+
+I32_MIN, I32_MAX = -(1 << 31), (1 << 31) - 1
+_SUB_MAX = I32_MAX - (1 << 23)   # v - sub stays in int32 for v >= -(2**23 - 1)
+
+
+@njit
+def fixed32_fits(u, v, du_fac, dv_fac, bias, sub):
+    """True when the int32 path computes exactly what the int64 path does for this state."""
+    for i in range(u.shape[0]):
+        if not (I32_MIN <= u[i] <= I32_MAX and I32_MIN <= v[i] <= I32_MAX):
+            return False
+        if not (0 <= du_fac[i] <= DECAY_ONE and 0 <= dv_fac[i] <= DECAY_ONE and sub[i] <= _SUB_MAX
+                and I32_MIN <= bias[i] <= I32_MAX):
+            return False
+    return True
+
+
+def _at(p, i):
+    """p[i] for a per-compartment array, p itself for a value shared by the range."""
+    return p[i] if isinstance(p, np.ndarray) else p
+
+
+@overload(_at, jit_options=OPTIONS)
+def _at_typed(p, i):
+    if isinstance(p, types.Array):
+        return lambda p, i: p[i]
+    return lambda p, i: p
+
+
+@njit
+def lif_fixed32_update(row, u, v, du, dv, bias, vth, sub, keep, spiked, lo, hi, all_busy):
+    """`lif_fixed_update` on int32 state and parameters for compartments lo..hi-1, reading and
+    clearing the dendritic slot `row`; du, dv are the decay factors / 2**12 (float64), keep[i]
+    is -1 for a subtractive reset (sub[i] > 0), else 0. Writes spiked[i] (0/1); returns
+    (inputs, active updates, spikes) of the range. all_busy: every bias of the range is non-zero, so
+    every update is active (the test is then left out of the loop). The parameters du, dv,
+    bias, vth, sub, keep are arrays, or values shared by the whole range (a specialisation
+    that loads less: populations mostly share their parameters)."""
+    n_in = np.int32(0)   # int32 sums keep the loop 8 lanes wide (hi - lo < 2**31)
+    n_act = np.int32(0)
+    n_s = np.int32(0)
+    for i in range(np.uint64(lo), np.uint64(hi)):
+        a = row[i]
+        row[i] = 0
+        uo = u[i]
+        vo = v[i]
+        b = _at(bias, i)
+        has_in = a != 0
+        # trunc0(uo * f / 2**12) with du[i] = f / 2**12: the product is exact in float64
+        # (|uo f| < 2**53) and the conversion truncates toward zero, as trunc0 does
+        x = np.int32(np.int32(uo * _at(du, i)) + np.int32(a << ACT_SHIFT))   # np.int32(.): wrap_int32
+        x = np.int32(x - (1 << 24) if x > (1 << 23) else x)
+        x = np.int32(x + (1 << 24) if x <= -(1 << 23) else x)
+        y = np.int32(np.int32(vo * _at(dv, i)) + x + b)
+        y = np.int32(min(max(y, -(1 << 23) + 1), (1 << 23) - 1))
+        s = y > _at(vth, i)
+        u[i] = x
+        v[i] = np.int32((y - _at(sub, i)) & _at(keep, i)) if s else y   # keep: -1 subtractive reset, 0 to zero
+        spiked[i] = s
+        n_s = np.int32(n_s + s)
+        n_in = np.int32(n_in + has_in)
+        if not all_busy:   # loop-invariant: LLVM unswitches it
+            n_act = np.int32(n_act + (has_in | (uo != 0) | (vo != 0) | (b != 0)))
+    return n_in, np.int32(hi - lo) if all_busy else n_act, n_s
+
+
+@njit
+def spikes_in(spiked, words, lo, hi, n_s, spikes, n_spk):
+    """Append the n_s neurons of lo..hi-1 with spiked[i] != 0 to spikes[n_spk:] (ascending),
+    testing 8 at a time (`words`: spiked viewed as uint64); returns the new n_spk."""
+    w = lo >> 3
+    end = n_spk + n_s
+    while n_spk < end:
+        if words[w]:
+            for i in range(max(8 * w, lo), min(8 * w + 8, hi)):
+                if spiked[i]:
+                    spikes[n_spk] = i
+                    n_spk += 1
+        w += 1
+    return n_spk
+
+
+@njit
+def route_tables(out_ptr, out_axon, out_ew, out_ns, syn_ptr, sc_ptr, axon_row, ax_dly, ax_t0, syn_tgt, syn_w, syn_dly,
+                 ept, tw, dly):
+    """The synapse memory laid out in packet order for `route_fast`: returns per sender
+    (packets, hops east-west, hops north-south, the delay of all its synapses if they can be
+    walked in one loop (else -1), their begin and end in tw); fills in, per packet e (an out-axon entry)
+    ept[e] = (its synapses in tw and dly: begin, end; destination row, synapse count with
+    scratch, the axon's delay (-1: per synapse), first target if consecutive (-1: none),
+    scratch synapses begin, end), one cache line in int32, and tw[:, j] = (target, weight),
+    dly[j] = delay (dly may be empty when no axon has per-synapse delays), so that a spike
+    reads its packets and synapses front to back. The caller
+    sizes tw and dly (sum of the packets' synapse counts) and picks int32 where all fits."""
+    n_senders = out_ptr.shape[0] - 1
+    snd = np.zeros((n_senders, 6), np.int64)
+    j = 0
+    for s in range(n_senders):
+        snd[s, 0] = out_ptr[s + 1] - out_ptr[s]
+        for e in range(out_ptr[s], out_ptr[s + 1]):
+            snd[s, 1] += out_ew[e]
+            snd[s, 2] += out_ns[e]
+            a = out_axon[e]
+            ept[e, 0] = j
+            for k in range(syn_ptr[a], syn_ptr[a + 1]):
+                tw[0, j] = syn_tgt[k]
+                tw[1, j] = syn_w[k]
+                if dly.shape[0]:
+                    dly[j] = syn_dly[k]
+                j += 1
+            ept[e, 1] = j
+            ept[e, 2] = axon_row[a]
+            ept[e, 3] = (syn_ptr[a + 1] - syn_ptr[a]) + (sc_ptr[a + 1] - sc_ptr[a])
+            ept[e, 4] = ax_dly[a]
+            ept[e, 5] = ax_t0[a]
+            ept[e, 6] = sc_ptr[a]
+            ept[e, 7] = sc_ptr[a + 1]
+        # one walk over all of the sender's synapses when they share one delay, have no
+        # scratch synapses and no long run of consecutive targets (a vector add is faster)
+        e0, e1 = out_ptr[s], out_ptr[s + 1]
+        fused = e1 > e0
+        for e in range(e0, e1):
+            long_run = ept[e, 5] >= 0 and ept[e, 1] - ept[e, 0] >= 8
+            if ept[e, 4] < 0 or ept[e, 4] != ept[e0, 4] or ept[e, 7] > ept[e, 6] or long_run:
+                fused = False
+        snd[s, 3] = ept[e0, 4] if fused else -1
+        snd[s, 4] = ept[e0, 0] if fused else 0
+        snd[s, 5] = ept[e1 - 1, 1] if fused else 0
+    return snd
+
+
+@njit
+def dend_bound(n_neurons, out_ptr, out_axon, in_graded, syn_ptr, syn_tgt, syn_w, sc_ptr, sc_row, sc_w, sc_comp,
+               sc_shift):
+    """Per compartment, bounds on what one dendritic slot can receive: every synapse delivers
+    into a slot at most once (one arrival step), so (sum |w| over spike senders' synapses, the
+    sum |w| over graded senders' synapses (to multiply by the largest payload), the graded
+    scratch rows' 2**31 >> shift each (their sums wrap to int32 before the shift))."""
+    spk = np.zeros(n_neurons, np.int64)
+    grd = np.zeros(n_neurons, np.int64)
+    const = np.zeros(n_neurons, np.int64)
+    graded_row = np.zeros(sc_comp.shape[0], np.bool_)
+    for s in range(out_ptr.shape[0] - 1):
+        graded = s >= n_neurons and in_graded[s - n_neurons] != 0
+        for e in range(out_ptr[s], out_ptr[s + 1]):
+            a = out_axon[e]
+            for j in range(syn_ptr[a], syn_ptr[a + 1]):
+                if graded:
+                    grd[syn_tgt[j]] += abs(syn_w[j])
+                else:
+                    spk[syn_tgt[j]] += abs(syn_w[j])
+            for j in range(sc_ptr[a], sc_ptr[a + 1]):
+                if graded:
+                    graded_row[sc_row[j]] = True
+                else:   # |x >> k| <= |x|
+                    spk[sc_comp[sc_row[j]]] += abs(sc_w[j])
+    for r in range(sc_comp.shape[0]):
+        if graded_row[r]:
+            const[sc_comp[r]] += ((1 << 31) >> max(sc_shift[r], 0)) + 1
+    return spk, grd, const
+
+
+@njit
+def route_fast(senders, n_send, tnext, dend, scratch, sc_mark, sc_dirty, n_dirty, out_ptr, sender_row,
+               snd, ept, tw, dly, sc_row, sc_w, sc_dly, cnt):
+    """`route_and_deliver` on the tables of `route_tables` (packet order, per-sender sums)."""
+    R = dend.shape[0]
+    base = tnext % R
+    for k in range(n_send):
+        s = senders[k]
+        r = sender_row[s]
+        cnt[r, SPIKES_OUT] += 1
+        cnt[r, PACKETS] += snd[s, 0]
+        cnt[r, HOPS_EW] += snd[s, 1]
+        cnt[r, HOPS_NS] += snd[s, 2]
+        dl = snd[s, 3]
+        if dl >= 0:   # one delay, no scratch: count the packets, then one walk over the synapses
+            for e in range(out_ptr[s], out_ptr[s + 1]):
+                d = ept[e, 2]
+                cnt[d, AXONS_IN] += 1
+                cnt[d, SYN_OPS] += ept[e, 3]
+            slot = base + dl
+            row = dend[slot - R if slot >= R else slot]
+            for j in range(snd[s, 4], snd[s, 5]):
+                row[tw[0, j]] += tw[1, j]
+            continue
+        for e in range(out_ptr[s], out_ptr[s + 1]):
+            lo = ept[e, 0]
+            hi = ept[e, 1]
+            d = ept[e, 2]
+            cnt[d, AXONS_IN] += 1
+            cnt[d, SYN_OPS] += ept[e, 3]
+            dl = ept[e, 4]
+            if dl >= 0:
+                slot = base + dl
+                row = dend[slot - R if slot >= R else slot]
+                t0 = ept[e, 5]
+                if t0 >= 0:
+                    for q in range(hi - lo):
+                        row[t0 + q] += tw[1, lo + q]
+                else:
+                    for j in range(lo, hi):
+                        row[tw[0, j]] += tw[1, j]
+            else:
+                for j in range(lo, hi):
+                    slot = base + dly[j]
+                    slot = slot - R if slot >= R else slot
+                    dend[slot, tw[0, j]] += tw[1, j]
+            for j in range(ept[e, 6], ept[e, 7]):
+                dl = sc_dly[j]
+                row_ = sc_row[j]
+                if not sc_mark[dl, row_]:
+                    sc_mark[dl, row_] = True
+                    sc_dirty[n_dirty, 0] = dl
+                    sc_dirty[n_dirty, 1] = row_
+                    n_dirty += 1
+                scratch[dl, row_] += sc_w[j]
+    return n_dirty
+
+
+@njit
+def run_fixed32(steps, t0, u, v, dend, scratch, sc_dirty,
+                run_ptr, run_row, du_fac, dv_fac, bias, vth, sub,
+                in_ptr, in_idx, n_neurons, g_ptr, g_idx, g_val, host_side, nrn_ew, nrn_ns,
+                out_ptr, out_axon, out_ew, out_ns, sender_row, axon_row,
+                syn_ptr, syn_tgt, syn_w, syn_dly, sc_ptr, sc_row, sc_w, sc_dly, sc_comp, sc_shift,
+                snd, ept, tw, dly, latency_ns, barrier_ns,
+                cnt_total, core_busy, step_lat, rec_col, rec_spk, rec_u, rec_v, rec_core_time, rec_counts, spike_count):
+    """`run` for a fixed-point network of LIF neurons only, on int32 state (see above); the
+    caller checks `fixed32_fits` first, and that no dendritic slot can leave int32 (`dend_bound`),
+    so that the dendritic ring is held as int32 too. u, v and dend are read at the start and
+    written back at the end. Arguments as for `run`, with `snd`, `ept`, `tw`, `dly` from `route_tables`."""
+    N = n_neurons
+    R = dend.shape[0]
+    u32 = np.empty(N, np.int32)
+    v32 = np.empty(N, np.int32)
+    du = np.empty(N, np.float64)
+    dv = np.empty(N, np.float64)
+    b32 = np.empty(N, np.int32)
+    th = np.empty(N, np.int32)
+    sb = np.empty(N, np.int32)
+    keep = np.empty(N, np.int32)
+    d32 = np.empty(dend.shape, np.int32)
+    for k in range(R):
+        for i in range(N):
+            d32[k, i] = dend[k, i]
+    for i in range(N):
+        u32[i] = u[i]
+        v32[i] = v[i]
+        du[i] = du_fac[i] / DECAY_ONE   # exact: a power-of-two scale
+        dv[i] = dv_fac[i] / DECAY_ONE
+        b32[i] = bias[i]
+        th[i] = min(max(vth[i], I32_MIN), I32_MAX)
+        sb[i] = max(sub[i], 0)
+        keep[i] = -1 if sub[i] > 0 else 0   # sub <= 0: reset to zero
+    all_busy = np.ones(run_row.shape[0], np.bool_)
+    shared = np.ones(run_row.shape[0], np.bool_)   # one set of parameters for the whole run
+    for j in range(run_row.shape[0]):
+        lo = run_ptr[j]
+        for i in range(lo, run_ptr[j + 1]):
+            if b32[i] == 0:
+                all_busy[j] = False
+            if (du[i] != du[lo] or dv[i] != dv[lo] or b32[i] != b32[lo] or th[i] != th[lo] or sb[i] != sb[lo]
+                    or keep[i] != keep[lo]):
+                shared[j] = False
+    senders = np.empty(N + in_idx.shape[0] + 1, dtype=np.int64)
+    cnt_step = np.zeros_like(cnt_total)
+    sc_mark = np.zeros(scratch.shape, dtype=np.bool_)
+    core_time = np.zeros(cnt_total.shape[0] - 1)
+    spiked = np.zeros(8 * ((N + 7) // 8), dtype=np.uint8)
+    words = spiked.view(np.uint64)
+    written = np.zeros(N, dtype=np.int64)
+    for t in range(steps):
+        tabs = t0 + t
+        row = d32[tabs % R]
+        n_spk = 0
+        for j in range(run_row.shape[0]):
+            lo, hi = run_ptr[j], run_ptr[j + 1]
+            if shared[j] and hi > lo:
+                n_in, n_act, n_s = lif_fixed32_update(row, u32, v32, du[lo], dv[lo], b32[lo], th[lo], sb[lo], keep[lo],
+                                                      spiked, lo, hi, all_busy[j])
+            else:
+                n_in, n_act, n_s = lif_fixed32_update(row, u32, v32, du, dv, b32, th, sb, keep, spiked, lo, hi,
+                                                      all_busy[j])
+            r = run_row[j]
+            cnt_step[r, DENDRITE_ACCUMS] += n_in
+            cnt_step[r, UPDATES_ACTIVE] += n_act
+            cnt_step[r, UPDATES_INACTIVE] += (hi - lo) - n_act
+            if n_s:
+                n_spk = spikes_in(spiked, words, lo, hi, n_s, senders, n_spk)
+        n_send = n_spk
+        for j in range(in_ptr[t], in_ptr[t + 1]):
+            senders[n_send] = N + in_idx[j]
+            n_send += 1
+        n_dirty = route_fast(senders, n_send, tabs + 1, d32, scratch, sc_mark, sc_dirty, 0, out_ptr, sender_row,
+                             snd, ept, tw, dly, sc_row, sc_w, sc_dly, cnt_step)
+        if n_dirty:
+            flush_scratch(tabs + 1, d32, scratch, sc_mark, sc_dirty, n_dirty, sc_comp, sc_shift)
+        if g_ptr[t + 1] > g_ptr[t]:
+            deliver_graded(g_ptr[t], g_ptr[t + 1], g_idx, g_val, N, host_side, tabs + 1, d32, scratch, sc_mark,
+                           sc_dirty, written, out_ptr, out_axon, out_ew, out_ns, axon_row, syn_ptr, syn_tgt, syn_w,
+                           syn_dly, sc_ptr, sc_row, sc_w, sc_dly, sc_comp, sc_shift, nrn_ew, nrn_ns, cnt_step)
+        for k in range(n_spk):
+            spike_count[senders[k]] += 1
+        if rec_spk.shape[0] > 0:
+            for k in range(n_spk):
+                c = rec_col[senders[k]]
+                if c >= 0:
+                    rec_spk[t, c] = True
+        if rec_u.shape[0] > 0 or rec_v.shape[0] > 0:
+            for i in range(N):
+                c = rec_col[i]
+                if c >= 0:
+                    if rec_u.shape[0] > 0:
+                        rec_u[t, c] = u32[i]
+                    if rec_v.shape[0] > 0:
+                        rec_v[t, c] = v32[i]
+        if rec_counts.shape[0] > 0:
+            rec_counts[t] = cnt_step
+        step_lat[t] = step_latency(cnt_step, cnt_total, latency_ns, barrier_ns, core_busy, core_time)
+        if rec_core_time.shape[0] > 0:
+            rec_core_time[t, :] = core_time
+    for i in range(N):
+        u[i] = u32[i]
+        v[i] = v32[i]
+    for k in range(R):
+        for i in range(N):
+            dend[k, i] = d32[k, i]
+
+
+# ---------------------------------------------------------------------------------------------
+# Many samples in one call (`Simulator.run_samples`): each sample runs from the initial state
+# (u0, v0, an empty dendritic ring and scratch) at step 0, on state arrays of the caller's (one
+# set per thread: the kernels release the GIL, so threads running disjoint sample ranges run in
+# parallel and give what one thread gives). Sample k's host spikes are in_idx[in_ptr[k, t]:
+# in_ptr[k, t + 1]] at step t (offsets into one in_idx; g_ptr, g_idx, g_val likewise); its
+# results go to row k of each output.
+
+@njit
+def _reset_state(u0, v0, u, v, dend, scratch):
+    for i in range(u.shape[0]):
+        u[i] = u0[i]
+        v[i] = v0[i]
+    dend[:] = 0
+    scratch[:] = 0
+
+
+@njit
+def batch_fixed32(k_lo, k_hi, steps, u0, v0, u, v, dend, scratch, sc_dirty,
+                  run_ptr, run_row, du_fac, dv_fac, bias, vth, sub,
+                  in_ptr, in_idx, n_neurons, g_ptr, g_idx, g_val, host_side, nrn_ew, nrn_ns,
+                  out_ptr, out_axon, out_ew, out_ns, sender_row, axon_row,
+                  syn_ptr, syn_tgt, syn_w, syn_dly, sc_ptr, sc_row, sc_w, sc_dly, sc_comp, sc_shift,
+                  snd, ept, tw, dly, latency_ns, barrier_ns,
+                  cnt, busy, step_lat, rec_col, rec_spk, rec_u, rec_v, rec_core_time, rec_counts, spike_count):
+    """Samples k_lo..k_hi-1 through `run_fixed32` (see above)."""
+    for k in range(k_lo, k_hi):
+        _reset_state(u0, v0, u, v, dend, scratch)
+        run_fixed32(steps, 0, u, v, dend, scratch, sc_dirty, run_ptr, run_row, du_fac, dv_fac, bias, vth, sub,
+                    in_ptr[k], in_idx, n_neurons, g_ptr[k], g_idx, g_val, host_side, nrn_ew, nrn_ns,
+                    out_ptr, out_axon, out_ew, out_ns, sender_row, axon_row,
+                    syn_ptr, syn_tgt, syn_w, syn_dly, sc_ptr, sc_row, sc_w, sc_dly, sc_comp, sc_shift,
+                    snd, ept, tw, dly, latency_ns, barrier_ns,
+                    cnt[k], busy[k], step_lat[k], rec_col, rec_spk[k], rec_u[k], rec_v[k], rec_core_time[k],
+                    rec_counts[k], spike_count[k])
+
+
+@njit
+def batch_generic(k_lo, k_hi, steps, u0, v0, u, v, dend, scratch, sc_dirty,
+                  run_ptr, run_row, kernel_runs, du_fac, dv_fac, bias, vth, sub, ramp_start, ramp_steps, ramp_slope,
+                  in_ptr, in_idx, n_neurons, g_ptr, g_idx, g_val, host_side, nrn_ew, nrn_ns,
+                  out_ptr, out_axon, out_ew, out_ns, sender_row, axon_row,
+                  syn_ptr, syn_tgt, syn_w, syn_dly, ax_dly, ax_t0, sc_ptr, sc_row, sc_w, sc_dly, sc_comp, sc_shift,
+                  latency_ns, barrier_ns,
+                  cnt, busy, step_lat, rec_col, rec_spk, rec_u, rec_v, rec_core_time, rec_counts, spike_count):
+    """Samples k_lo..k_hi-1 through `run` (see above)."""
+    for k in range(k_lo, k_hi):
+        _reset_state(u0, v0, u, v, dend, scratch)
+        run(steps, 0, u, v, dend, scratch, sc_dirty, run_ptr, run_row, kernel_runs, du_fac, dv_fac, bias, vth, sub,
+            ramp_start, ramp_steps, ramp_slope, in_ptr[k], in_idx, n_neurons, g_ptr[k], g_idx, g_val, host_side,
+            nrn_ew, nrn_ns, out_ptr, out_axon, out_ew, out_ns, sender_row, axon_row,
+            syn_ptr, syn_tgt, syn_w, syn_dly, ax_dly, ax_t0, sc_ptr, sc_row, sc_w, sc_dly, sc_comp, sc_shift,
+            latency_ns, barrier_ns,
+            cnt[k], busy[k], step_lat[k], rec_col, rec_spk[k], rec_u[k], rec_v[k], rec_core_time[k],
+            rec_counts[k], spike_count[k])

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import warnings
 import zipfile
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -51,6 +53,7 @@ class RunResult:
     core_time_ns  (steps, cores) per-step per-core time, if 'core_time' was recorded
     step_counters (steps, rows, len(EVENTS)) each step's counters, if 'step_counters' was recorded
     state_bytes   (rows,) bytes of state held per core
+    sample_counters (samples, rows, len(EVENTS)) each sample's counters (`Simulator.run_samples` only)
     """
 
     steps: int
@@ -65,6 +68,7 @@ class RunResult:
     core_time_ns: np.ndarray | None = None
     step_counters: np.ndarray | None = None
     state_bytes: np.ndarray | None = None
+    sample_counters: np.ndarray | None = None   # (samples, rows, kinds): each sample's, from run_samples
 
     @classmethod
     def stacked(cls, runs: list) -> "RunResult":
@@ -120,6 +124,55 @@ class Simulator:
         self.scratch = np.zeros((p.max_delay + 1, len(p.sc_comp)), dtype=np.int64)
 
     _STATE = ("u", "v", "dend", "scratch")
+
+    def _fixed32(self, g_val=None) -> bool:
+        """Whether `run` may take the int32 fast path (`kernels.run_fixed32`): fixed point, LIF
+        neurons only, a state and parameters that fit it, and no dendritic slot that could leave
+        int32 with these graded payloads `g_val` (checked at every run; the result is exact)."""
+        p = self.program
+        if not p.fixed_point or self.u.dtype.kind != "i" or np.any(p.kernel_runs[:, 2] != kernels.LIF):
+            return False
+        if p.n_neurons == 0 or p.run_ptr[0] != 0 or p.run_ptr[-1] != p.n_neurons:   # updates walk the core runs
+            return False
+        if not kernels.fixed32_fits(self.u, self.v, p.du_fac, p.dv_fac, p.bias, p.sub):
+            return False
+        if getattr(self, "_bound_key", None) != self._synapse_key():
+            self._bound_key = self._synapse_key()
+            self._bound = kernels.dend_bound(p.n_neurons, p.out_ptr, p.out_axon, p.in_graded, p.syn_ptr, p.syn_tgt,
+                                             p.syn_w, p.sc_ptr, p.sc_row, p.sc_w, p.sc_comp, p.sc_shift)
+        spk, grd, const = self._bound
+        g_max = int(np.abs(g_val).max()) if g_val is not None and len(g_val) else 0
+        pending = int(np.abs(self.dend).max()) if self.dend.size else 0
+        if g_max and g_max > kernels.I32_MAX // max(1, int(grd.max())):
+            return False
+        return int((spk + grd * g_max + const).max()) + pending <= kernels.I32_MAX
+
+    def _synapse_key(self) -> tuple:
+        """Identifies the synapse arrays and their weights' values: the tables derived from them
+        are rebuilt when learning (or anything else) has changed a weight."""
+        p = self.program
+        arrays = (p.out_ptr, p.out_axon, p.syn_ptr, p.syn_tgt, p.syn_w, p.syn_dly, p.ax_dly, p.sc_ptr, p.sc_w)
+        return tuple(id(a) for a in arrays) + (zlib.crc32(np.ascontiguousarray(p.syn_w)),
+                                               zlib.crc32(np.ascontiguousarray(p.sc_w)))
+
+    def _route_tables(self) -> tuple:
+        """The synapse memory in packet order with per-sender sums (`kernels.route_tables`),
+        int32 where everything fits; rebuilt when a weight has changed (`_synapse_key`)."""
+        if getattr(self, "_routes_key", None) != self._synapse_key():
+            self._routes_key = self._synapse_key()
+            p = self.program
+            n_syn = int(np.diff(p.syn_ptr)[p.out_axon].sum()) if len(p.out_axon) else 0
+            lim = kernels.I32_MAX
+            small = max(n_syn, len(p.sc_w), len(p.out_ptr)) < lim and all(
+                len(a) == 0 or np.abs(a).max() <= lim for a in (p.syn_w, p.axon_row, p.ax_t0, p.syn_dly))
+            dt = np.int32 if small else np.int64
+            per_synapse_delays = bool(np.any(p.ax_dly < 0))   # else dly is never read: left empty
+            ept, tw = np.zeros((len(p.out_axon), 8), dt), np.zeros((2, n_syn), dt)
+            dly = np.zeros(n_syn if per_synapse_delays else 0, dt)
+            snd = kernels.route_tables(p.out_ptr, p.out_axon, p.out_ew, p.out_ns, p.syn_ptr, p.sc_ptr, p.axon_row,
+                                       p.ax_dly, p.ax_t0, p.syn_tgt, p.syn_w, p.syn_dly, ept, tw, dly)
+            self._routes = snd, ept, tw, dly
+        return self._routes
 
     def fingerprint(self) -> str:
         """A hash of the compiled program: a checkpoint only loads into the same network on
@@ -249,18 +302,8 @@ class Simulator:
         if bad:
             raise NetworkError(f"record: unknown {sorted(bad)}; choose from {RECORDABLE}")
         p = self.program
-        pops = list(p.pop_slices) if populations is None else list(populations)
-        for name in pops:
-            if name not in p.pop_slices:
-                raise NetworkError(f"populations: {name!r} is not a neuron population; have {list(p.pop_slices)}")
+        pops, rec_col, col = self._record_columns(populations)
         in_ptr, in_idx, g_ptr, g_idx, g_val = self._inputs(steps, inputs)
-
-        rec_col = np.full(p.n_neurons, -1, dtype=np.int64)
-        col = 0
-        for name in pops:
-            sl = p.pop_slices[name]
-            rec_col[sl] = np.arange(col, col + sl.stop - sl.start)
-            col += sl.stop - sl.start
         rows = lambda what: steps if what in record else 0  # noqa: E731
         rec_spk = np.zeros((rows("spikes"), col), dtype=np.bool_)
         rec_u = np.zeros((rows("u"), col), dtype=self.u.dtype)
@@ -274,15 +317,26 @@ class Simulator:
         spike_count = np.zeros(p.n_neurons, dtype=np.int64)
         sc_dirty = np.zeros((max(1, self.scratch.size), 2), dtype=np.int64)  # touched scratch cells
 
-        kernels.run(steps, self.t, self.u, self.v, self.dend, self.scratch, sc_dirty,
-                    p.run_ptr, p.run_row, p.kernel_runs, p.du_fac, p.dv_fac, p.bias, p.vth, p.sub,
-                    p.ramp_start, p.ramp_steps, p.ramp_slope,
-                    in_ptr, in_idx, p.n_neurons, g_ptr, g_idx, g_val, p.host_side, p.nrn_ew, p.nrn_ns,
-                    p.out_ptr, p.out_axon, p.out_ew, p.out_ns, p.sender_row, p.axon_row,
-                    p.syn_ptr, p.syn_tgt, p.syn_w, p.syn_dly, p.ax_dly, p.ax_t0, p.sc_ptr, p.sc_row, p.sc_w, p.sc_dly,
-                    p.sc_comp, p.sc_shift, p.latency_ns, p.barrier_ns,
-                    counters, core_busy, step_lat, rec_col, rec_spk, rec_u, rec_v, rec_core_time, rec_counts,
-                    spike_count)
+        if self._fixed32(g_val):
+            snd, ept, tw, dly = self._route_tables()
+            kernels.run_fixed32(steps, self.t, self.u, self.v, self.dend, self.scratch, sc_dirty,
+                                p.run_ptr, p.run_row, p.du_fac, p.dv_fac, p.bias, p.vth, p.sub,
+                                in_ptr, in_idx, p.n_neurons, g_ptr, g_idx, g_val, p.host_side, p.nrn_ew, p.nrn_ns,
+                                p.out_ptr, p.out_axon, p.out_ew, p.out_ns, p.sender_row, p.axon_row,
+                                p.syn_ptr, p.syn_tgt, p.syn_w, p.syn_dly, p.sc_ptr, p.sc_row, p.sc_w, p.sc_dly,
+                                p.sc_comp, p.sc_shift, snd, ept, tw, dly, p.latency_ns, p.barrier_ns,
+                                counters, core_busy, step_lat, rec_col, rec_spk, rec_u, rec_v, rec_core_time,
+                                rec_counts, spike_count)
+        else:
+            kernels.run(steps, self.t, self.u, self.v, self.dend, self.scratch, sc_dirty,
+                        p.run_ptr, p.run_row, p.kernel_runs, p.du_fac, p.dv_fac, p.bias, p.vth, p.sub,
+                        p.ramp_start, p.ramp_steps, p.ramp_slope,
+                        in_ptr, in_idx, p.n_neurons, g_ptr, g_idx, g_val, p.host_side, p.nrn_ew, p.nrn_ns,
+                        p.out_ptr, p.out_axon, p.out_ew, p.out_ns, p.sender_row, p.axon_row,
+                        p.syn_ptr, p.syn_tgt, p.syn_w, p.syn_dly, p.ax_dly, p.ax_t0, p.sc_ptr, p.sc_row, p.sc_w,
+                        p.sc_dly, p.sc_comp, p.sc_shift, p.latency_ns, p.barrier_ns,
+                        counters, core_busy, step_lat, rec_col, rec_spk, rec_u, rec_v, rec_core_time, rec_counts,
+                        spike_count)
         self.t += steps
 
         res = RunResult(steps=steps, counters=counters,
@@ -304,24 +358,142 @@ class Simulator:
         return res
 
     def run_samples(self, samples, steps: int | None = None, record=("spikes",), populations=None,
-                    progress: str | None = None) -> RunResult:
-        """Run each sample from the initial state and return `RunResult.stacked` of the runs.
-        `samples` holds what `run` takes as inputs, one per sample (an array or a dict of
-        arrays); each is zero-padded to `steps` steps (default: the longest). `progress` is
-        the label of a progress bar (none without it)."""
+                    progress: str | None = None, workers: int | None = None) -> RunResult:
+        """Run each sample from the initial state and return `RunResult.stacked` of the runs
+        (with `sample_counters`, each sample's counters). `samples` holds what `run` takes as
+        inputs, one per sample (an array or a dict of arrays); each is zero-padded to `steps`
+        steps (default: the longest). `progress` is the label of a progress bar (none without it).
+
+        `workers` threads run the samples in compiled code, each on a state of its own, over
+        disjoint ranges of samples (the kernels release the GIL); every result is identical to
+        running the samples one at a time (tests/test_throughput.py). Default: the environment
+        variable NEUROCHIP_WORKERS, else every core this process may use. The simulator is left
+        as after the last sample, as one `reset` and `run` per sample would leave it."""
         samples = [s if isinstance(s, dict) else {None: s} for s in samples]
         if not samples:
             raise NetworkError("run_samples: no samples given")
+        if workers is None:
+            usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+            workers = int(os.environ.get("NEUROCHIP_WORKERS", "0") or 0) or usable
+        if not isinstance(workers, (int, np.integer)) or workers < 1:
+            raise NetworkError(f"run_samples: workers must be a positive integer, got {workers!r}")
+        bad = set(record) - set(RECORDABLE)
+        if bad:
+            raise NetworkError(f"record: unknown {sorted(bad)}; choose from {RECORDABLE}")
         steps = max(len(a) for s in samples for a in s.values()) if steps is None else steps
-        runs = []
-        for i, sample in enumerate(tqdm(samples, desc=progress, unit="sample", disable=progress is None)):
+        if not isinstance(steps, (int, np.integer)) or steps < 0:
+            raise NetworkError(f"steps must be a non-negative integer, got {steps!r}")
+        p = self.program
+        pops, rec_col, col = self._record_columns(populations)
+        S = len(samples)
+        in_ptr = np.zeros((S, steps + 1), np.int64)
+        g_ptr = np.zeros((S, steps + 1), np.int64)
+        in_idx, g_idx, g_val = [], [], []
+        n_in = n_g = 0
+        for i, sample in enumerate(samples):
             if max(len(a) for a in sample.values()) > steps:
                 raise NetworkError(f"run_samples: sample {i} is longer than steps = {steps}")
             padded = {k: np.concatenate([a, np.zeros((steps - len(a),) + np.shape(a)[1:], np.asarray(a).dtype)])
                       for k, a in sample.items()}
-            self.reset()
-            runs.append(self.run(steps, padded.pop(None) if None in padded else padded, record, populations))
-        return RunResult.stacked(runs)
+            ip, ii, gp, gi, gv = self._inputs(steps, padded.pop(None) if None in padded else padded)
+            in_ptr[i], g_ptr[i] = ip + n_in, gp + n_g
+            in_idx.append(ii)
+            g_idx.append(gi)
+            g_val.append(gv)
+            n_in += len(ii)
+            n_g += len(gi)
+        in_idx, g_idx = np.concatenate(in_idx), np.concatenate(g_idx)
+        g_val = np.concatenate(g_val).astype(p.u0.dtype)
+
+        rows = lambda what: steps if what in record else 0  # noqa: E731
+        n_cores = len(p.core_ids)
+        rec_spk = np.zeros((S, rows("spikes"), col), dtype=np.bool_)
+        rec_u = np.zeros((S, rows("u"), col), dtype=self.u.dtype)
+        rec_v = np.zeros((S, rows("v"), col), dtype=self.v.dtype)
+        rec_core_time = np.zeros((S, rows("core_time"), n_cores))
+        counters = np.zeros((S, p.n_rows, N_EVENTS), dtype=np.int64)
+        rec_counts = np.zeros((S, rows("step_counters"), p.n_rows, N_EVENTS), dtype=np.int64)
+        core_busy = np.zeros((S, n_cores))
+        step_lat = np.zeros((S, steps))
+        spike_count = np.zeros((S, p.n_neurons), dtype=np.int64)
+        outputs = (counters, core_busy, step_lat, rec_col, rec_spk, rec_u, rec_v, rec_core_time, rec_counts,
+                   spike_count)
+
+        self.reset()
+        if self._fixed32(g_val):
+            snd, ept, tw, dly = self._route_tables()
+            kernel = kernels.batch_fixed32
+            program = (p.run_ptr, p.run_row, p.du_fac, p.dv_fac, p.bias, p.vth, p.sub,
+                       in_ptr, in_idx, p.n_neurons, g_ptr, g_idx, g_val, p.host_side, p.nrn_ew, p.nrn_ns,
+                       p.out_ptr, p.out_axon, p.out_ew, p.out_ns, p.sender_row, p.axon_row,
+                       p.syn_ptr, p.syn_tgt, p.syn_w, p.syn_dly, p.sc_ptr, p.sc_row, p.sc_w, p.sc_dly,
+                       p.sc_comp, p.sc_shift, snd, ept, tw, dly, p.latency_ns, p.barrier_ns)
+        else:
+            kernel = kernels.batch_generic
+            program = (p.run_ptr, p.run_row, p.kernel_runs, p.du_fac, p.dv_fac, p.bias, p.vth, p.sub,
+                       p.ramp_start, p.ramp_steps, p.ramp_slope,
+                       in_ptr, in_idx, p.n_neurons, g_ptr, g_idx, g_val, p.host_side, p.nrn_ew, p.nrn_ns,
+                       p.out_ptr, p.out_axon, p.out_ew, p.out_ns, p.sender_row, p.axon_row,
+                       p.syn_ptr, p.syn_tgt, p.syn_w, p.syn_dly, p.ax_dly, p.ax_t0, p.sc_ptr, p.sc_row, p.sc_w,
+                       p.sc_dly, p.sc_comp, p.sc_shift, p.latency_ns, p.barrier_ns)
+
+        def chunk(lo: int, hi: int) -> tuple:
+            """Samples lo..hi-1 on a state of their own; returns that state after sample hi-1."""
+            state = (self.u.copy(), self.v.copy(), self.dend.copy(), self.scratch.copy(),
+                     np.zeros((max(1, self.scratch.size), 2), dtype=np.int64))
+            kernel(lo, hi, steps, p.u0, p.v0, *state, *program, *outputs)
+            return state
+
+        workers = min(int(workers), S)
+        size = max(1, -(-S // (4 * workers))) if workers > 1 else S   # a few chunks a worker: even loads
+        bounds = [(lo, min(S, lo + size)) for lo in range(0, S, size)]
+        with tqdm(total=S, desc=progress, unit="sample", disable=progress is None) as bar:
+            if workers == 1:
+                for lo, hi in bounds:
+                    last = chunk(lo, hi)
+                    bar.update(hi - lo)
+            else:
+                with ThreadPoolExecutor(workers) as pool:
+                    futures = [pool.submit(chunk, lo, hi) for lo, hi in bounds]
+                    for (lo, hi), f in zip(bounds, futures):
+                        last = f.result()
+                        bar.update(hi - lo)
+        for name, value in zip(("u", "v", "dend", "scratch"), last):
+            getattr(self, name)[...] = value
+        self.t = steps
+
+        total = lambda a: sum(a[k] for k in range(S))  # noqa: E731  (in sample order, as RunResult.stacked)
+        res = RunResult(steps=steps, counters=total(counters), rows=[f"core {c}" for c in p.core_ids] + ["host"],
+                        step_latency_ns=step_lat, core_busy_ns=total(core_busy),
+                        core_time_ns=rec_core_time if "core_time" in record else None,
+                        step_counters=total(rec_counts) if "step_counters" in record else None,
+                        state_bytes=p.state_bytes, sample_counters=counters)
+        for name, sl in p.pop_slices.items():
+            res.spike_counts[name] = spike_count[:, sl]
+            if name in pops:
+                cols = rec_col[sl]
+                if "spikes" in record:
+                    res.spikes[name] = rec_spk[:, :, cols]
+                if "u" in record:
+                    res.u[name] = rec_u[:, :, cols]
+                if "v" in record:
+                    res.v[name] = rec_v[:, :, cols]
+        return res
+
+    def _record_columns(self, populations) -> tuple:
+        """(populations recorded, column of each neuron or -1, number of columns)."""
+        p = self.program
+        pops = list(p.pop_slices) if populations is None else list(populations)
+        for name in pops:
+            if name not in p.pop_slices:
+                raise NetworkError(f"populations: {name!r} is not a neuron population; have {list(p.pop_slices)}")
+        rec_col = np.full(p.n_neurons, -1, dtype=np.int64)
+        col = 0
+        for name in pops:
+            sl = p.pop_slices[name]
+            rec_col[sl] = np.arange(col, col + sl.stop - sl.start)
+            col += sl.stop - sl.start
+        return pops, rec_col, col
 
 
 @dataclass
