@@ -58,6 +58,18 @@ def _write(k, dlt, n, fixed, syn_w, fb_w, mirror_of, fb_syn_row, syn_id, seed, l
 
 
 @njit
+def _surrogate(vpre, vth_i, fixed, lut, lut_step, alpha):
+    """The post factor S of a compartment from its potential before the spike test (chip.plastic,
+    step 2): fixed, the LUT at the clipped offset from the threshold; float, sg(vpre - vth)."""
+    if fixed:
+        y = np.floor((vpre - vth_i) * lut_step)
+        y = y if y > -LUT_HALF else -LUT_HALF     # clipped as a float: min/maxsd, no branches
+        return lut[int(y if y < LUT_HALF else LUT_HALF) + LUT_HALF]
+    p = 1.0 / (1.0 + math.exp(-alpha * (vpre - vth_i)))
+    return alpha * p * (1.0 - p)
+
+
+@njit
 def _fold_learning(lcnt_step, lcnt, lat, core_learn):
     """Fold a learning phase's counts into the totals; per-core time into core_learn;
     returns the slowest core's learning time."""
@@ -403,18 +415,9 @@ def learn_samples(T, labels, in_ptr, in_idx, u, v, dend, scratch, sc_dirty, u0, 
             for d in range(max(1, tau - T + 1), min(L, tau + 1)):   # hidden depths with t = tau - d in [0, T)
                 t = np.uint64(slot[tau - d])
                 for g in range(nrn_ptr[d], nrn_ptr[d + 1]):
-                    i0, i1 = np.uint64(nrn_runs[g, 0]), np.uint64(nrn_runs[g, 1])
-                    if fixed:
-                        for i in range(i0, i1):
-                            vpre = v_before_reset(v_last[i], u[i], dv_fac[i], bias[i])
-                            y = np.floor((vpre - vth[i]) * lut_step)
-                            y = y if y > -LUT_HALF else -LUT_HALF     # clipped as a float: min/maxsd, no branches
-                            surr[t, i] = lut[int(y if y < LUT_HALF else LUT_HALF) + LUT_HALF]
-                    else:
-                        for i in range(i0, i1):
-                            vpre = v_before_reset(v_last[i], u[i], dv_fac[i], bias[i])
-                            p = 1.0 / (1.0 + math.exp(-alpha * (vpre - vth[i])))
-                            surr[t, i] = alpha * p * (1.0 - p)
+                    for i in range(np.uint64(nrn_runs[g, 0]), np.uint64(nrn_runs[g, 1])):
+                        surr[t, i] = _surrogate(v_before_reset(v_last[i], u[i], dv_fac[i], bias[i]), vth[i], fixed,
+                                                lut, lut_step, alpha)
                     lcnt_step[nrn_runs[g, 2], L_SURROGATE_EVALS] += nrn_runs[g, 1] - nrn_runs[g, 0]
             for k in range(n_send):
                 snd = senders[k]
@@ -792,13 +795,8 @@ def bptt_samples(T, labels, in_ptr, in_idx, u, v, dend, scratch, sc_dirty, u0, v
                 t = tau - d
                 if d == L or not 0 <= t < T:
                     continue
-                vpre = v_before_reset(v_last[i], u[i], dv_fac[i], bias[i])
-                if fixed:
-                    y = np.floor((vpre - vth[i]) * lut_step)
-                    surr[t, i] = lut[int(min(max(y, -LUT_HALF), LUT_HALF)) + LUT_HALF]
-                else:
-                    p = 1.0 / (1.0 + math.exp(-alpha * (vpre - vth[i])))
-                    surr[t, i] = alpha * p * (1.0 - p)
+                surr[t, i] = _surrogate(v_before_reset(v_last[i], u[i], dv_fac[i], bias[i]), vth[i], fixed, lut,
+                                        lut_step, alpha)
                 lcnt_step[nrn_row[i], L_SURROGATE_EVALS] += 1
             t = tau - L                 # stored readout errors
             if 0 <= t < T:
