@@ -395,8 +395,8 @@ def test_a_nir_name_that_is_not_utf8_is_refused(tmp_path):
 @pytest.mark.timeout(60)
 def test_a_nir_file_on_which_hdf5_hangs_is_refused(tmp_path, capsys, monkeypatch):
     """One byte zeroed inside an HDF5 object header of ff.nir makes the HDF5 library loop
-    forever (Ctrl-C does not stop it); the command line reads the file in a child process
-    first and gives up after a time limit, naming the file."""
+    forever (Ctrl-C does not stop it); `read_nir` (the command line, `from_nir`) reads the
+    file in a child process first and gives up after a time limit, naming the file."""
     from neurochip.cli import EXIT_INPUT
     from neurochip.mapping.nir import importer
     from tests.conftest import FF, run_cli
@@ -411,3 +411,5 @@ def test_a_nir_file_on_which_hdf5_hangs_is_refused(tmp_path, capsys, monkeypatch
     monkeypatch.setattr(importer, "PROBE_TIMEOUT_S", 2.0)
     code, _, err = run_cli(capsys, "map", str(bad), "--out", str(tmp_path / "m"))
     assert code == EXIT_INPUT and "loops.nir" in err and "did not finish" in err
+    with pytest.raises(importer.NIRImportError, match="loops.nir: the HDF5 library did not finish"):
+        importer.from_nir(bad, dt=1e-4, reset="zero")   # the Python API probes too

@@ -305,9 +305,10 @@ def test_ctrl_c_stops_cleanly_with_the_last_checkpoint(tmp_path, rule):
     (["learn", "--steps", "1000000000000"], "--steps 1000000000000"),
     (["learn", "--data", "saccade", "--steps", "300000000000"], "--steps 300000000000"),
     (["run", FF, "--steps", "1000000000000"], "--steps 1000000000000"),
+    (["report", "--steps", "1000000000000", "--out", "{tmp}/r"], "--steps 1000000000000"),
 ])
-def test_sizes_beyond_memory_are_refused_before_allocating(capsys, argv, option):
-    code, _, err = run_cli(capsys, *argv)
+def test_sizes_beyond_memory_are_refused_before_allocating(capsys, tmp_path, argv, option):
+    code, _, err = run_cli(capsys, *(a.format(tmp=tmp_path) for a in argv))
     assert code == EXIT_INPUT and option in err and "GiB of memory, more than the" in err and "available" in err
     assert "MemoryError" not in err
 

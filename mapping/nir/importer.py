@@ -153,8 +153,9 @@ def probe_nir(path, timeout: float | None = None) -> None:
     an object header does; Ctrl-C cannot stop it) or crash the process, before Python sees
     an error. NIRImportError names the file if the child hangs (past `timeout`, default
     PROBE_TIMEOUT_S plus a second a megabyte) or dies of a signal; errors the child raises
-    are left to `read_nir`, which reports them. The command line calls this; `from_nir`
-    does not (it costs a process start).
+    are left to `read_nir`, which reports them. `read_nir` (so `from_nir` of a path and the
+    command line) calls this once per file version (path, size, mtime): a process start,
+    about 0.3 s.
     """
     import subprocess
     import sys
@@ -162,6 +163,10 @@ def probe_nir(path, timeout: float | None = None) -> None:
     path = Path(path)
     if not path.is_file():
         return   # read_nir says what is wrong
+    st = path.resolve().stat()
+    version = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    if version in _PROBED:
+        return
     limit = timeout if timeout is not None else PROBE_TIMEOUT_S + path.stat().st_size / 2**20
     code = ("import sys, h5py\nfrom nir.serialization import hdf2dict\n"
             "with h5py.File(sys.argv[1], 'r') as f:\n    hdf2dict(f['node'])\n")
@@ -174,14 +179,22 @@ def probe_nir(path, timeout: float | None = None) -> None:
     if done.returncode < 0:
         raise NIRImportError(f"{path}: the HDF5 library crashed reading it (signal {-done.returncode}); its "
                              "internal structures are damaged; write the file again with nir.write")
+    _PROBED.add(version)
 
 
-def read_nir(path):
+_PROBED: set = set()   # file versions the HDF5 library read to the end in a child process
+
+
+def read_nir(path, probe: bool = True):
     """Read a .nir file with NIR's own reader, tolerating what peers' older files do:
     type mismatches (read without type checks) and an edge naming a missing node when
     exactly one node of that graph starts with the name (repaired, with a warning).
     A file that is not HDF5, has no graph, a node of an unknown or missing type, or a node
-    NIR cannot build raises `NIRImportError` naming the file and the node."""
+    NIR cannot build raises `NIRImportError` naming the file and the node. `probe`: read it
+    in a child process first (`probe_nir`), so a file on which HDF5 hangs or crashes is an
+    error, not a hang."""
+    if probe:
+        probe_nir(path)
     import h5py
     import nir
     from nir.serialization import hdf2dict

@@ -18,7 +18,7 @@ from neurochip.mapping.graded import grade
 from neurochip.mapping.lava.network import export_lava_script
 from neurochip.mapping.lava.netx import export_netx_hdf5
 from neurochip.mapping.nir.exporter import to_nir
-from neurochip.mapping.nir.importer import from_nir, probe_nir
+from neurochip.mapping.nir.importer import from_nir
 from neurochip.mapping.placement.place import map_network
 from neurochip.mapping.placement.report import plot_mesh_heatmap
 from neurochip.mapping.quantize import quantize
@@ -98,7 +98,6 @@ def import_nir(args):
     path = Path(args.nir)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such NIR file" + (" (it is a folder)" if path.is_dir() else ""))
-    probe_nir(path)   # a file that makes HDF5 hang or crash: an error naming it
     try:
         return from_nir(path, dt=args.dt, reset=args.reset, timing=args.timing, reset_delay=args.reset_delay,
                         discretization=args.discretization, input_kind=getattr(args, "input_carries", "spikes"))
@@ -435,14 +434,16 @@ def _stamp(path: Path):
     return st.st_ino, st.st_mtime_ns, st.st_size
 
 
-def check_learn_sizes(args) -> None:
+def check_learn_sizes(args, dataset: str | None = None) -> None:
     """--steps or --hidden whose arrays cannot fit this machine's memory: OptionError naming
     the option, the value, the memory needed and available, before anything is allocated.
     The estimate: every sample's spikes (drawn as float64: ~10 bytes a step and channel) and,
-    per hidden neuron, its synapses with their learning state (~32 bytes each)."""
-    n_in = 64 if args.data == "digits" else 2 * 16 ** 2
-    steps = args.steps or (DIGIT_STEPS if args.data == "digits" else 300)
-    hidden = 0 if args.nir else args.hidden or 128
+    per hidden neuron, its synapses with their learning state (~32 bytes each). `dataset`:
+    the data set when `args` has no --data (report's --kind)."""
+    dataset = dataset or args.data
+    n_in = 64 if dataset == "digits" else 2 * 16 ** 2
+    steps = args.steps or (DIGIT_STEPS if dataset == "digits" else 300)
+    hidden = 0 if getattr(args, "nir", None) else getattr(args, "hidden", None) or 128
     data, net = DATA_SAMPLES * steps * n_in * 10, hidden * (n_in + 10) * 32
     if data >= net:
         what = f"--steps {steps} ({DATA_SAMPLES} samples x {steps} steps x {n_in} channels)"
@@ -567,6 +568,7 @@ def cmd_report(args) -> int:
         if args.kind == "saccade" and args.steps is not None:
             raise OptionError(f"--steps {args.steps}: `report --kind saccade` runs the embedded data's 300 steps; "
                               "drop --steps")
+        check_learn_sizes(args, dataset=args.kind)
         folder = write(out, T=args.steps or DIGIT_STEPS, epochs=args.epochs or REPORT_EPOCHS, train=args.train,
                        test=args.test, data=args.kind, progress=not quiet(args))
     print(f"wrote {folder / 'report.md'}, report.json and figures")
