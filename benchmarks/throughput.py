@@ -69,7 +69,7 @@ from neurochip.rules.rule import OTTT, EventDriven
 from neurochip.studies import demo
 from neurochip.studies.datasets import digits
 from neurochip.studies.event_data import SACCADE_PER_CORE, digit_images, saccade_digits, saccade_events
-from neurochip.studies.learning_study import for_steps, make
+from neurochip.studies.learning_study import make
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
