@@ -112,10 +112,11 @@ def bad_inputs(tmp_path):
 @pytest.mark.parametrize("command", ["run", "export"])
 def test_bad_spike_files_name_the_file_and_the_problem(capsys, tmp_path, command):
     for path, words in bad_inputs(tmp_path):
-        # run: --input-kind spikes, as its default (auto) runs non-0/1 arrays as current (tests/test_direct_input.py)
-        argv = ["run", FF, *SNN, "--input-kind", "spikes"] if command == "run" else ["export", "lava", FF, *SNN, "--out",
-                                                            str(tmp_path / "out" / "script")]
-        code, _, err = run_cli(capsys, *argv, "--input", path)
+        # --input-kind spikes: the default (auto) runs and exports non-0/1 arrays as current (tests/test_direct_input.py,
+        # tests/test_graded_neurons.py)
+        argv = ["run", FF, *SNN] if command == "run" else ["export", "lava", FF, *SNN, "--out",
+                                                           str(tmp_path / "out" / "script")]
+        code, _, err = run_cli(capsys, *argv, "--input-kind", "spikes", "--input", path)
         assert code == EXIT_INPUT, (path, err)
         assert "--input" in err, err
         for word in words:

@@ -1,7 +1,7 @@
 """Plastic projections given as sparse matrices (an unrolled convolution is one): their stored
-entries are the synapses, the only ones that learn and carry errors back. OTTT on the chip
-against its twin with the same masks, bit-exact in fixed point; a convolution learning on
-the chip. Loihi's learning engine updates each synapse on its own, so a learned convolution
+entries are the synapses, the only ones that learn and carry errors back. Every rule (OTTT,
+STD-ED / MPD-ED, BPTT-SG) on the chip against its twin with the same masks, bit-exact in fixed
+point; a convolution learning on the chip. Loihi's learning engine updates each synapse on its own, so a learned convolution
 keeps its connectivity but not its weight sharing."""
 import numpy as np
 import scipy.sparse as sp
@@ -18,6 +18,7 @@ from neurochip.rules.learner import Learner
 from neurochip.rules.rule import OTTT
 from neurochip.studies.datasets import digits
 from tests.reference import plastic as twin
+from tests import test_plastic, test_plastic_bptt
 from tests.test_plastic import ALPHA, assert_weights, build, problems
 
 
@@ -28,8 +29,9 @@ def as_sparse(w, mask):
 
 
 @st.composite
-def masked_problems(draw):
-    p = draw(problems())
+def masked_problems(draw, base=problems):
+    """`base`'s problems with each forward matrix sparse (a random mask) and zero off it."""
+    p = draw(base())
     rng = np.random.default_rng(draw(st.integers(0, 2**31)))
     masks = {m: rng.random(w.shape) < draw(st.floats(0.3, 0.9)) for m, w in enumerate(p["W"])}
     W = [np.where(masks[m], w, 0) for m, w in enumerate(p["W"])]
@@ -60,6 +62,50 @@ def test_sparse_projections_learn_as_the_masked_twin(p):
     assert learned["weight_writes"] == c["weight_writes"] + c["mirror_writes"]
     for k in ("surrogate_evals", "error_ops", "feedback_syn_ops", "tag_updates"):
         assert learned[k] == c[k], k
+
+
+def sparse_problem(p):
+    """p with its forward matrices as sparse matrices storing exactly their masks."""
+    return dict(p, W=[as_sparse(w, p["masks"][m]) for m, w in enumerate(p["W"])])
+
+
+def assert_sparse_like_masks(W, masks):
+    assert all(sp.issparse(w) and w.nnz == masks[m].sum() for m, w in enumerate(W))
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(masked_problems(test_plastic.event_problems))
+def test_sparse_projections_learn_as_the_masked_twin_event_driven(p):
+    W, R, (res,), thr = test_plastic.event_on_chip(sparse_problem(p), p["per_core"])
+    assert_sparse_like_masks(W, p["masks"])
+    want = twin.learn_event(list(p["xs"]), list(p["ys"]), p["W"], p["R"], fixed=p["fixed"], kind=p["kind"],
+                            eta=p["eta"], gamma=p["gamma"], alpha=ALPHA, kappa=p["kappa"],
+                            readout_scale=p["readout_scale"], vth=p["vth"], dv=p["dv"], reset=p["reset"],
+                            seed=p["seed"], masks=p["masks"])
+    assert_weights([w.toarray() for w in W] + [R[d] for d in sorted(R)],
+                   want["W"] + [want["R"][d] for d in sorted(want["R"])], p["fixed"])
+    np.testing.assert_allclose(thr, want["thresholds"], rtol=0 if p["fixed"] else 1e-12)
+    np.testing.assert_allclose(res.losses, want["losses"], rtol=1e-12)
+    learned, c = dict(zip(ALL_EVENTS, res.learn_counters.sum(0))), want["counts"]
+    assert learned["weight_writes"] == c["weight_writes"] + c["mirror_writes"]
+    for k in ("surrogate_evals", "error_ops", "feedback_syn_ops", "tag_updates"):
+        assert learned[k] == c[k], k
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(masked_problems(test_plastic_bptt.bptt_problems))
+def test_sparse_projections_learn_as_the_masked_twin_bptt(p):
+    W, res, _ = test_plastic_bptt.on_chip(sparse_problem(p), p["per_core"])
+    assert_sparse_like_masks(W, p["masks"])
+    want = twin.learn_bptt(list(p["xs"]), list(p["ys"]), p["W"], fixed=p["fixed"], reset_grad=p["reset_grad"],
+                           eta=p["eta"], gamma=p["gamma"], alpha=ALPHA, vth=p["vth"], dv=p["dv"], seed=p["seed"],
+                           masks=p["masks"])
+    assert_weights([w.toarray() for w in W], want["W"], p["fixed"])
+    np.testing.assert_allclose(res.losses, want["losses"], rtol=1e-12)
+    got, c = test_plastic_bptt.learned(res), want["counts"]
+    assert got["weight_writes"] == c["weight_writes"] + c["mirror_writes"]
+    for k in test_plastic_bptt.COUNTED[1:]:
+        assert got[k] == c[k], k
 
 
 def test_a_convolution_learns_on_the_chip_and_keeps_its_connectivity():

@@ -8,10 +8,14 @@ The description is a dict (`save` / `load` keep it in one .npz):
     reset        None, or {"interval": k, "offset": o}: LIFReset zeroes u and v at the start of
                  every Lava step T (counted from 1) with T % k == o
     sources      {name: spikes (n, steps)}; column t is sent at Lava step t + 1
-    neurons      [{name, n, lif: the keywords of Lava's LIF (du, dv, vth, bias_mant[, bias_exp], u, v)}]
+    neurons      [{name, n, lif: the keywords of Lava's LIF (du, dv, vth, bias_mant[, bias_exp], u, v)
+                 [, process: "GradedVec" or "GradedReluVec" (lava.proc.graded), lif then (vth)]}];
+                 a graded vector's "spikes" are its payloads s_out != 0, its "v" the payloads
+                 s_out themselves (Lava zeroes its v after each send), its "u" zeros
     projections  [{name, pre, post, weights (n_post, n_pre), delays (a scalar or shaped as the
-                 weights), sparse, weight_exp, num_weight_bits}] -> Dense, DelayDense, or with
-                 `sparse` Sparse, DelaySparse (delays on the weights' sparsity pattern)
+                 weights), sparse, weight_exp, num_weight_bits[, graded_bits]}] -> Dense, DelayDense,
+                 or with `sparse` Sparse, DelaySparse (delays on the weights' sparsity pattern);
+                 graded_bits > 0: num_message_bits (the pre sends graded spikes)
 """
 from __future__ import annotations
 
@@ -24,6 +28,7 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
 PORTS = {"spikes": "s_out", "u": "u", "v": "v"}
+GRADED_PORTS = {"spikes": "s_out", "v": "s_out"}   # a graded vector's payloads; it has no u
 
 
 def import_lava() -> None:
@@ -67,6 +72,7 @@ class LavaGraph:
 
     def __init__(self, graph: dict):
         import_lava()
+        from lava.proc.graded import process as graded
         from lava.proc.io.source import RingBuffer
         from lava.proc.lif.process import LIF, LIFReset
         from lava.proc.monitor.process import Monitor
@@ -74,8 +80,17 @@ class LavaGraph:
         self.graph, reset = graph, graph["reset"]
         lif, per_sample = (LIF, {}) if reset is None else \
             (LIFReset, {"reset_interval": int(reset["interval"]), "reset_offset": int(reset["offset"])})
-        self.lifs = {p["name"]: lif(shape=(p["n"],), name=p["name"], **per_sample, **p["lif"])
-                     for p in graph["neurons"]}
+        self.lifs, self.ports = {}, {}
+        for p in graph["neurons"]:
+            kind = p.get("process", "LIF")
+            if kind == "LIF":
+                self.lifs[p["name"]] = lif(shape=(p["n"],), name=p["name"], **per_sample, **p["lif"])
+                self.ports[p["name"]] = PORTS
+            else:   # graded vectors keep no state: nothing to reset per sample
+                proc = getattr(graded, kind)(shape=(p["n"],), **p["lif"])
+                proc.name = p["name"]   # their __init__ takes no name; the monitors key data by it
+                self.lifs[p["name"]] = proc
+                self.ports[p["name"]] = GRADED_PORTS
         self.kinds = {}
         for proj in graph["projections"]:
             conn = _connection(proj, graph["fixed"])
@@ -85,9 +100,11 @@ class LavaGraph:
             else:  # one RingBuffer per projection: a fanned-out RingBuffer segfaults in lava-nc 0.10
                 RingBuffer(data=graph["sources"][proj["pre"]]).s_out.connect(conn.s_in)
             conn.a_out.connect(self.lifs[proj["post"]].a_in)
-        self.monitors = [(name, var, Monitor()) for name in self.lifs for var in graph["record"]]
-        for name, var, mon in self.monitors:
-            mon.probe(getattr(self.lifs[name], PORTS[var]), graph["steps"])
+        # one monitor a probed port (a graded vector's spikes and v are both its s_out)
+        self.monitors = [(name, port, Monitor()) for name in self.lifs
+                         for port in dict.fromkeys(self.ports[name][v] for v in graph["record"] if v in self.ports[name])]
+        for name, port, mon in self.monitors:
+            mon.probe(getattr(self.lifs[name], port), graph["steps"])
 
     def components(self) -> list[list[str]]:
         """Connected groups of neuron populations: Lava runs what is connected to the
@@ -112,13 +129,17 @@ class LavaGraph:
             anchor = self.lifs[names[0]]
             try:
                 anchor.run(condition=RunSteps(num_steps=self.graph["steps"]), run_cfg=Loihi2SimCfg(select_tag=tag))
-                for name, var, mon in self.monitors:
-                    if name in names:
-                        data = mon.get_data()[name][PORTS[var]]
-                        out[var][name] = data.astype(bool) if var == "spikes" else data
+                data = {(name, port): mon.get_data()[name][port] for name, port, mon in self.monitors if name in names}
                 for name in names:
-                    out["final_u"][name] = self.lifs[name].u.get()
-                    out["final_v"][name] = self.lifs[name].v.get()
+                    proc, ports = self.lifs[name], self.ports[name]
+                    for var in self.graph["record"]:
+                        if var not in ports:   # a graded vector's u: it has none
+                            out[var][name] = np.zeros((self.graph["steps"], proc.shape[0]), dtype=np.int64)
+                            continue
+                        x = data[name, ports[var]]
+                        out[var][name] = x.astype(bool) if var == "spikes" else x
+                    out["final_u"][name] = proc.u.get() if hasattr(proc, "u") else np.zeros(proc.shape[0])
+                    out["final_v"][name] = proc.v.get()
             finally:
                 anchor.stop()
         return out

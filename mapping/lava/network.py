@@ -8,7 +8,9 @@ projections -> Dense / DelayDense, or Sparse / DelaySparse for scipy.sparse weig
 A `GradedSource` sends graded spikes: its RingBuffer holds the payloads (fixed point:
 `GradedSource.payload` at `payload_bits`, 24 as Lava's graded vectors; float: the values) and
 its projections get `num_message_bits = payload_bits`, so that Lava's Dense computes
-a = (W @ q) << weight_exp, what the chip's graded delivery computes.
+a = (W @ q) << weight_exp, what the chip's graded delivery computes. Graded-spike neurons
+(`GradedVec`, `GradedReluVec`) become Lava's processes of the same names (lava.proc.graded),
+their projections graded Dense likewise.
 neurochip's step t is Lava's time step t + 1, and both add one step per projection, so
 rasters compare step for step.
 
@@ -141,14 +143,14 @@ def describe(net: Network, inputs: dict | None, steps: int, record=("spikes", "u
             sources[name] = x.T
             continue
         lif = pop.lava_lif()
-        if reset is not None and (np.any(lif["u"] != 0) or np.any(lif["v"] != 0)):
+        if reset is not None and (np.any(lif.get("u", 0) != 0) or np.any(lif.get("v", 0) != 0)):
             raise NetworkError(f"population {name!r}: reset_interval needs u0 = v0 = 0: Lava's LIFReset resets "
                                "u and v to 0, neurochip's Simulator.reset() to u0, v0")
-        neurons.append({"name": name, "n": pop.n, "lif": lif})
+        neurons.append({"name": name, "n": pop.n, "lif": lif, "process": pop.lava_process})
     projections = [{"name": p.name, "pre": p.pre, "post": p.post, "weights": p.weights, "delays": p.delay,
                     "sparse": sparse is True or (sparse == "auto" and sp.issparse(p.weights)),
                     "weight_exp": int(p.weight_exp), "num_weight_bits": int(p.num_weight_bits),
-                    "graded_bits": payload_bits if isinstance(net.populations[p.pre], GradedSource) else 0}
+                    "graded_bits": payload_bits if net.populations[p.pre].sends_payloads else 0}
                    for p in net.projections]
     return {"steps": int(steps), "fixed": bool(net.fixed_point), "record": list(record), "reset": reset,
             "sources": sources, "neurons": neurons, "projections": projections}

@@ -54,6 +54,8 @@ def export_netx_hdf5(net: Network, path) -> None:
         try:
             if not pop.fixed_point:
                 raise NetworkError(f"{type(pop).__name__} is not fixed point")
+            if pop.lava_process != "LIF":
+                raise NetworkError(f"{type(pop).__name__} is Lava's {pop.lava_process}, not a LIF")
             lifs[name] = lif = pop.lava_lif()
         except NetworkError as err:
             raise NetworkError(f"NetX export: {name!r} must be a fixed-point LIF resetting to zero (NetX's CUBA "

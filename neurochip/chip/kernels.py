@@ -8,7 +8,8 @@ counted with its mesh hops; (3) synaptic delivery: each
 arriving axon walks its synapse list into the slot of step t + 1 + delay; (4) the
 negative-weight_exp scratch rows are shifted and flushed; (5) per-core latency of the
 step from its event counts, then the barrier. Analog host input (graded payloads) is
-delivered after (2)-(4) by `deliver_graded`, into the same slots. Slow twins live in
+delivered after (2)-(4) by `deliver_graded`, into the same slots, and so are the payloads
+of graded-spike neurons (`graded_update`, `graded_senders`). Slow twins live in
 tests/reference/.
 """
 import numpy as np
@@ -25,8 +26,8 @@ from neurochip.model.numba_config import OPTIONS, njit
 # SPIKED. The LIF kernels (sub[i] > 0: subtractive reset v -= sub[i], else v = 0) are
 # branch-free so that the loop vectorises.
 INPUT, ACTIVE, SPIKED = 1, 2, 4
-LIF, B1 = 0, 1
-KERNELS = {"lif": LIF, "b1": B1}   # NeuronModel.kernel -> kernel kind of a run
+LIF, B1, GRADED, GRADED_RELU = 0, 1, 2, 3
+KERNELS = {"lif": LIF, "b1": B1, "graded": GRADED, "graded_relu": GRADED_RELU}   # NeuronModel.kernel -> kind
 
 
 @njit
@@ -124,6 +125,52 @@ def b1_update(t, slot, dend, u, v, ramp_start, ramp_steps, ramp_slope, vth, flag
         s = live & (y + k * ramp_slope[i] >= vth[i])  # the ramp evaluated, not accumulated
         v[i] = -np.inf if s else y
         flags[i] = np.uint8((a != 0) * INPUT + (busy | live) * ACTIVE + s * SPIKED)
+
+
+def int32_input(a):
+    """A fixed-point input as Lava's int32 ports hold it (wrapped); a float one as it is."""
+    return wrap_int32(a) if isinstance(a, (int, np.integer)) else a
+
+
+@overload(int32_input, jit_options=OPTIONS)
+def _int32_input_typed(a):
+    if isinstance(a, types.Integer):
+        return lambda a: wrap_int32(a)
+    return lambda a: a
+
+
+@njit
+def graded_update(slot, dend, v, vth, relu, flags, lo, hi):
+    """Graded-spike neurons (see neurons.GradedVec, GradedReluVec): v[i] = the payload s[t] they
+    send. Not flagged SPIKED: their payloads go out through `deliver_graded` (see `run`). An
+    update is active with input (they keep no state)."""
+    for i in range(lo, hi):
+        a = int32_input(dend[slot, i])   # graded neurons are fixed point; float compiles, never runs
+        dend[slot, i] = 0
+        # numpy's int32 abs: |-2**31| stays -2**31, which no threshold >= 0 passes
+        m = a if relu else (-a if a < 0 and a != I32_MIN else a)
+        v[i] = a if m > vth[i] else 0
+        flags[i] = np.uint8((a != 0) * (INPUT + ACTIVE))
+
+
+@njit
+def graded_senders(t, kernel_runs, v, payload_max, snd, pay):
+    """List the graded-spike neurons with a payload at step t (ids in snd, payloads in pay);
+    returns how many. A payload outside [-payload_max - 1, payload_max] (the chip's
+    graded_payload_bits) raises OverflowError(t, neuron, payload): the chip cannot carry it
+    (Lava's int32 would)."""
+    n = 0
+    for j in range(kernel_runs.shape[0]):
+        if kernel_runs[j, 2] == GRADED or kernel_runs[j, 2] == GRADED_RELU:
+            for i in range(kernel_runs[j, 0], kernel_runs[j, 1]):
+                p = v[i]
+                if p != 0:
+                    if p > payload_max or p < -payload_max - 1:
+                        raise OverflowError(t, i, p)
+                    snd[n] = i
+                    pay[n] = p
+                    n += 1
+    return n
 
 
 _SPIKED_IN_WORD = 0x0404040404040404  # the SPIKED bit of 8 flag bytes read as one uint64
@@ -248,15 +295,16 @@ def flush_scratch(tnext, dend, scratch, sc_mark, sc_dirty, n_dirty, sc_comp, sc_
 @njit
 def deliver_graded(g_lo, g_hi, g_idx, g_val, n_neurons, host_side, tnext, dend, scratch, sc_mark, sc_dirty,
                    written, out_ptr, out_axon, out_ew, out_ns, axon_row, syn_ptr, syn_tgt, syn_w, syn_dly,
-                   sc_ptr, sc_row, sc_w, sc_dly, sc_comp, sc_shift, nrn_ew, nrn_ns, cnt):
-    """Analog host input: channel g_idx[j] sends payload p = g_val[j] (j in [g_lo, g_hi)); each
-    of its synapses adds w p into the slot of step tnext + delay. Scratch sums (weight_exp < 0)
+                   sc_ptr, sc_row, sc_w, sc_dly, sc_comp, sc_shift, nrn_ew, nrn_ns, sender_row, cnt):
+    """Graded spikes: sender n_neurons + g_idx[j] sends payload p = g_val[j] (j in [g_lo, g_hi);
+    n_neurons = N for the host's analog channels, 0 for graded-spike neurons); each of its
+    synapses adds w p into the slot of step tnext + delay. Scratch sums (weight_exp < 0)
     wrap to int32 before the shift, as Lava's graded Dense (`weights.dot(s_in)` on int32) does:
 
         a = wrap32(sum_j w_ij p_j) >> -weight_exp        (fixed point; float: a = sum_j w_ij p_j)
 
     Counting: with graded spikes (host_side = 0) as a spike: one spike and a packet per out-axon
-    (with hops) from the host row, the axon and its synapses at the destination. Without
+    (with hops) from the sender's row, the axon and its synapses at the destination. Without
     (host_side = 1) the host does the multiply-accumulates (syn_ops on the host row) and writes
     each compartment's sum: one packet a compartment written, with the hops to its core.
     `written` (n_neurons,) marks the compartments written at this step (stamped tnext + 1).
@@ -267,17 +315,18 @@ def deliver_graded(g_lo, g_hi, g_idx, g_val, n_neurons, host_side, tnext, dend, 
     for k in range(g_lo, g_hi):
         s = n_neurons + g_idx[k]
         p = g_val[k]
+        r = sender_row[s]
         if not host_side:
-            cnt[host, SPIKES_OUT] += 1
+            cnt[r, SPIKES_OUT] += 1
         for e in range(out_ptr[s], out_ptr[s + 1]):
             ax = out_axon[e]
             n_syn = (syn_ptr[ax + 1] - syn_ptr[ax]) + (sc_ptr[ax + 1] - sc_ptr[ax])
             if host_side:
                 cnt[host, SYN_OPS] += n_syn
             else:
-                cnt[host, PACKETS] += 1
-                cnt[host, HOPS_EW] += out_ew[e]
-                cnt[host, HOPS_NS] += out_ns[e]
+                cnt[r, PACKETS] += 1
+                cnt[r, HOPS_EW] += out_ew[e]
+                cnt[r, HOPS_NS] += out_ns[e]
                 d = axon_row[ax]
                 cnt[d, AXONS_IN] += 1
                 cnt[d, SYN_OPS] += n_syn
@@ -351,6 +400,8 @@ def forward_step(tabs, in_lo, in_hi, in_idx, u, v, dend, scratch, sc_mark, sc_di
         lo, hi = kernel_runs[j, 0], kernel_runs[j, 1]
         if kernel_runs[j, 2] == B1:
             b1_update(tabs, tabs % R, dend, u, v, ramp_start, ramp_steps, ramp_slope, vth, flags, lo, hi)
+        elif kernel_runs[j, 2] >= GRADED:
+            graded_update(tabs % R, dend, v, vth, kernel_runs[j, 2] == GRADED_RELU, flags, lo, hi)
         else:
             lif_update(tabs % R, dend, u, v, du_fac, dv_fac, bias, vth, sub, flags, lo, hi)
     n_spk = collect_spikes(flags, words, run_ptr, run_row, senders, cnt_step)
@@ -368,7 +419,7 @@ def forward_step(tabs, in_lo, in_hi, in_idx, u, v, dend, scratch, sc_mark, sc_di
 @njit
 def run(steps, t0, u, v, dend, scratch, sc_dirty,
         run_ptr, run_row, kernel_runs, du_fac, dv_fac, bias, vth, sub, ramp_start, ramp_steps, ramp_slope,
-        in_ptr, in_idx, n_neurons, g_ptr, g_idx, g_val, host_side, nrn_ew, nrn_ns,
+        in_ptr, in_idx, n_neurons, g_ptr, g_idx, g_val, host_side, payload_max, nrn_ew, nrn_ns,
         out_ptr, out_axon, out_ew, out_ns, sender_row, axon_row,
         syn_ptr, syn_tgt, syn_w, syn_dly, ax_dly, ax_t0, sc_ptr, sc_row, sc_w, sc_dly, sc_comp, sc_shift,
         latency_ns, barrier_ns,
@@ -376,11 +427,12 @@ def run(steps, t0, u, v, dend, scratch, sc_dirty,
     """Run `steps` steps from absolute step t0; state arrays are updated in place.
 
     kernel_runs[j] = (lo, hi, kind): neurons lo..hi-1 are updated by kernel `kind` (LIF: the
-    fixed-point LIF for integer u/v, the float LIF for float u/v; B1).
+    fixed-point LIF for integer u/v, the float LIF for float u/v; B1; GRADED, GRADED_RELU).
 
     Inputs: the host channels spiking at step t are in_idx[in_ptr[t]:in_ptr[t+1]]; analog
     channels send payloads g_val[g_ptr[t]:g_ptr[t+1]] from channels g_idx[...] (`deliver_graded`;
-    host_side: the chip has no graded spikes).
+    host_side: the chip has no graded spikes). Graded-spike neurons send their payloads v[i]
+    (at most +-payload_max, `graded_senders`) after the binary spikes, by `deliver_graded`.
     Recording: neuron i goes to column rec_col[i] (-1: not recorded) of rec_spk/rec_u/rec_v,
     each of which has 0 rows when not requested; rec_core_time and rec_counts (steps, rows,
     kinds: each step's counters) likewise.
@@ -393,6 +445,11 @@ def run(steps, t0, u, v, dend, scratch, sc_dirty,
     flags = np.zeros(8 * ((N + 7) // 8), dtype=np.uint8)
     words = flags.view(np.uint64)
     written = np.zeros(N, dtype=np.int64)
+    has_graded = False
+    for j in range(kernel_runs.shape[0]):
+        has_graded |= kernel_runs[j, 2] >= GRADED
+    g_snd = np.empty(N if has_graded else 0, dtype=np.int64)
+    g_pay = np.empty(N if has_graded else 0, dtype=v.dtype)
     for t in range(steps):
         n_spk, n_send = forward_step(t0 + t, in_ptr[t], in_ptr[t + 1], in_idx, u, v, dend, scratch, sc_mark, sc_dirty,
                                      flags, words, senders, run_ptr, run_row, kernel_runs, du_fac, dv_fac, bias, vth,
@@ -402,12 +459,24 @@ def run(steps, t0, u, v, dend, scratch, sc_dirty,
         if g_ptr[t + 1] > g_ptr[t]:
             deliver_graded(g_ptr[t], g_ptr[t + 1], g_idx, g_val, N, host_side, t0 + t + 1, dend, scratch, sc_mark,
                            sc_dirty, written, out_ptr, out_axon, out_ew, out_ns, axon_row, syn_ptr, syn_tgt, syn_w,
-                           syn_dly, sc_ptr, sc_row, sc_w, sc_dly, sc_comp, sc_shift, nrn_ew, nrn_ns, cnt_step)
+                           syn_dly, sc_ptr, sc_row, sc_w, sc_dly, sc_comp, sc_shift, nrn_ew, nrn_ns, sender_row,
+                           cnt_step)
+        n_g = graded_senders(t0 + t, kernel_runs, v, payload_max, g_snd, g_pay) if has_graded else 0
+        if n_g:
+            deliver_graded(0, n_g, g_snd, g_pay, 0, 0, t0 + t + 1, dend, scratch, sc_mark, sc_dirty, written,
+                           out_ptr, out_axon, out_ew, out_ns, axon_row, syn_ptr, syn_tgt, syn_w, syn_dly,
+                           sc_ptr, sc_row, sc_w, sc_dly, sc_comp, sc_shift, nrn_ew, nrn_ns, sender_row, cnt_step)
+        for k in range(n_g):
+            spike_count[g_snd[k]] += 1
         for k in range(n_spk):
             spike_count[senders[k]] += 1
         if rec_spk.shape[0] > 0:
             for k in range(n_spk):
                 c = rec_col[senders[k]]
+                if c >= 0:
+                    rec_spk[t, c] = True
+            for k in range(n_g):
+                c = rec_col[g_snd[k]]
                 if c >= 0:
                     rec_spk[t, c] = True
         if rec_u.shape[0] > 0 or rec_v.shape[0] > 0:
@@ -740,7 +809,8 @@ def run_fixed32(steps, t0, u, v, dend, scratch, sc_dirty,
         if g_ptr[t + 1] > g_ptr[t]:
             deliver_graded(g_ptr[t], g_ptr[t + 1], g_idx, g_val, N, host_side, tabs + 1, d32, scratch, sc_mark,
                            sc_dirty, written, out_ptr, out_axon, out_ew, out_ns, axon_row, syn_ptr, syn_tgt, syn_w,
-                           syn_dly, sc_ptr, sc_row, sc_w, sc_dly, sc_comp, sc_shift, nrn_ew, nrn_ns, cnt_step)
+                           syn_dly, sc_ptr, sc_row, sc_w, sc_dly, sc_comp, sc_shift, nrn_ew, nrn_ns, sender_row,
+                           cnt_step)
         for k in range(n_spk):
             spike_count[senders[k]] += 1
         if rec_spk.shape[0] > 0:
@@ -809,7 +879,7 @@ def batch_fixed32(k_lo, k_hi, steps, u0, v0, u, v, dend, scratch, sc_dirty,
 @njit
 def batch_generic(k_lo, k_hi, steps, u0, v0, u, v, dend, scratch, sc_dirty,
                   run_ptr, run_row, kernel_runs, du_fac, dv_fac, bias, vth, sub, ramp_start, ramp_steps, ramp_slope,
-                  in_ptr, in_idx, n_neurons, g_ptr, g_idx, g_val, host_side, nrn_ew, nrn_ns,
+                  in_ptr, in_idx, n_neurons, g_ptr, g_idx, g_val, host_side, payload_max, nrn_ew, nrn_ns,
                   out_ptr, out_axon, out_ew, out_ns, sender_row, axon_row,
                   syn_ptr, syn_tgt, syn_w, syn_dly, ax_dly, ax_t0, sc_ptr, sc_row, sc_w, sc_dly, sc_comp, sc_shift,
                   latency_ns, barrier_ns,
@@ -819,7 +889,7 @@ def batch_generic(k_lo, k_hi, steps, u0, v0, u, v, dend, scratch, sc_dirty,
         _reset_state(u0, v0, u, v, dend, scratch)
         run(steps, 0, u, v, dend, scratch, sc_dirty, run_ptr, run_row, kernel_runs, du_fac, dv_fac, bias, vth, sub,
             ramp_start, ramp_steps, ramp_slope, in_ptr[k], in_idx, n_neurons, g_ptr[k], g_idx, g_val, host_side,
-            nrn_ew, nrn_ns, out_ptr, out_axon, out_ew, out_ns, sender_row, axon_row,
+            payload_max, nrn_ew, nrn_ns, out_ptr, out_axon, out_ew, out_ns, sender_row, axon_row,
             syn_ptr, syn_tgt, syn_w, syn_dly, ax_dly, ax_t0, sc_ptr, sc_row, sc_w, sc_dly, sc_comp, sc_shift,
             latency_ns, barrier_ns,
             cnt[k], busy[k], step_lat[k], rec_col, rec_spk[k], rec_u[k], rec_v[k], rec_core_time[k],

@@ -14,7 +14,8 @@ Analog input (`GradedSource` channels, `in_graded`) is delivered by `kernels.del
 on a chip with graded spikes (`graded_payload_bits` > 0) as packets whose payload multiplies
 each weight; on one without (`host_side`, Loihi 1) the host walks the same synapses itself,
 in the same arithmetic, and writes each compartment's sum (its hops from the host's tile
-are `nrn_ew`, `nrn_ns`).
+are `nrn_ew`, `nrn_ns`). Neurons that send graded spikes (`GradedVec`, `GradedReluVec`) are
+delivered the same way and need a chip with graded spikes.
 """
 from __future__ import annotations
 
@@ -89,6 +90,11 @@ class Program:
     state_bytes: np.ndarray   # bytes of state held per core row
 
     @property
+    def payload_max(self) -> int:
+        """The largest payload magnitude a graded spike carries: payloads lie in [-max - 1, max]."""
+        return (1 << (self.payload_bits - 1)) - 1
+
+    @property
     def n_rows(self) -> int:
         """Counter rows: the cores in use, then the host."""
         return len(self.core_ids) + 1
@@ -127,6 +133,9 @@ def compile_network(net: Network, chip: ChipSpec, placement: Placement | None = 
         pop = net.populations[name]
         if pop.kernel not in KERNELS:
             raise NetworkError(f"population {name!r}: kernel {pop.kernel!r} is not one of the chip's {list(KERNELS)}")
+        if pop.sends_payloads and not chip.core.graded_payload_bits:
+            raise FitError(f"population {name!r}: {type(pop).__name__} sends graded spikes, which {chip.name} does not "
+                           "have (graded_payload_bits = 0); use a chip with graded spikes, e.g. loihi2")
         kind[sl] = KERNELS[pop.kernel]
         for k, value in pop.kernel_arrays().items():
             neuron[k][sl] = value

@@ -7,6 +7,7 @@ import warnings
 import zipfile
 import zlib
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -19,7 +20,7 @@ from neurochip.chip.plastic import BPTT_SG, EVENT_RULES, STD_ED, PlasticProgram,
 from neurochip.chip.program import Program, compile_network
 from neurochip.chip.spec import ChipSpec, Profile, loihi1
 from neurochip.chip.synapses import SynapseTable, synapse_table
-from neurochip.model.errors import NetworkError
+from neurochip.model.errors import FitError, NetworkError
 from neurochip.model.events import ALL_EVENTS, EVENTS, N_EVENTS
 from neurochip.model.files import save_npz_atomic
 from neurochip.model.network import Network
@@ -146,6 +147,23 @@ class Simulator:
         if g_max and g_max > kernels.I32_MAX // max(1, int(grd.max())):
             return False
         return int((spk + grd * g_max + const).max()) + pending <= kernels.I32_MAX
+
+    @contextmanager
+    def _payload_check(self):
+        """A graded-spike neuron's payload that the chip cannot carry (`kernels.graded_senders`)
+        as a FitError naming the population, the neuron, the step, the value and the limit."""
+        try:
+            yield
+        except OverflowError as e:
+            if len(e.args) != 3:
+                raise
+            t, i, payload = (int(a) for a in e.args)
+            p = self.program
+            name = next(k for k, sl in p.pop_slices.items() if sl.start <= i < sl.stop)
+            raise FitError(f"population {name!r}: neuron {i - p.pop_slices[name].start} sends a graded payload of "
+                           f"{payload} at step {t}, outside the {p.payload_bits}-bit payload of {self.chip.name} "
+                           f"([{-p.payload_max - 1}, {p.payload_max}]); Lava would send the int32 on, the chip "
+                           "cannot: scale the weights into this population down") from None
 
     def _synapse_key(self) -> tuple:
         """Identifies the synapse arrays and their weights' values: the tables derived from them
@@ -328,15 +346,16 @@ class Simulator:
                                 counters, core_busy, step_lat, rec_col, rec_spk, rec_u, rec_v, rec_core_time,
                                 rec_counts, spike_count)
         else:
-            kernels.run(steps, self.t, self.u, self.v, self.dend, self.scratch, sc_dirty,
-                        p.run_ptr, p.run_row, p.kernel_runs, p.du_fac, p.dv_fac, p.bias, p.vth, p.sub,
-                        p.ramp_start, p.ramp_steps, p.ramp_slope,
-                        in_ptr, in_idx, p.n_neurons, g_ptr, g_idx, g_val, p.host_side, p.nrn_ew, p.nrn_ns,
-                        p.out_ptr, p.out_axon, p.out_ew, p.out_ns, p.sender_row, p.axon_row,
-                        p.syn_ptr, p.syn_tgt, p.syn_w, p.syn_dly, p.ax_dly, p.ax_t0, p.sc_ptr, p.sc_row, p.sc_w,
-                        p.sc_dly, p.sc_comp, p.sc_shift, p.latency_ns, p.barrier_ns,
-                        counters, core_busy, step_lat, rec_col, rec_spk, rec_u, rec_v, rec_core_time, rec_counts,
-                        spike_count)
+            with self._payload_check():
+                kernels.run(steps, self.t, self.u, self.v, self.dend, self.scratch, sc_dirty,
+                            p.run_ptr, p.run_row, p.kernel_runs, p.du_fac, p.dv_fac, p.bias, p.vth, p.sub,
+                            p.ramp_start, p.ramp_steps, p.ramp_slope,
+                            in_ptr, in_idx, p.n_neurons, g_ptr, g_idx, g_val, p.host_side, p.payload_max, p.nrn_ew,
+                            p.nrn_ns, p.out_ptr, p.out_axon, p.out_ew, p.out_ns, p.sender_row, p.axon_row,
+                            p.syn_ptr, p.syn_tgt, p.syn_w, p.syn_dly, p.ax_dly, p.ax_t0, p.sc_ptr, p.sc_row, p.sc_w,
+                            p.sc_dly, p.sc_comp, p.sc_shift, p.latency_ns, p.barrier_ns,
+                            counters, core_busy, step_lat, rec_col, rec_spk, rec_u, rec_v, rec_core_time, rec_counts,
+                            spike_count)
         self.t += steps
 
         res = RunResult(steps=steps, counters=counters,
@@ -432,8 +451,8 @@ class Simulator:
             kernel = kernels.batch_generic
             program = (p.run_ptr, p.run_row, p.kernel_runs, p.du_fac, p.dv_fac, p.bias, p.vth, p.sub,
                        p.ramp_start, p.ramp_steps, p.ramp_slope,
-                       in_ptr, in_idx, p.n_neurons, g_ptr, g_idx, g_val, p.host_side, p.nrn_ew, p.nrn_ns,
-                       p.out_ptr, p.out_axon, p.out_ew, p.out_ns, p.sender_row, p.axon_row,
+                       in_ptr, in_idx, p.n_neurons, g_ptr, g_idx, g_val, p.host_side, p.payload_max, p.nrn_ew,
+                       p.nrn_ns, p.out_ptr, p.out_axon, p.out_ew, p.out_ns, p.sender_row, p.axon_row,
                        p.syn_ptr, p.syn_tgt, p.syn_w, p.syn_dly, p.ax_dly, p.ax_t0, p.sc_ptr, p.sc_row, p.sc_w,
                        p.sc_dly, p.sc_comp, p.sc_shift, p.latency_ns, p.barrier_ns)
 
@@ -441,7 +460,8 @@ class Simulator:
             """Samples lo..hi-1 on a state of their own; returns that state after sample hi-1."""
             state = (self.u.copy(), self.v.copy(), self.dend.copy(), self.scratch.copy(),
                      np.zeros((max(1, self.scratch.size), 2), dtype=np.int64))
-            kernel(lo, hi, steps, p.u0, p.v0, *state, *program, *outputs)
+            with self._payload_check():
+                kernel(lo, hi, steps, p.u0, p.v0, *state, *program, *outputs)
             return state
 
         workers = min(int(workers), S)

@@ -530,8 +530,13 @@ def cmd_export(args) -> int:
         if given:
             raise OptionError(f"{', '.join(given)}: `export {args.format}` writes the network only; input options "
                               "are for `export lava` (its first input sample); drop them")
-    spikes = load_spikes(args.input) if args.format == "lava" and args.input else None
-    imp, mapping = load_network(args)
+    x_in, graded = None, []
+    if args.format == "lava" and args.input:   # spikes or real values (a current: graded spikes), as `run`
+        x_in, args.input_carries, _ = load_input(args.input, args.input_kind)
+    elif args.format == "lava" and args.input_kind == "current":
+        raise OptionError("--input-kind current needs --input FILE.npy of real values (--digits feeds spikes)")
+    x_max = float(np.abs(x_in).max()) if x_in is not None and args.input_carries == "current" else 0.0
+    imp, mapping = load_network(args, x_max or 1.0, graded)
     net = mapping.net
     if args.format == "nir":
         import nir
@@ -544,9 +549,11 @@ def cmd_export(args) -> int:
         print(f"wrote {out} (lava-dl NetX layout)")
     else:
         (src,) = imp.inputs.values()
-        x, _ = _inputs(args, net.populations[src].n, spikes)
+        x, _ = _inputs(args, net.populations[src].n, x_in)
         py, npz = export_lava_script(net, out, {src: x[0]}, x.shape[1])
         print(f"wrote {py} and {npz}: `python {py}` rebuilds the network in Lava (first input sample)")
+        for line in graded_lines(graded, mapping.chip.name):
+            print(f"  input: {line}")
     return 0
 
 

@@ -29,14 +29,18 @@ class NeuronModel:
 
     on_chip         False for host-side sources (their spikes are injected)
     fixed_point     True (integer state), False (float), None (no state: a source)
-    kernel          the chip kernel that updates it: "lif" or "b1" (`neurochip.chip.kernels`)
+    kernel          the chip kernel that updates it: "lif", "b1", "graded" or "graded_relu"
+                    (`neurochip.chip.kernels`)
+    sends_payloads  True if its spikes are graded: each carries a payload that the synapse
+                    multiplies by its weight (only on chips with graded spikes)
     kernel_arrays() per-neuron arrays of that kernel, named as the `Program` fields they fill
                     (lif: du_fac, dv_fac, bias, vth, sub, u0, v0; b1: ramp_start, ramp_steps,
                     ramp_slope, vth)
     float_view()    (du, dv, vth, bias) of the float CUBA LIF that computes the same, for
                     NIR and Lava export
-    lava_lif()      the keywords of Lava's LIF process (du, dv, vth, bias_mant[, bias_exp], u, v)
-                    that computes the same, for the Lava exports
+    lava_lif()      the keywords of the Lava process `lava_process` that computes the same, for
+                    the Lava exports: LIF (du, dv, vth, bias_mant[, bias_exp], u, v), or
+                    GradedVec / GradedReluVec (vth)
     nir_nodes       NIR neuron node types that NIR import turns into this model (given the
                     float LIF fields du, dv, vth, bias, v0, reset, v_sub)
     quantizes_to    the fixed-point model that `quantize` makes of it (from the same LIF fields)
@@ -45,6 +49,8 @@ class NeuronModel:
     on_chip = True
     fixed_point: bool | None = None
     kernel = "lif"
+    sends_payloads = False
+    lava_process = "LIF"
     nir_nodes: tuple = ()
     quantizes_to = None
 
@@ -139,6 +145,7 @@ class GradedSource(NeuronModel):
     scale: float = 1.0
 
     on_chip = False
+    sends_payloads = True
 
     def __post_init__(self):
         SpikeSource.__post_init__(self)
@@ -337,3 +344,67 @@ class B1(NeuronModel):
 
     def kernel_arrays(self) -> dict:
         return dict(ramp_start=self.start, ramp_steps=self.steps, ramp_slope=float(self.slope), vth=self.theta)
+
+
+@dataclass
+class _GradedNeuron(NeuronModel):
+    """What Lava's two graded-spike vectors share (see `GradedVec`, `GradedReluVec`)."""
+
+    n: int
+    vth: int = 1
+    name: str = "graded"
+
+    fixed_point = True
+    sends_payloads = True
+
+    def __post_init__(self):
+        SpikeSource.__post_init__(self)
+        _check_int(self.name, "vth", self.vth)
+        if np.ndim(self.vth) != 0:
+            raise NetworkError(f"population {self.name!r}: vth is one value for the population (as in Lava's "
+                               f"{self.lava_process}), got shape {np.shape(self.vth)}")
+        _check_range(self.name, "vth", self.vth, 0, V_LIMIT)   # Lava's vth is a 24-bit Var
+        self.vth = int(self.vth)
+
+    def kernel_arrays(self) -> dict:
+        return dict(vth=self.vth)
+
+    def lava_lif(self) -> dict:
+        return dict(vth=self.vth)
+
+
+@register
+@dataclass
+class GradedVec(_GradedNeuron):
+    """A graded-spike neuron without dynamics, Lava 0.10's `lava.proc.graded.GradedVec` in fixed
+    point (`PyGradedVecModelFixed`): each step it sends its input on as a graded spike,
+
+        v[t] = wrap32(a[t])                  (the step's summed input, int32 as Lava's ports)
+        s[t] = v[t] * (|v[t]| > vth)         (|-2**31| stays -2**31 in int32, as numpy's abs)
+
+    and keeps nothing (Lava zeroes v after the send). A non-zero s[t] is a graded spike whose
+    payload each synapse multiplies by its weight, as a `GradedSource`'s:
+    a_post[t + 1 + delay] += (W s[t]) << weight_exp. The simulator reports s[t] as v (u is 0).
+
+    Only on chips with graded spikes (`graded_payload_bits` > 0). Lava passes any int32 on;
+    a payload wider than the chip's graded_payload_bits is refused at the step it is sent
+    (the chip could not carry it). vth in [0, 2**23 - 1].
+    """
+
+    kernel = "graded"
+    lava_process = "GradedVec"
+
+
+@register
+@dataclass
+class GradedReluVec(_GradedNeuron):
+    """`GradedVec` that sends only positive inputs above the threshold, Lava 0.10's
+    `lava.proc.graded.GradedReluVec` in fixed point (`PyGradedReluVecModelFixed`):
+
+        v[t] = wrap32(a[t]);   s[t] = v[t] * (v[t] > vth)
+
+    Otherwise as `GradedVec` (payloads, chips, limits).
+    """
+
+    kernel = "graded_relu"
+    lava_process = "GradedReluVec"

@@ -6,10 +6,13 @@ Lava (lava-nc 0.10, `PyDenseModelBitAcc.run_spk` with num_message_bits > 0):
     a_accum = weights.dot(s_in)           int32 weights, int32 payloads: an int32 dot product
     a_buff  = a_accum << weight_exp  (or >> -weight_exp, floor)
 sent one step later; float (`PyDenseModelFloat`): a_buff = weights.dot(s_in).
+Graded-spike neurons (lava-nc 0.10, `lava.proc.graded` `PyGradedVecModelFixed.run_spk`):
+    v = int32 a_in;  s_out = v * (np.abs(v) > vth)     (GradedReluVec: v * (v > vth))
+their s_out feeding graded Dense as a GradedSource's payloads do.
 """
 import numpy as np
 
-from neurochip.model.neurons import FloatLIF, GradedSource, LoihiLIF, SpikeSource
+from neurochip.model.neurons import FloatLIF, GradedReluVec, GradedSource, GradedVec, LoihiLIF, SpikeSource
 from tests.reference.lava_like import _dense_weights, _lif_fixed, _lif_float
 
 
@@ -43,8 +46,16 @@ def source_values(net, steps, inputs, bits):
     return out
 
 
+def graded_vec(pop, a_in):
+    """One step of Lava's fixed-point GradedVec / GradedReluVec on input a_in: its s_out."""
+    v = wrap32(a_in).astype(np.int32)
+    passes = v > pop.vth if isinstance(pop, GradedReluVec) else np.abs(v) > pop.vth   # int32 abs, as Lava's
+    return v.astype(np.int64) * passes
+
+
 def simulate(net, steps, inputs=None, bits=24):
-    """spikes[pop] (steps, n), u, v traces of every LIF population, with graded sources."""
+    """spikes[pop] (steps, n), u, v traces of every LIF population, with graded sources, and of
+    every graded-spike neuron population (spikes: s_out != 0, v: s_out, u: 0)."""
     fixed = net.fixed_point
     inputs = inputs or {}
     pops = net.populations
@@ -52,17 +63,18 @@ def simulate(net, steps, inputs=None, bits=24):
     state = {k: (np.asarray(p.u0).astype(np.int32 if fixed else np.float64).copy(),
                  np.asarray(p.v0).astype(np.int32 if fixed else np.float64).copy())
              for k, p in pops.items() if isinstance(p, (LoihiLIF, FloatLIF))}
+    vecs = [k for k, p in pops.items() if isinstance(p, (GradedVec, GradedReluVec))]
     conns = []
     for proj in net.projections:
         d = np.broadcast_to(proj.delay, proj.shape)
         conns.append(dict(proj=proj, w=_dense_weights(proj, fixed), d=d, maxd=int(d.max()),
-                          graded=isinstance(pops[proj.pre], GradedSource),
+                          graded=isinstance(pops[proj.pre], (GradedSource, GradedVec, GradedReluVec)),
                           buf=np.zeros((proj.shape[0], int(d.max()) + 1), dtype=np.int64 if fixed else np.float64)))
-    spikes = {k: np.zeros((steps, pops[k].n), dtype=bool) for k in state}
-    tr_u = {k: np.zeros((steps, pops[k].n)) for k in state}
-    tr_v = {k: np.zeros((steps, pops[k].n)) for k in state}
+    spikes = {k: np.zeros((steps, pops[k].n), dtype=bool) for k in [*state, *vecs]}
+    tr_u = {k: np.zeros((steps, pops[k].n)) for k in [*state, *vecs]}
+    tr_v = {k: np.zeros((steps, pops[k].n)) for k in [*state, *vecs]}
     for t in range(steps):
-        a_in = {k: np.zeros(pops[k].n, dtype=np.int64 if fixed else np.float64) for k in state}
+        a_in = {k: np.zeros(pops[k].n, dtype=np.int64 if fixed else np.float64) for k in [*state, *vecs]}
         for c in conns:
             a_in[c["proj"].post] += c["buf"][:, 0]
             c["buf"] = np.roll(c["buf"], -1, axis=1)
@@ -74,6 +86,9 @@ def simulate(net, steps, inputs=None, bits=24):
             state[k] = (u, v)
             tr_u[k][t], tr_v[k][t], spikes[k][t] = u, v, s
             out[k] = s
+        for k in vecs:
+            out[k] = tr_v[k][t] = graded_vec(pops[k], a_in[k])
+            spikes[k][t] = out[k] != 0
         for c in conns:
             pre = c["proj"].pre
             s = sent[pre][t] if pre in sent else out[pre]
@@ -93,10 +108,11 @@ def simulate(net, steps, inputs=None, bits=24):
 
 
 def count_graded(net, program, chip, values, host_side):
-    """Events of the graded sources' input alone ({source: (steps, n)} of what they send), with
-    plain loops: graded spikes (a spike per non-zero value, a packet per destination core with
-    its hops, an axon there, a synaptic op per synapse) or, host_side, the host's own
-    multiply-accumulates (syn_ops on the host) and one packet per compartment written a step."""
+    """Events of graded senders alone ({graded source or graded-spike neuron population: (steps, n)}
+    of what they send), with plain loops: graded spikes (a spike per non-zero value, a packet per
+    destination core with its hops from the sender's tile, the host's (0, 0) or its core's, an
+    axon there, a synaptic op per synapse) or, host_side, the host's own multiply-accumulates
+    (syn_ops on the host) and one packet per compartment written a step."""
     fixed = net.fixed_point
     core = {}
     for name, sl in program.pop_slices.items():
@@ -116,12 +132,13 @@ def count_graded(net, program, chip, values, host_side):
                     written |= set(targets)
                     continue
                 totals["spikes_out"] += 1
+                x0, y0 = chip.core_xy(core[(name, i)]) if (name, i) in core else (0, 0)
                 for c in {core[tg] for tg in targets}:
                     x1, y1 = chip.core_xy(c)
                     totals["packets"] += 1
                     totals["axons_in"] += 1
-                    totals["hops_ew"] += abs(x1)
-                    totals["hops_ns"] += abs(y1)
+                    totals["hops_ew"] += abs(x1 - x0)
+                    totals["hops_ns"] += abs(y1 - y0)
             for tg in written:
                 x1, y1 = chip.core_xy(core[tg])
                 totals["packets"] += 1

@@ -162,6 +162,23 @@ def _sigmoid(x):
         return 0.0
 
 
+def _masks(W, masks):
+    """{m: bool (n_{m+1}, n_m)} the synapses of each forward matrix W[m]: masks[m] where given (a
+    sparse projection), else every entry; a non-zero weight outside its mask is refused."""
+    out = {m: np.ones(np.shape(w), bool) if m not in (masks or {}) else np.asarray(masks[m], bool)
+           for m, w in enumerate(W)}
+    for m, mask in out.items():
+        if np.any(np.asarray(W[m])[~mask] != 0):
+            raise ValueError(f"W[{m}]: non-zero weights outside its mask")
+    return out
+
+
+def _pre_synapses(masks, post, pre, i, n_pre):
+    """The presynaptic indices j of the synapses into neuron i of depth `post` from depth `pre`:
+    the forward matrix's mask row (post = pre + 1), every j for a recurrence (post = pre)."""
+    return range(n_pre) if post == pre else np.flatnonzero(masks[post - 1][i])
+
+
 def _layout(W):
     """(L, sizes [n_0 .. n_L], off, N) of forward matrices W: off[d] is the global id of layer
     d's first neuron (d >= 1), N the number of neurons."""
@@ -191,11 +208,7 @@ class _Learner:
                 raise ValueError(f"R[{d}]: recurrence only on hidden depths 1 .. {self.L - 1}")
             self.R[d] = self._weights(r, (self.sizes[d], self.sizes[d]), f"R[{d}]")
         self.fb = {} if self.mirror else {m: self._feedback(B, m) for m in range(1, self.L)}
-        self.masks = {m: np.ones(w.shape, bool) if m not in (masks or {}) else np.asarray(masks[m], bool)
-                      for m, w in enumerate(self.W)}
-        for m, mask in self.masks.items():
-            if np.any(self.W[m][~mask] != 0):
-                raise ValueError(f"W[{m}]: non-zero weights outside its mask")
+        self.masks = _masks(self.W, masks)
         W_ids, R_ids = synapse_ids(self.sizes, sorted(self.R), self.masks)
         # (matrix, ids, post depth, pre depth, has a mirror) in synapse-table order
         self.projs = []
@@ -349,7 +362,7 @@ class _Learner:
                 if E[d][i] == 0:
                     continue
                 self.counts["graded_spikes"] += 1
-                for j in np.flatnonzero(self.masks[d - 1][i]):
+                for j in _pre_synapses(self.masks, d, d - 1, i, self.sizes[d - 1]):
                     b = self.W[d - 1][i, j] if self.mirror else self.fb[d - 1][j, i]
                     G_next[d - 1][j] += float(b) * E[d][i]
                     self.counts["feedback_syn_ops"] += 1
@@ -372,9 +385,7 @@ class _Learner:
             for i in range(w.shape[0]):
                 if E[post][i] == 0:
                     continue
-                for j in range(w.shape[1]):
-                    if post != pre and not self.masks[post - 1][i, j]:
-                        continue
+                for j in _pre_synapses(self.masks, post, pre, i, w.shape[1]):
                     P = self._pre(st, post, pre, t, j)
                     if P == 0:
                         continue
@@ -443,8 +454,8 @@ def learn(xs, ys, W, R=None, B=None, *, fixed, rule, feedback="mirror", eta, gam
 class _BPTTLearner(_Learner):
     """OTTT's network and forward pass; the stored state and the backward pass of BPTT-SG."""
 
-    def __init__(self, W, *, reset_grad, surrogate_bits, **kw):
-        super().__init__(W, None, None, rule="A", feedback="mirror", **kw)
+    def __init__(self, W, *, reset_grad, surrogate_bits, masks=None, **kw):
+        super().__init__(W, None, None, rule="A", feedback="mirror", masks=masks, **kw)
         self.rho = 0 if reset_grad == "detached" else 1
         self.s_scale = 2.0 ** -(surrogate_bits - 1) if self.fixed else 1.0
         self.c_u = dyadic(self.k.unit) if self.fixed else 1.0
@@ -492,7 +503,7 @@ class _BPTTLearner(_Learner):
                     D_next[d] = D[d]
                 w, tag = self.W[d - 1], st.tag[d - 1]
                 for i in range(w.shape[0]):
-                    for j in range(w.shape[1]):
+                    for j in _pre_synapses(self.masks, d, d - 1, i, w.shape[1]):
                         if B[d - 1][t, j] and D[d][i] != 0:
                             if self.fixed:
                                 tag[i, j] = min(max(tag[i, j] + k.impulse * D[d][i], -k.tag_max), k.tag_max)
@@ -505,7 +516,7 @@ class _BPTTLearner(_Learner):
                         if D[d][i] == 0:
                             continue
                         self.counts["graded_spikes"] += 1
-                        for j in range(w.shape[1]):
+                        for j in _pre_synapses(self.masks, d, d - 1, i, w.shape[1]):
                             G[j] += float(w[i, j]) * D[d][i]
                             self.counts["feedback_syn_ops"] += 1
         self._write_tags(st, n0 + 2 * T + L - 1)
@@ -513,14 +524,14 @@ class _BPTTLearner(_Learner):
 
 
 def learn_bptt(xs, ys, W, *, fixed, reset_grad="detached", eta, gamma=0.05, alpha=4.0, vth, dv, weight_exp=0,
-               error_bits=16, surrogate_bits=8, tag_bits=24, num_weight_bits=8, seed=0, samples_seen=0):
-    """BPTT-SG on the samples in order (arguments and result as `learn`; no recurrence, mirrored
+               error_bits=16, surrogate_bits=8, tag_bits=24, num_weight_bits=8, seed=0, samples_seen=0, masks=None):
+    """BPTT-SG on the samples in order (arguments, masks too, and result as `learn`; no recurrence, mirrored
     feedback). The rounding step counter of sample s is n = (samples_seen + s) (2T + L) + ...
     as the spec numbers the forward and backward steps."""
     bits = {"error_bits": error_bits, "surrogate_bits": surrogate_bits, "tag_bits": tag_bits,
             "num_weight_bits": num_weight_bits}
     net = _BPTTLearner(W, reset_grad=reset_grad, fixed=fixed, eta=eta, gamma=gamma, alpha=alpha, vth=vth, dv=dv,
-                       weight_exp=weight_exp, seed=seed, bits=bits, surrogate_bits=surrogate_bits)
+                       weight_exp=weight_exp, seed=seed, bits=bits, surrogate_bits=surrogate_bits, masks=masks)
     losses = []
     for x, y in zip(xs, ys):
         losses.append(net.sample(np.asarray(x), int(y), samples_seen))
@@ -587,7 +598,7 @@ class _EventLearner:
     time (T + L steps: traces, neurons, eligibility) and a learning epoch of L + 1 phases."""
 
     def __init__(self, W, R, *, fixed, kind, eta, gamma, alpha, s_min, readout_scale, kappa, rate, thr_lo, thr_hi,
-                 vth, dv, reset, weight_exp, seed, bits, thresholds):
+                 vth, dv, reset, weight_exp, seed, bits, thresholds, masks=None):
         if kind not in KINDS or reset not in ("subtract", "zero"):
             raise ValueError(f"kind must be one of {KINDS} and reset 'subtract' or 'zero', got {kind!r}, {reset!r}")
         self.fixed, self.kind, self.timing = fixed, kind, kind == "STD-ED"
@@ -603,7 +614,8 @@ class _EventLearner:
             if not 1 <= d < self.L:
                 raise ValueError(f"R[{d}]: recurrence only on hidden depths 1 .. {self.L - 1}")
             self.R[d] = _checked_weights(r, (self.sizes[d], self.sizes[d]), f"R[{d}]", fixed, grid)
-        W_ids, R_ids = synapse_ids(self.sizes, sorted(self.R))
+        self.masks = _masks(self.W, masks)
+        W_ids, R_ids = synapse_ids(self.sizes, sorted(self.R), self.masks)
         # (matrix, ids, post depth, pre depth, has a mirror) in synapse-table order; a forward
         # synapse from a neuron (depth >= 1) has its mirror feedback synapse
         self.projs = []
@@ -747,7 +759,7 @@ class _EventLearner:
             for i in range(w.shape[0]):
                 if not st.s[d][t, i]:
                     continue
-                for j in range(w.shape[1]):
+                for j in _pre_synapses(self.masks, post, pre, i, w.shape[1]):
                     P = self._pre(st, post, pre, t, j)
                     if P == 0:
                         continue
@@ -808,7 +820,7 @@ class _EventLearner:
             E = self._Q(q, PAYLOAD, self.off[d] + i, n, k.error_max)
             self.counts["error_ops"] += 1
             self.counts["payloads"] += 1
-            for j in range(self.sizes[d - 1]):
+            for j in _pre_synapses(self.masks, d, d - 1, i, self.sizes[d - 1]):
                 b = self.W[d - 1][i, j]           # mantissa (fixed) or weight, before any write
                 Gin[d - 1][j] += float(b) * E
                 self.counts["feedback_syn_ops"] += 1
@@ -817,7 +829,7 @@ class _EventLearner:
 def learn_event(xs, ys, W, R=None, *, fixed, kind, eta, gamma=0.0, alpha=4.0, s_min=0.1, readout_scale=0.5,
                 kappa=0.002, rate=0.05, thr_lo=0.05, thr_hi=4.0, vth, dv, reset="subtract", weight_exp=0,
                 trace_bits=7, error_bits=16, surrogate_bits=8, tag_bits=24, num_weight_bits=8, seed=0,
-                samples_seen=0, thresholds=None):
+                samples_seen=0, thresholds=None, masks=None):
     """STD_ED or MPD_ED (kind "STD-ED" / "MPD-ED") on the samples (xs[i] a (T, n_0) 0/1 array,
     ys[i] its label) in order, as neurochip/chip/plastic.py's docstring ("Event-driven rules")
     specifies; returns dict(W=[...], R={...}, losses=[...], counts={...}, samples_seen=...,
@@ -829,7 +841,7 @@ def learn_event(xs, ys, W, R=None, *, fixed, kind, eta, gamma=0.0, alpha=4.0, s_
     callers pass dv = 0) and resets by "subtract" (v = vpre - thr_i) or to "zero". Fixed: vth
     the threshold mantissa (theta = vth << 6), dv in 0 .. 4096; float: theta = vth, lam = 1 - dv.
     thresholds: (N,) registers by global neuron id (layer 1 first, readout last) to start
-    from (default theta each); the ones learned come back, to continue with.
+    from (default theta each); the ones learned come back, to continue with. masks: as `learn`'s.
     Losses: per sample, the loss of its end-of-sample readout. Counts are totals over the
     samples (spikes: neurons' spikes at logical t in [0, T), spikes_per_depth[0] the input's).
     Sample s (0-based here) starts at step number n0 = (samples_seen + s) (T + 2L + 1).
@@ -840,7 +852,8 @@ def learn_event(xs, ys, W, R=None, *, fixed, kind, eta, gamma=0.0, alpha=4.0, s_
             "tag_bits": tag_bits, "num_weight_bits": num_weight_bits}
     net = _EventLearner(W, R, fixed=fixed, kind=kind, eta=eta, gamma=gamma, alpha=alpha, s_min=s_min,
                         readout_scale=readout_scale, kappa=kappa, rate=rate, thr_lo=thr_lo, thr_hi=thr_hi, vth=vth,
-                        dv=dv, reset=reset, weight_exp=weight_exp, seed=seed, bits=bits, thresholds=thresholds)
+                        dv=dv, reset=reset, weight_exp=weight_exp, seed=seed, bits=bits, thresholds=thresholds,
+                        masks=masks)
     losses = []
     for x, y in zip(xs, ys):
         x = np.asarray(x)
