@@ -22,15 +22,14 @@ from neurochip.model.events import EVENTS
 from tests.strategies import networks
 from tests.test_throughput import RECORD, assert_same_run
 
-NAHUKU8 = ChipSpec.preset("nahuku8")
 LINK_KINDS = [EVENTS.index(k) for k in ("hops_ew", "hops_ns", "chip_hops")]
 
 
 def board(chips_x, chips_y, tiles_x=1, tiles_y=1, cores_per_tile=1):
-    """A small board of loihi1 cores, with the Nahuku boards' link costs."""
+    """A small board of loihi1 chips (cores, profile and its link costs), 3 us barrier on 2+ chips."""
     return replace(nc.loihi1(), name="test board", chips_x=chips_x, chips_y=chips_y, tiles_x=tiles_x,
-                   tiles_y=tiles_y, cores_per_tile=cores_per_tile, profile=NAHUKU8.profile,
-                   board_barrier_chips=(2,), board_barrier_seconds=(3e-6,))
+                   tiles_y=tiles_y, cores_per_tile=cores_per_tile, board_barrier_chips=(2,),
+                   board_barrier_seconds=(3e-6,))
 
 
 def quiet(fn, *a, **k):
@@ -47,9 +46,6 @@ base = "loihi1"
 [board]
 chips_x = 2
 chips_y = 1
-link_energy_pj = 40.0
-link_latency_ns = 10.0
-link_source = "test"
 barrier_chips = [2]
 barrier_seconds = [2e-6]
 barrier_source = "test"
@@ -63,8 +59,7 @@ barrier_source = "test"
                                               rf"{MAX_CHIPS}"),
     ("chips_y = 1", "chips_y = 1\nchips_z = 2", r"unknown table\(s\) or key\(s\) \['chips_z'\] in \[board\]"),
     ("chips_y = 1\n", "", r"missing key\(s\) \['chips_y'\] in \[board\]"),
-    ("link_energy_pj = 40.0", "link_energy_pj = -1.0", r"\[board\] link_energy_pj = -1.0 is out of range"),
-    ("link_latency_ns = 10.0\n", "", r"gives \['link_energy_pj', 'link_source'\]; a link cost needs"),
+    ("barrier_seconds = [2e-6]", "barrier_seconds = [-2e-6]", r"\[board\] barrier_seconds\[0\] = -2e-06 is out of range"),
     ("barrier_seconds = [2e-6]", "barrier_seconds = [2e-6, 3e-6]", r"barrier_chips must be increasing and as many as "
                                                                    r"barrier_seconds, got barrier_chips \[2\]"),
     ("barrier_chips = [2]", "barrier_chips = [0]", r"\[board\] barrier_chips\[0\] must be a positive integer, got 0"),
@@ -84,16 +79,15 @@ def test_board_table_errors_name_file_table_key_and_value(tmp_path, old, new, me
 def test_board_file_and_presets():
     f_chip = ChipSpec.from_toml(_write(BOARD))
     assert (f_chip.n_chips, f_chip.n_cores, f_chip.cores_per_chip) == (2, 256, 128)
-    link = f_chip.profile.events["chip_hops"]
-    assert (link.energy_pj, link.latency_ns, link.basis) == (40.0, 10.0, "derived") and "test" in link.source
     assert f_chip.barrier(4, 1) == 1.4e-6 and f_chip.barrier(4, 2) == 2e-6
     for name, chips in (("nahuku8", (4, 2)), ("nahuku32", (8, 4))):
         b = ChipSpec.preset(name)
         assert (b.chips_x, b.chips_y, b.n_cores) == (*chips, 128 * chips[0] * chips[1])
         assert b.core == nc.loihi1().core and b.profile.cost("syn_ops") == nc.loihi1().profile.cost("syn_ops")
-        assert b.profile.events["chip_hops"].basis == "derived" and "DERIVED" in b.board_barrier_source
-    assert math.isnan(nc.loihi1().profile.cost("chip_hops"))   # SANA-FE publishes no link
-
+        assert "DERIVED" in b.board_barrier_source
+    link = nc.loihi1().profile.events["chip_hops"]   # no measured link cost: marked as derived
+    assert (link.energy_pj, link.latency_ns, link.basis) == (44.8, 13.2, "derived") and "DERIVED" in link.source
+    assert math.isnan(nc.ChipSpec.preset("loihi2").profile.cost("chip_hops"))
 
 def _write(text):
     path = tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False)
@@ -155,9 +149,6 @@ def test_a_single_chip_is_a_one_by_one_board():
     assert not links.any()
     xy = np.array([chip.core_xy(c) for c in range(128)])
     assert np.array_equal(ew + ns, np.abs(xy[::-1] - np.vstack([[0, 0], xy[:-1]])).sum(1))
-    assert chip.event_latency_ns()[EVENTS.index("chip_hops")] == 0.0   # no link: its unknown time is none
-    two = replace(board(2, 1), profile=chip.profile)   # a board whose links nobody priced
-    assert np.isnan(two.event_latency_ns()[EVENTS.index("chip_hops")])
 
 
 # --- counters ----------------------------------------------------------------------------------
@@ -304,3 +295,18 @@ def test_board_figure(tmp_path):
     chip = board(2, 2, tiles_x=2, tiles_y=1)
     path = plot_tile_grid(chip, np.arange(chip.n_cores), np.ones(chip.n_cores), tmp_path / "b.png", "x", "t")
     assert path.stat().st_size > 0
+
+
+@pytest.mark.parametrize("by_chip", [True, False])
+def test_serpentine_orders_every_core_once_and_steps_to_neighbours(by_chip):
+    chip = board(3, 2, tiles_x=2, tiles_y=3, cores_per_tile=2)
+    order = place_mod.serpentine(chip, by_chip)
+    assert sorted(order.tolist()) == list(range(chip.n_cores))
+    xy, chip_xy = chip.coordinates()
+    step = np.abs(np.diff(xy[order], axis=0)).sum(1)
+    chip_step = np.abs(np.diff(chip_xy[order], axis=0)).sum(1)
+    if by_chip:   # inside a chip one tile at a time; chip to chip, to a neighbouring chip
+        inside = chip_step == 0
+        assert np.all(step[inside] <= 1) and np.all(chip_step <= 1) and len(np.unique(chip_xy[order][::12], axis=0)) == 6
+    else:
+        assert np.all(step <= 1)

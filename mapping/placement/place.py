@@ -7,7 +7,8 @@ the whole mapping step on one synapse table.
 heaviest-talking core onto the slot nearest the host, then each next core (most traffic with
 those placed) onto the free slot cheapest for it. Beyond, a space-filling order: logical cores
 (numbered in neuron order by the partitioner, so neighbours in it talk) along a serpentine
-over the chips, and inside each chip over its tiles. Then sweeps of moves, each core trying
+over the chips, and inside each chip over its tiles (with w = 1, chip-oblivious, over the
+tiles of the board's mesh). Then sweeps of moves, each core trying
 the slots of the tiles of its heaviest partners, the host's tile and a few random slots,
 taking the move (a swap with the slot's core, or into a free slot) that cuts the cost most.
 The cost change of a move is computed from the two cores' own partners only:
@@ -57,7 +58,8 @@ def place(placement: Placement, net: Network, chip: ChipSpec, method: str = "gre
         sym = sp.csr_matrix(traffic + traffic.T)
         sym.setdiag(0)
         sym.eliminate_zeros()
-        slots = _greedy_slots(sym.toarray(), host, coords, weight, n) if n <= GREEDY_MAX else serpentine(chip)[:n]
+        slots = _greedy_slots(sym.toarray(), host, coords, weight, n) if n <= GREEDY_MAX \
+            else serpentine(chip, by_chip=weight != 1.0)[:n]
         slots = _refine(sym, host, coords, weight, slots, chip.cores_per_tile, sweeps, seed)
     else:
         raise ValueError(f"place method must be 'greedy+swap' or 'random', got {method!r}")
@@ -77,19 +79,22 @@ def _dist(a: np.ndarray, b: np.ndarray, weight: float) -> np.ndarray:
     return d[..., 0] + d[..., 1] + (weight - 1.0) * (d[..., 2] + d[..., 3])
 
 
-def serpentine(chip: ChipSpec) -> np.ndarray:
-    """All cores of a board in a locality-keeping order: chips row by row, alternate rows
-    reversed (consecutive chips are neighbours); inside a chip its tiles likewise; a tile's
-    cores together."""
-    def snake(nx, ny):
-        grid = np.arange(nx * ny).reshape(ny, nx)
-        grid[1::2] = grid[1::2, ::-1]
-        return grid.ravel()
+def serpentine(chip: ChipSpec, by_chip: bool = True) -> np.ndarray:
+    """All cores of a board in a locality-keeping order, a tile's cores together: by_chip,
+    chips row by row, alternate rows reversed (consecutive chips are neighbours), and inside a
+    chip its tiles likewise; else the tiles of the board's global mesh likewise, blind to chips."""
+    xy, chip_xy = chip.coordinates()
+    if by_chip:
+        local = xy - chip_xy * (chip.tiles_x, chip.tiles_y)
+        keys = [chip_xy[:, 1], _snake(chip_xy), local[:, 1], _snake(local)]
+    else:
+        keys = [xy[:, 1], _snake(xy)]
+    return np.lexsort(tuple(reversed(keys))).astype(np.int64)   # np.arange: a tile's cores in order
 
-    tiles = snake(chip.tiles_x, chip.tiles_y)
-    chips = snake(chip.chips_x, chip.chips_y)
-    tile_cores = (tiles[:, None] * chip.cores_per_tile + np.arange(chip.cores_per_tile)).ravel()
-    return (chips[:, None] * chip.cores_per_chip + tile_cores[None, :]).ravel().astype(np.int64)
+
+def _snake(xy: np.ndarray) -> np.ndarray:
+    """x along even rows, -x along odd rows."""
+    return np.where(xy[:, 1] % 2 == 0, xy[:, 0], -xy[:, 0])
 
 
 def _greedy_slots(S, host, coords, weight, n):

@@ -190,7 +190,7 @@ def compile_network(net: Network, chip: ChipSpec, placement: Placement | None = 
         sc_ptr=sc_ptr, sc_row=row[sc][sc_order], sc_w=w[sc][sc_order].astype(np.int64), sc_dly=dly[sc][sc_order],
         sc_comp=syn.sc_comp, sc_shift=syn.sc_shift,
         max_delay=int(dly.max()) if len(dly) else 0,
-        core_ids=core_ids, latency_ns=chip.event_latency_ns(),
+        core_ids=core_ids, latency_ns=chip.profile.vector("latency_ns"),
         barrier_ns=chip.barrier(tiles_used, chips_used) * 1e9, usage=usage,
         state_bytes=_state_bytes(usage, fixed),
     )

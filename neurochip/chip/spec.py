@@ -339,16 +339,6 @@ class ChipSpec:
                     value = seconds
         return float(value)
 
-    def event_latency_ns(self):
-        """Latency (ns) of each kind of `EVENTS`; on a single chip no link can be crossed, so an
-        unknown link latency costs no time there (it would make every step's time unknown)."""
-        import numpy as np
-
-        lat = self.profile.vector("latency_ns")
-        if self.n_chips == 1:
-            lat[EVENTS.index("chip_hops")] = np.nan_to_num(lat[EVENTS.index("chip_hops")])
-        return lat
-
     @classmethod
     def from_toml(cls, path) -> "ChipSpec":
         where = str(path)
@@ -384,7 +374,7 @@ class ChipSpec:
         else:
             raise SpecError(f"{where}: profile must be a preset name ({', '.join(presets('profiles'))} or unknown) "
                             f"or a [profile] table, got {profile!r}")
-        board, profile = _board(where, data["name"], data.get("board", {}), profile)
+        board = _board(where, data.get("board", {}))
         try:
             return cls(name=data["name"], tiles_x=mesh["tiles_x"], tiles_y=mesh["tiles_y"],
                        cores_per_tile=mesh["cores_per_tile"], core=CoreSpec(**core), profile=profile,
@@ -420,8 +410,7 @@ GRADED_BITS_MAX = 32   # Loihi 2's widest message payload; Lava's graded vectors
 HOST_PAYLOAD_BITS = 24
 LEARNING_WIDTHS = {"trace_bits": (2, 24), "error_bits": (4, 32), "surrogate_bits": (2, 16), "tag_bits": (4, 32)}
 BARRIER_KEYS = ("tiles", "seconds")
-BOARD_KEYS = ("chips_x", "chips_y", "link_energy_pj", "link_latency_ns", "link_source", "barrier_chips",
-              "barrier_seconds", "barrier_source")
+BOARD_KEYS = ("chips_x", "chips_y", "barrier_chips", "barrier_seconds", "barrier_source")
 # Loihi's hierarchical mesh addressing reaches 16,384 chips (Davies et al., IEEE Micro 2018)
 MAX_CHIPS = 16384
 PROFILE_KEYS = ("name", "citation", "process", "voltage", "events")
@@ -469,9 +458,8 @@ def _with_base(where: str, data: dict, seen: tuple = ()) -> dict:
     return merged
 
 
-def _board(where: str, name: str, board: dict, profile: Profile) -> tuple[dict, Profile]:
-    """The ChipSpec fields of a [board] table, and the profile with the link's costs filled in
-    where the profile does not publish them (marked derived, as `Profile.filled` does)."""
+def _board(where: str, board: dict) -> dict:
+    """The ChipSpec fields of a [board] table (a chip link's costs are the profile's chip_hops)."""
     _keys(where, "[board]", board, BOARD_KEYS, required=("chips_x", "chips_y") if board else ())
     fields = {}
     for key in ("chips_x", "chips_y"):
@@ -482,23 +470,7 @@ def _board(where: str, name: str, board: dict, profile: Profile) -> tuple[dict, 
     if n_chips > MAX_CHIPS:
         raise SpecError(f"{where}: [board] chips_x x chips_y = {n_chips} is out of range; allowed: 1 to {MAX_CHIPS} "
                         "chips (Loihi's hierarchical addressing)")
-    for key in ("link_source", "barrier_source"):
-        _text(where, f"[board] {key}", board.get(key, ""))
-    link = [k for k in ("link_energy_pj", "link_latency_ns", "link_source") if k in board]
-    if link:
-        if len(link) < 3:
-            raise SpecError(f"{where}: [board] gives {link}; a link cost needs link_energy_pj, link_latency_ns "
-                            "and link_source (its basis) together")
-        for key in ("link_energy_pj", "link_latency_ns"):
-            _cost(f"{where}: [board]", key, board[key])
-        if not math.isnan(profile.cost("chip_hops")):
-            raise SpecError(f"{where}: [board] link_energy_pj is given, but profile {profile.name!r} publishes "
-                            f"chip_hops ({profile.cost('chip_hops')} pJ); give the link's cost in one place")
-        nan = float("nan")
-        costs = {k: EventCost(nan, nan) for k in EVENTS}
-        costs["chip_hops"] = EventCost(float(board["link_energy_pj"]), float(board["link_latency_ns"]), "derived",
-                                       board["link_source"])
-        profile = profile.filled(Profile(f"{name} [board]", costs), kinds=("chip_hops",))
+    _text(where, "[board] barrier_source", board.get("barrier_source", ""))
     chips, seconds = board.get("barrier_chips"), board.get("barrier_seconds")
     if (chips is None) != (seconds is None) or (chips is not None and "barrier_source" not in board):
         raise SpecError(f"{where}: [board] barrier_chips, barrier_seconds and barrier_source go together "
@@ -507,7 +479,7 @@ def _board(where: str, name: str, board: dict, profile: Profile) -> tuple[dict, 
         _barrier_table(f"{where}: [board]", chips, seconds, "barrier_chips", "barrier_seconds")
         fields.update(board_barrier_chips=tuple(chips), board_barrier_seconds=tuple(float(x) for x in seconds),
                       board_barrier_source=board["barrier_source"])
-    return fields, profile
+    return fields
 
 
 def _keys(where: str, table: str, values, known: tuple, required: tuple) -> None:
