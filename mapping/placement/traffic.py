@@ -1,13 +1,18 @@
 """The traffic model: expected packets per step between the cores of a placement.
 
 A spike costs one packet per core other than its own that holds synapses of its sender
-(the host's spikes enter at tile (0, 0), so all of theirs count); a sender spikes `rate`
-times a step, from `rates` of a calibration run (per population or source) or 1. The hop
-cost weighs each packet by the Manhattan distance between the tiles it travels.
+(the host's spikes enter at tile (0, 0) of chip (0, 0), so all of theirs count); a sender
+spikes `rate` times a step, from `rates` of a calibration run (per population or source)
+or 1. Each packet travels the route `ChipSpec.routes` gives (dimension order over the
+board's global mesh): mesh hops, and on a board chip links. `route_traffic` sums packets
+x hops and packets x links; `placement_cost` weighs a link as `link_weight` hops.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
+import scipy.sparse as sp
 
 from neurochip.chip.placement import Placement
 from neurochip.chip.synapses import SynapseTable, index
@@ -44,21 +49,40 @@ def packets(table: SynapseTable, core_of: np.ndarray, rate: np.ndarray) -> float
 
 
 def core_traffic(net, placement: Placement, table: SynapseTable, rates: dict | None = None):
-    """(traffic matrix between the cores in use, host traffic into each, their core ids):
-    expected packets per step."""
+    """(traffic between the cores in use, a sparse (n, n) matrix: [a, b] packets a step from
+    core a to core b; host traffic into each; their core ids): expected packets per step."""
     core_of = neuron_cores(net, placement)
     rate = sender_rates(net, rates)
     ids, row = np.unique(core_of, return_inverse=True)
     snd, dst = sender_core_pairs(table, row, len(ids))
     on_chip = snd < len(core_of)
-    traffic = np.zeros((len(ids), len(ids)))
-    np.add.at(traffic, (row[snd[on_chip]], dst[on_chip]), rate[snd[on_chip]])
+    traffic = sp.csr_matrix((rate[snd[on_chip]], (row[snd[on_chip]], dst[on_chip])), shape=(len(ids), len(ids)))
     host = np.bincount(dst[~on_chip], weights=rate[snd[~on_chip]], minlength=len(ids))
     return traffic, host, ids
 
 
-def hop_cost(traffic: np.ndarray, host: np.ndarray, slots: np.ndarray, xy: np.ndarray) -> float:
-    """Packets times hops, cores at mesh positions xy[slots], the host at tile (0, 0)."""
-    pos = xy[slots]
-    dist = np.abs(pos[:, None, :] - pos[None, :, :]).sum(-1)
-    return float((traffic * dist).sum() + (host * np.abs(pos).sum(-1)).sum())
+def route_traffic(traffic, host: np.ndarray, slots: np.ndarray, chip) -> dict:
+    """Packets a step with cores at chip cores `slots` (the host at tile (0, 0) of chip (0, 0)):
+    hop_traffic = packets x mesh hops, link_traffic = packets x chip links, inter_chip_packets
+    = packets that leave their chip (host packets into chips other than chip 0 included)."""
+    t = sp.coo_matrix(traffic)
+    keep = t.row != t.col
+    rate = np.concatenate([t.data[keep], host])
+    src = np.concatenate([slots[t.row[keep]], np.full(len(host), -1)])
+    ew, ns, links = chip.routes(src, np.concatenate([slots[t.col[keep]], slots]))
+    return dict(hop_traffic=float(rate @ (ew + ns)), link_traffic=float(rate @ links),
+                inter_chip_packets=float(rate[links > 0].sum()))
+
+
+def link_weight(chip) -> float:
+    """A chip link's cost in hops for placement: the profile's link energy over its mean hop
+    energy; 1 (a link costs a hop: chip-oblivious) when either is unknown."""
+    hop = (chip.profile.cost("hops_ew") + chip.profile.cost("hops_ns")) / 2
+    ratio = chip.profile.cost("chip_hops") / hop if hop else math.nan
+    return 1.0 if math.isnan(ratio) else float(ratio)
+
+
+def placement_cost(traffic, host: np.ndarray, slots: np.ndarray, chip, weight: float = 1.0) -> float:
+    """Packets x (hops + `weight` x links): what `place` minimises."""
+    r = route_traffic(traffic, host, slots, chip)
+    return r["hop_traffic"] + weight * r["link_traffic"]

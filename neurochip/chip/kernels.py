@@ -4,7 +4,7 @@ A step t, as on Loihi: (1) neuron update of every compartment, reading the dendr
 accumulator slot of step t, each population by its model's kernel (`KERNELS`; populations
 are contiguous in neuron ids, so the program lists runs of neurons and their kernel); (2)
 spike routing: each spike (and each host input spike) sends one packet per out-axon,
-counted with its mesh hops; (3) synaptic delivery: each
+counted with its mesh hops and chip links; (3) synaptic delivery: each
 arriving axon walks its synapse list into the slot of step t + 1 + delay; (4) the
 negative-weight_exp scratch rows are shifted and flushed; (5) per-core latency of the
 step from its event counts, then the barrier. Analog host input (graded payloads) is
@@ -16,8 +16,8 @@ import numpy as np
 from numba import types
 from numba.extending import overload
 
-from neurochip.model.events import (AXONS_IN, DENDRITE_ACCUMS, HOPS_EW, HOPS_NS, N_EVENTS, PACKETS, SPIKES_OUT,
-                                    SYN_OPS, UPDATES_ACTIVE, UPDATES_INACTIVE)
+from neurochip.model.events import (AXONS_IN, CHIP_HOPS, DENDRITE_ACCUMS, HOPS_EW, HOPS_NS, N_EVENTS, PACKETS,
+                                    SPIKES_OUT, SYN_OPS, UPDATES_ACTIVE, UPDATES_INACTIVE)
 from neurochip.model.fixed import ACT_SHIFT, DECAY_ONE, clip_v, decay_trunc0, wrap24, wrap_int32
 from neurochip.model.numba_config import OPTIONS, njit
 
@@ -231,8 +231,9 @@ def _add_row(dst, w):
 @njit
 def route_and_deliver(senders, n_send, tnext, dend, scratch, sc_mark, sc_dirty, n_dirty,
                       out_ptr, out_axon, out_ew, out_ns, sender_row, axon_row,
-                      syn_ptr, syn_tgt, syn_w, syn_dly, ax_dly, ax_t0, sc_ptr, sc_row, sc_w, sc_dly, cnt):
-    """Send each sender's packets and walk the synapses of every arriving axon.
+                      syn_ptr, syn_tgt, syn_w, syn_dly, ax_dly, ax_t0, sc_ptr, sc_row, sc_w, sc_dly, cnt, out_chip=None):
+    """Send each sender's packets and walk the synapses of every arriving axon (`out_chip`:
+    chip links per packet; None on a single chip).
 
     Direct synapses add into dend[(tnext + delay) % R]; scratch synapses into
     scratch[delay, row], remembered in sc_dirty for the flush. Returns n_dirty.
@@ -248,6 +249,8 @@ def route_and_deliver(senders, n_send, tnext, dend, scratch, sc_mark, sc_dirty, 
             cnt[r, PACKETS] += 1
             cnt[r, HOPS_EW] += out_ew[e]
             cnt[r, HOPS_NS] += out_ns[e]
+            if out_chip is not None:
+                cnt[r, CHIP_HOPS] += out_chip[e]
             d = axon_row[ax]
             cnt[d, AXONS_IN] += 1
             cnt[d, SYN_OPS] += (syn_ptr[ax + 1] - syn_ptr[ax]) + (sc_ptr[ax + 1] - sc_ptr[ax])
@@ -294,8 +297,8 @@ def flush_scratch(tnext, dend, scratch, sc_mark, sc_dirty, n_dirty, sc_comp, sc_
 
 @njit
 def deliver_graded(g_lo, g_hi, g_idx, g_val, n_neurons, host_side, tnext, dend, scratch, sc_mark, sc_dirty,
-                   written, out_ptr, out_axon, out_ew, out_ns, axon_row, syn_ptr, syn_tgt, syn_w, syn_dly,
-                   sc_ptr, sc_row, sc_w, sc_dly, sc_comp, sc_shift, nrn_ew, nrn_ns, sender_row, cnt):
+                   written, out_ptr, out_axon, out_ew, out_ns, out_chip, axon_row, syn_ptr, syn_tgt, syn_w, syn_dly,
+                   sc_ptr, sc_row, sc_w, sc_dly, sc_comp, sc_shift, nrn_ew, nrn_ns, nrn_chip, sender_row, cnt):
     """Graded spikes: sender n_neurons + g_idx[j] sends payload p = g_val[j] (j in [g_lo, g_hi);
     n_neurons = N for the host's analog channels, 0 for graded-spike neurons); each of its
     synapses adds w p into the slot of step tnext + delay. Scratch sums (weight_exp < 0)
@@ -327,6 +330,7 @@ def deliver_graded(g_lo, g_hi, g_idx, g_val, n_neurons, host_side, tnext, dend, 
                 cnt[r, PACKETS] += 1
                 cnt[r, HOPS_EW] += out_ew[e]
                 cnt[r, HOPS_NS] += out_ns[e]
+                cnt[r, CHIP_HOPS] += out_chip[e]
                 d = axon_row[ax]
                 cnt[d, AXONS_IN] += 1
                 cnt[d, SYN_OPS] += n_syn
@@ -339,6 +343,7 @@ def deliver_graded(g_lo, g_hi, g_idx, g_val, n_neurons, host_side, tnext, dend, 
                     cnt[host, PACKETS] += 1
                     cnt[host, HOPS_EW] += nrn_ew[i]
                     cnt[host, HOPS_NS] += nrn_ns[i]
+                    cnt[host, CHIP_HOPS] += nrn_chip[i]
             for j in range(sc_ptr[ax], sc_ptr[ax + 1]):
                 dl = sc_dly[j]
                 row = sc_row[j]
@@ -354,6 +359,7 @@ def deliver_graded(g_lo, g_hi, g_idx, g_val, n_neurons, host_side, tnext, dend, 
                     cnt[host, PACKETS] += 1
                     cnt[host, HOPS_EW] += nrn_ew[i]
                     cnt[host, HOPS_NS] += nrn_ns[i]
+                    cnt[host, CHIP_HOPS] += nrn_chip[i]
     for k in range(n_dirty):
         dl = sc_dirty[k, 0]
         row = sc_dirty[k, 1]
@@ -389,7 +395,7 @@ def step_latency(cnt_step, cnt_total, latency_ns, barrier_ns, core_busy, core_ti
 @njit
 def forward_step(tabs, in_lo, in_hi, in_idx, u, v, dend, scratch, sc_mark, sc_dirty, flags, words, senders,
                  run_ptr, run_row, kernel_runs, du_fac, dv_fac, bias, vth, sub, ramp_start, ramp_steps, ramp_slope,
-                 out_ptr, out_axon, out_ew, out_ns, sender_row, axon_row,
+                 out_ptr, out_axon, out_ew, out_ns, out_chip, sender_row, axon_row,
                  syn_ptr, syn_tgt, syn_w, syn_dly, ax_dly, ax_t0, sc_ptr, sc_row, sc_w, sc_dly, sc_comp, sc_shift, cnt_step):
     """Step `tabs` (absolute) of inference: neuron update, routing and delivery. The host
     channels in_idx[in_lo:in_hi] spike. Returns (spiking neurons, senders): senders[:n_spk]
@@ -411,7 +417,8 @@ def forward_step(tabs, in_lo, in_hi, in_idx, u, v, dend, scratch, sc_mark, sc_di
         n_send += 1
     n_dirty = route_and_deliver(senders, n_send, tabs + 1, dend, scratch, sc_mark, sc_dirty, 0,
                                 out_ptr, out_axon, out_ew, out_ns, sender_row, axon_row,
-                                syn_ptr, syn_tgt, syn_w, syn_dly, ax_dly, ax_t0, sc_ptr, sc_row, sc_w, sc_dly, cnt_step)
+                                syn_ptr, syn_tgt, syn_w, syn_dly, ax_dly, ax_t0, sc_ptr, sc_row, sc_w, sc_dly, cnt_step,
+                                out_chip)
     flush_scratch(tabs + 1, dend, scratch, sc_mark, sc_dirty, n_dirty, sc_comp, sc_shift)
     return n_spk, n_send
 
@@ -419,8 +426,8 @@ def forward_step(tabs, in_lo, in_hi, in_idx, u, v, dend, scratch, sc_mark, sc_di
 @njit
 def run(steps, t0, u, v, dend, scratch, sc_dirty,
         run_ptr, run_row, kernel_runs, du_fac, dv_fac, bias, vth, sub, ramp_start, ramp_steps, ramp_slope,
-        in_ptr, in_idx, n_neurons, g_ptr, g_idx, g_val, host_side, payload_max, nrn_ew, nrn_ns,
-        out_ptr, out_axon, out_ew, out_ns, sender_row, axon_row,
+        in_ptr, in_idx, n_neurons, g_ptr, g_idx, g_val, host_side, payload_max, nrn_ew, nrn_ns, nrn_chip,
+        out_ptr, out_axon, out_ew, out_ns, out_chip, sender_row, axon_row,
         syn_ptr, syn_tgt, syn_w, syn_dly, ax_dly, ax_t0, sc_ptr, sc_row, sc_w, sc_dly, sc_comp, sc_shift,
         latency_ns, barrier_ns,
         cnt_total, core_busy, step_lat, rec_col, rec_spk, rec_u, rec_v, rec_core_time, rec_counts, spike_count):
@@ -453,19 +460,20 @@ def run(steps, t0, u, v, dend, scratch, sc_dirty,
     for t in range(steps):
         n_spk, n_send = forward_step(t0 + t, in_ptr[t], in_ptr[t + 1], in_idx, u, v, dend, scratch, sc_mark, sc_dirty,
                                      flags, words, senders, run_ptr, run_row, kernel_runs, du_fac, dv_fac, bias, vth,
-                                     sub, ramp_start, ramp_steps, ramp_slope, out_ptr, out_axon, out_ew, out_ns,
+                                     sub, ramp_start, ramp_steps, ramp_slope, out_ptr, out_axon, out_ew, out_ns, out_chip,
                                      sender_row, axon_row, syn_ptr, syn_tgt, syn_w, syn_dly, ax_dly, ax_t0, sc_ptr, sc_row, sc_w,
                                      sc_dly, sc_comp, sc_shift, cnt_step)
         if g_ptr[t + 1] > g_ptr[t]:
             deliver_graded(g_ptr[t], g_ptr[t + 1], g_idx, g_val, N, host_side, t0 + t + 1, dend, scratch, sc_mark,
-                           sc_dirty, written, out_ptr, out_axon, out_ew, out_ns, axon_row, syn_ptr, syn_tgt, syn_w,
-                           syn_dly, sc_ptr, sc_row, sc_w, sc_dly, sc_comp, sc_shift, nrn_ew, nrn_ns, sender_row,
-                           cnt_step)
+                           sc_dirty, written, out_ptr, out_axon, out_ew, out_ns, out_chip, axon_row, syn_ptr, syn_tgt,
+                           syn_w, syn_dly, sc_ptr, sc_row, sc_w, sc_dly, sc_comp, sc_shift, nrn_ew, nrn_ns, nrn_chip,
+                           sender_row, cnt_step)
         n_g = graded_senders(t0 + t, kernel_runs, v, payload_max, g_snd, g_pay) if has_graded else 0
         if n_g:
             deliver_graded(0, n_g, g_snd, g_pay, 0, 0, t0 + t + 1, dend, scratch, sc_mark, sc_dirty, written,
-                           out_ptr, out_axon, out_ew, out_ns, axon_row, syn_ptr, syn_tgt, syn_w, syn_dly,
-                           sc_ptr, sc_row, sc_w, sc_dly, sc_comp, sc_shift, nrn_ew, nrn_ns, sender_row, cnt_step)
+                           out_ptr, out_axon, out_ew, out_ns, out_chip, axon_row, syn_ptr, syn_tgt, syn_w, syn_dly,
+                           sc_ptr, sc_row, sc_w, sc_dly, sc_comp, sc_shift, nrn_ew, nrn_ns, nrn_chip, sender_row,
+                           cnt_step)
         for k in range(n_g):
             spike_count[g_snd[k]] += 1
         for k in range(n_spk):
@@ -591,11 +599,11 @@ def spikes_in(spiked, words, lo, hi, n_s, spikes, n_spk):
 
 
 @njit
-def route_tables(out_ptr, out_axon, out_ew, out_ns, syn_ptr, sc_ptr, axon_row, ax_dly, ax_t0, syn_tgt, syn_w, syn_dly,
+def route_tables(out_ptr, out_axon, out_ew, out_ns, out_chip, syn_ptr, sc_ptr, axon_row, ax_dly, ax_t0, syn_tgt, syn_w, syn_dly,
                  ept, tw, dly):
     """The synapse memory laid out in packet order for `route_fast`: returns per sender
     (packets, hops east-west, hops north-south, the delay of all its synapses if they can be
-    walked in one loop (else -1), their begin and end in tw); fills in, per packet e (an out-axon entry)
+    walked in one loop (else -1), their begin and end in tw, chip links); fills in, per packet e (an out-axon entry)
     ept[e] = (its synapses in tw and dly: begin, end; destination row, synapse count with
     scratch, the axon's delay (-1: per synapse), first target if consecutive (-1: none),
     scratch synapses begin, end), one cache line in int32, and tw[:, j] = (target, weight),
@@ -603,13 +611,14 @@ def route_tables(out_ptr, out_axon, out_ew, out_ns, syn_ptr, sc_ptr, axon_row, a
     reads its packets and synapses front to back. The caller
     sizes tw and dly (sum of the packets' synapse counts) and picks int32 where all fits."""
     n_senders = out_ptr.shape[0] - 1
-    snd = np.zeros((n_senders, 6), np.int64)
+    snd = np.zeros((n_senders, 7), np.int64)
     j = 0
     for s in range(n_senders):
         snd[s, 0] = out_ptr[s + 1] - out_ptr[s]
         for e in range(out_ptr[s], out_ptr[s + 1]):
             snd[s, 1] += out_ew[e]
             snd[s, 2] += out_ns[e]
+            snd[s, 6] += out_chip[e]
             a = out_axon[e]
             ept[e, 0] = j
             for k in range(syn_ptr[a], syn_ptr[a + 1]):
@@ -683,6 +692,7 @@ def route_fast(senders, n_send, tnext, dend, scratch, sc_mark, sc_dirty, n_dirty
         cnt[r, PACKETS] += snd[s, 0]
         cnt[r, HOPS_EW] += snd[s, 1]
         cnt[r, HOPS_NS] += snd[s, 2]
+        cnt[r, CHIP_HOPS] += snd[s, 6]
         dl = snd[s, 3]
         if dl >= 0:   # one delay, no scratch: count the packets, then one walk over the synapses
             for e in range(out_ptr[s], out_ptr[s + 1]):
@@ -731,8 +741,8 @@ def route_fast(senders, n_send, tnext, dend, scratch, sc_mark, sc_dirty, n_dirty
 @njit
 def run_fixed32(steps, t0, u, v, dend, scratch, sc_dirty,
                 run_ptr, run_row, du_fac, dv_fac, bias, vth, sub,
-                in_ptr, in_idx, n_neurons, g_ptr, g_idx, g_val, host_side, nrn_ew, nrn_ns,
-                out_ptr, out_axon, out_ew, out_ns, sender_row, axon_row,
+                in_ptr, in_idx, n_neurons, g_ptr, g_idx, g_val, host_side, nrn_ew, nrn_ns, nrn_chip,
+                out_ptr, out_axon, out_ew, out_ns, out_chip, sender_row, axon_row,
                 syn_ptr, syn_tgt, syn_w, syn_dly, sc_ptr, sc_row, sc_w, sc_dly, sc_comp, sc_shift,
                 snd, ept, tw, dly, latency_ns, barrier_ns,
                 cnt_total, core_busy, step_lat, rec_col, rec_spk, rec_u, rec_v, rec_core_time, rec_counts, spike_count):
@@ -808,9 +818,9 @@ def run_fixed32(steps, t0, u, v, dend, scratch, sc_dirty,
             flush_scratch(tabs + 1, d32, scratch, sc_mark, sc_dirty, n_dirty, sc_comp, sc_shift)
         if g_ptr[t + 1] > g_ptr[t]:
             deliver_graded(g_ptr[t], g_ptr[t + 1], g_idx, g_val, N, host_side, tabs + 1, d32, scratch, sc_mark,
-                           sc_dirty, written, out_ptr, out_axon, out_ew, out_ns, axon_row, syn_ptr, syn_tgt, syn_w,
-                           syn_dly, sc_ptr, sc_row, sc_w, sc_dly, sc_comp, sc_shift, nrn_ew, nrn_ns, sender_row,
-                           cnt_step)
+                           sc_dirty, written, out_ptr, out_axon, out_ew, out_ns, out_chip, axon_row, syn_ptr, syn_tgt,
+                           syn_w, syn_dly, sc_ptr, sc_row, sc_w, sc_dly, sc_comp, sc_shift, nrn_ew, nrn_ns, nrn_chip,
+                           sender_row, cnt_step)
         for k in range(n_spk):
             spike_count[senders[k]] += 1
         if rec_spk.shape[0] > 0:
@@ -859,8 +869,8 @@ def _reset_state(u0, v0, u, v, dend, scratch):
 @njit
 def batch_fixed32(k_lo, k_hi, steps, u0, v0, u, v, dend, scratch, sc_dirty,
                   run_ptr, run_row, du_fac, dv_fac, bias, vth, sub,
-                  in_ptr, in_idx, n_neurons, g_ptr, g_idx, g_val, host_side, nrn_ew, nrn_ns,
-                  out_ptr, out_axon, out_ew, out_ns, sender_row, axon_row,
+                  in_ptr, in_idx, n_neurons, g_ptr, g_idx, g_val, host_side, nrn_ew, nrn_ns, nrn_chip,
+                  out_ptr, out_axon, out_ew, out_ns, out_chip, sender_row, axon_row,
                   syn_ptr, syn_tgt, syn_w, syn_dly, sc_ptr, sc_row, sc_w, sc_dly, sc_comp, sc_shift,
                   snd, ept, tw, dly, latency_ns, barrier_ns,
                   cnt, busy, step_lat, rec_col, rec_spk, rec_u, rec_v, rec_core_time, rec_counts, spike_count):
@@ -868,8 +878,8 @@ def batch_fixed32(k_lo, k_hi, steps, u0, v0, u, v, dend, scratch, sc_dirty,
     for k in range(k_lo, k_hi):
         _reset_state(u0, v0, u, v, dend, scratch)
         run_fixed32(steps, 0, u, v, dend, scratch, sc_dirty, run_ptr, run_row, du_fac, dv_fac, bias, vth, sub,
-                    in_ptr[k], in_idx, n_neurons, g_ptr[k], g_idx, g_val, host_side, nrn_ew, nrn_ns,
-                    out_ptr, out_axon, out_ew, out_ns, sender_row, axon_row,
+                    in_ptr[k], in_idx, n_neurons, g_ptr[k], g_idx, g_val, host_side, nrn_ew, nrn_ns, nrn_chip,
+                    out_ptr, out_axon, out_ew, out_ns, out_chip, sender_row, axon_row,
                     syn_ptr, syn_tgt, syn_w, syn_dly, sc_ptr, sc_row, sc_w, sc_dly, sc_comp, sc_shift,
                     snd, ept, tw, dly, latency_ns, barrier_ns,
                     cnt[k], busy[k], step_lat[k], rec_col, rec_spk[k], rec_u[k], rec_v[k], rec_core_time[k],
@@ -879,8 +889,8 @@ def batch_fixed32(k_lo, k_hi, steps, u0, v0, u, v, dend, scratch, sc_dirty,
 @njit
 def batch_generic(k_lo, k_hi, steps, u0, v0, u, v, dend, scratch, sc_dirty,
                   run_ptr, run_row, kernel_runs, du_fac, dv_fac, bias, vth, sub, ramp_start, ramp_steps, ramp_slope,
-                  in_ptr, in_idx, n_neurons, g_ptr, g_idx, g_val, host_side, payload_max, nrn_ew, nrn_ns,
-                  out_ptr, out_axon, out_ew, out_ns, sender_row, axon_row,
+                  in_ptr, in_idx, n_neurons, g_ptr, g_idx, g_val, host_side, payload_max, nrn_ew, nrn_ns, nrn_chip,
+                  out_ptr, out_axon, out_ew, out_ns, out_chip, sender_row, axon_row,
                   syn_ptr, syn_tgt, syn_w, syn_dly, ax_dly, ax_t0, sc_ptr, sc_row, sc_w, sc_dly, sc_comp, sc_shift,
                   latency_ns, barrier_ns,
                   cnt, busy, step_lat, rec_col, rec_spk, rec_u, rec_v, rec_core_time, rec_counts, spike_count):
@@ -889,7 +899,7 @@ def batch_generic(k_lo, k_hi, steps, u0, v0, u, v, dend, scratch, sc_dirty,
         _reset_state(u0, v0, u, v, dend, scratch)
         run(steps, 0, u, v, dend, scratch, sc_dirty, run_ptr, run_row, kernel_runs, du_fac, dv_fac, bias, vth, sub,
             ramp_start, ramp_steps, ramp_slope, in_ptr[k], in_idx, n_neurons, g_ptr[k], g_idx, g_val, host_side,
-            payload_max, nrn_ew, nrn_ns, out_ptr, out_axon, out_ew, out_ns, sender_row, axon_row,
+            payload_max, nrn_ew, nrn_ns, nrn_chip, out_ptr, out_axon, out_ew, out_ns, out_chip, sender_row, axon_row,
             syn_ptr, syn_tgt, syn_w, syn_dly, ax_dly, ax_t0, sc_ptr, sc_row, sc_w, sc_dly, sc_comp, sc_shift,
             latency_ns, barrier_ns,
             cnt[k], busy[k], step_lat[k], rec_col, rec_spk[k], rec_u[k], rec_v[k], rec_core_time[k],

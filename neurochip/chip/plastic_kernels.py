@@ -280,7 +280,7 @@ def _send_down(i, x, fb_out_ptr, fb_ew, fb_ns, fb_row, fb_syn_ptr, fb_tgt, fb_t0
 @njit
 def learn_samples(T, labels, in_ptr, in_idx, u, v, dend, scratch, sc_dirty, u0, v0, nrn_row,
                   run_ptr, run_row, kernel_runs, du_fac, dv_fac, bias, vth, sub, ramp_start, ramp_steps, ramp_slope,
-                  out_ptr, out_axon, out_ew, out_ns, sender_row, axon_row,
+                  out_ptr, out_axon, out_ew, out_ns, out_chip, sender_row, axon_row,
                   syn_ptr, syn_tgt, syn_w, syn_dly, ax_dly, ax_t0, sc_ptr, sc_row, sc_w, sc_dly, sc_comp, sc_shift,
                   latency_ns, barrier_ns,
                   rule, fixed, depth_of, L, H, ro_lo, ro_hi, theta, alpha, gamma, seed,
@@ -409,7 +409,7 @@ def learn_samples(T, labels, in_ptr, in_idx, u, v, dend, scratch, sc_dirty, u0, 
             hi = in_ptr[s * T + tau + 1] if tau < T else 0
             n_spk, n_send = forward_step(tau, lo, hi, in_idx, u, v, dend, scratch, sc_mark, sc_dirty, flags, words,
                                          senders, run_ptr, run_row, kernel_runs, du_fac, dv_fac, bias, vth, sub,
-                                         ramp_start, ramp_steps, ramp_slope, out_ptr, out_axon, out_ew, out_ns,
+                                         ramp_start, ramp_steps, ramp_slope, out_ptr, out_axon, out_ew, out_ns, out_chip,
                                          sender_row, axon_row, syn_ptr, syn_tgt, syn_w, syn_dly, ax_dly, ax_t0, sc_ptr, sc_row,
                                          sc_w, sc_dly, sc_comp, sc_shift, cnt_step)
             for d in range(max(1, tau - T + 1), min(L, tau + 1)):   # hidden depths with t = tau - d in [0, T)
@@ -552,7 +552,7 @@ def _quantize(x, fixed, seed, stream, index, n, top):
 @njit
 def event_samples(T, labels, in_ptr, in_idx, u, v, dend, scratch, sc_dirty, u0, v0, nrn_row,
                   run_ptr, run_row, kernel_runs, du_fac, dv_fac, bias, vth, sub, ramp_start, ramp_steps, ramp_slope,
-                  out_ptr, out_axon, out_ew, out_ns, sender_row, axon_row,
+                  out_ptr, out_axon, out_ew, out_ns, out_chip, sender_row, axon_row,
                   syn_ptr, syn_tgt, syn_w, syn_dly, ax_dly, ax_t0, sc_ptr, sc_row, sc_w, sc_dly, sc_comp, sc_shift,
                   latency_ns, barrier_ns,
                   timing, fixed, depth_of, L, ro_lo, ro_hi, gamma, seed,
@@ -618,7 +618,7 @@ def event_samples(T, labels, in_ptr, in_idx, u, v, dend, scratch, sc_dirty, u0, 
             hi = in_ptr[s * T + tau + 1] if tau < T else 0
             n_spk, n_send = forward_step(tau, lo, hi, in_idx, u, v, dend, scratch, sc_mark, sc_dirty, flags, words,
                                          senders, run_ptr, run_row, kernel_runs, du_fac, dv_fac, bias, vth, sub,
-                                         ramp_start, ramp_steps, ramp_slope, out_ptr, out_axon, out_ew, out_ns,
+                                         ramp_start, ramp_steps, ramp_slope, out_ptr, out_axon, out_ew, out_ns, out_chip,
                                          sender_row, axon_row, syn_ptr, syn_tgt, syn_w, syn_dly, ax_dly, ax_t0, sc_ptr,
                                          sc_row, sc_w, sc_dly, sc_comp, sc_shift, cnt_step)
             spk[:] = 0
@@ -732,7 +732,7 @@ def event_samples(T, labels, in_ptr, in_idx, u, v, dend, scratch, sc_dirty, u0, 
 @njit
 def bptt_samples(T, labels, in_ptr, in_idx, u, v, dend, scratch, sc_dirty, u0, v0, nrn_row,
                  run_ptr, run_row, kernel_runs, du_fac, dv_fac, bias, vth, sub, ramp_start, ramp_steps, ramp_slope,
-                 out_ptr, out_axon, out_ew, out_ns, sender_row, axon_row,
+                 out_ptr, out_axon, out_ew, out_ns, out_chip, sender_row, axon_row,
                  syn_ptr, syn_tgt, syn_w, syn_dly, ax_dly, ax_t0, sc_ptr, sc_row, sc_w, sc_dly, sc_comp, sc_shift,
                  latency_ns, barrier_ns,
                  fixed, depth_of, L, ro_lo, ro_hi, theta, alpha, gamma, seed, syn_id, mirror_of, ax_sender,
@@ -781,7 +781,7 @@ def bptt_samples(T, labels, in_ptr, in_idx, u, v, dend, scratch, sc_dirty, u0, v
             hi = in_ptr[s * T + tau + 1] if tau < T else 0
             n_spk, n_send = forward_step(tau, lo, hi, in_idx, u, v, dend, scratch, sc_mark, sc_dirty, flags, words,
                                          senders, run_ptr, run_row, kernel_runs, du_fac, dv_fac, bias, vth, sub,
-                                         ramp_start, ramp_steps, ramp_slope, out_ptr, out_axon, out_ew, out_ns,
+                                         ramp_start, ramp_steps, ramp_slope, out_ptr, out_axon, out_ew, out_ns, out_chip,
                                          sender_row, axon_row, syn_ptr, syn_tgt, syn_w, syn_dly, ax_dly, ax_t0, sc_ptr,
                                          sc_row, sc_w, sc_dly, sc_comp, sc_shift, cnt_step)
             for k in range(n_send):     # stored spike bits, at the axons' cores

@@ -48,6 +48,7 @@ class Program:
     nrn_row: np.ndarray       # counter row (compact core index) of each neuron
     nrn_ew: np.ndarray        # hops east-west from the host's tile (0, 0) to each neuron's core
     nrn_ns: np.ndarray        # hops north-south likewise
+    nrn_chip: np.ndarray      # chip links likewise (`ChipSpec.routes`: 0 on a single chip)
     run_ptr: np.ndarray       # neurons [run_ptr[j], run_ptr[j+1]) all sit on core row run_row[j]
     run_row: np.ndarray
     kernel_runs: np.ndarray   # (runs, 3): neurons [lo, hi) updated by one kernel kind (kernels.KERNELS)
@@ -66,6 +67,7 @@ class Program:
     out_axon: np.ndarray
     out_ew: np.ndarray
     out_ns: np.ndarray
+    out_chip: np.ndarray      # chip links a packet crosses (`ChipSpec.routes`)
     sender_row: np.ndarray    # counter row of each sender (host row for inputs)
     axon_row: np.ndarray      # counter row of each axon's destination core
     # synapses: input axon -> compartments
@@ -171,36 +173,34 @@ def compile_network(net: Network, chip: ChipSpec, placement: Placement | None = 
 
     # Out-axon lists of senders (axons are sorted by sender already).
     out_ptr = _csr(ax_sender, N + M)
-    src_xy = np.zeros((N + M, 2), dtype=np.int64)  # host enters at tile (0, 0)
-    if N:
-        src_xy[:N] = np.array([chip.core_xy(c) for c in range(chip.n_cores)])[nrn_core]
-    core_xy = np.array([chip.core_xy(c) for c in range(chip.n_cores)], dtype=np.int64)
-    dxy = np.abs(core_xy[ax_core] - src_xy[ax_sender])
+    src_core = np.concatenate([nrn_core, np.full(M, -1, np.int64)])  # -1: the host, at tile (0, 0) of chip (0, 0)
+    out_ew, out_ns, out_chip = chip.routes(src_core[ax_sender], ax_core)
     sender_row = np.concatenate([nrn_row, np.full(M, host_row, dtype=np.int64)])
 
     in_graded = np.zeros(M, np.int64)
     for name, sl in src_slices.items():
         in_graded[sl] = isinstance(net.populations[name], GradedSource)
-    nrn_dxy = np.abs(core_xy[nrn_core]) if N else np.zeros((0, 2), np.int64)  # the host enters at (0, 0)
+    nrn_ew, nrn_ns, nrn_chip = chip.routes(np.full(N, -1, np.int64), nrn_core)
     bits = chip.core.graded_payload_bits
 
     usage = _usage(len(core_ids), row_of_core, nrn_row, ax_sender, ax_core, N, tgt, syn_bits)
     check_fit(chip, core_ids, usage, net, pop_slices, nrn_core)
     tiles_used = len(np.unique(core_ids // chip.cores_per_tile))
+    chips_used = len(np.unique(core_ids // chip.cores_per_chip))
 
     return Program(
         fixed_point=fixed, pop_slices=pop_slices, src_slices=src_slices, n_neurons=N, n_inputs=M,
         in_graded=in_graded, host_side=int(bits == 0), payload_bits=bits or HOST_PAYLOAD_BITS,
-        nrn_row=nrn_row, nrn_ew=nrn_dxy[:, 0].copy(), nrn_ns=nrn_dxy[:, 1].copy(), run_ptr=run_ptr, run_row=nrn_row[run_ptr[:-1]],
+        nrn_row=nrn_row, nrn_ew=nrn_ew, nrn_ns=nrn_ns, nrn_chip=nrn_chip, run_ptr=run_ptr, run_row=nrn_row[run_ptr[:-1]],
         kernel_runs=np.stack([starts, np.append(starts, N)[1:], kind[starts]], axis=1), **neuron,
-        out_ptr=out_ptr, out_axon=np.arange(A, dtype=np.int64), out_ew=dxy[:, 0].copy(),
-        out_ns=dxy[:, 1].copy(), sender_row=sender_row, axon_row=row_of_core[ax_core],
+        out_ptr=out_ptr, out_axon=np.arange(A, dtype=np.int64), out_ew=out_ew,
+        out_ns=out_ns, out_chip=out_chip, sender_row=sender_row, axon_row=row_of_core[ax_core],
         syn_ptr=syn_ptr, syn_tgt=tgt[direct][order], syn_w=w[direct][order], syn_dly=dly[direct][order], ax_dly=ax_dly, ax_t0=ax_t0,
         sc_ptr=sc_ptr, sc_row=row[sc][sc_order], sc_w=w[sc][sc_order].astype(np.int64), sc_dly=dly[sc][sc_order],
         sc_comp=syn.sc_comp, sc_shift=syn.sc_shift,
         max_delay=int(dly.max()) if len(dly) else 0,
         core_ids=core_ids, latency_ns=chip.profile.vector("latency_ns"),
-        barrier_ns=chip.barrier(tiles_used) * 1e9, usage=usage,
+        barrier_ns=chip.barrier(tiles_used, chips_used) * 1e9, usage=usage,
         state_bytes=_state_bytes(usage, fixed),
     )
 

@@ -187,7 +187,7 @@ class Simulator:
             per_synapse_delays = bool(np.any(p.ax_dly < 0))   # else dly is never read: left empty
             ept, tw = np.zeros((len(p.out_axon), 8), dt), np.zeros((2, n_syn), dt)
             dly = np.zeros(n_syn if per_synapse_delays else 0, dt)
-            snd = kernels.route_tables(p.out_ptr, p.out_axon, p.out_ew, p.out_ns, p.syn_ptr, p.sc_ptr, p.axon_row,
+            snd = kernels.route_tables(p.out_ptr, p.out_axon, p.out_ew, p.out_ns, p.out_chip, p.syn_ptr, p.sc_ptr, p.axon_row,
                                        p.ax_dly, p.ax_t0, p.syn_tgt, p.syn_w, p.syn_dly, ept, tw, dly)
             self._routes = snd, ept, tw, dly
         return self._routes
@@ -339,8 +339,8 @@ class Simulator:
             snd, ept, tw, dly = self._route_tables()
             kernels.run_fixed32(steps, self.t, self.u, self.v, self.dend, self.scratch, sc_dirty,
                                 p.run_ptr, p.run_row, p.du_fac, p.dv_fac, p.bias, p.vth, p.sub,
-                                in_ptr, in_idx, p.n_neurons, g_ptr, g_idx, g_val, p.host_side, p.nrn_ew, p.nrn_ns,
-                                p.out_ptr, p.out_axon, p.out_ew, p.out_ns, p.sender_row, p.axon_row,
+                                in_ptr, in_idx, p.n_neurons, g_ptr, g_idx, g_val, p.host_side, p.nrn_ew, p.nrn_ns, p.nrn_chip,
+                                p.out_ptr, p.out_axon, p.out_ew, p.out_ns, p.out_chip, p.sender_row, p.axon_row,
                                 p.syn_ptr, p.syn_tgt, p.syn_w, p.syn_dly, p.sc_ptr, p.sc_row, p.sc_w, p.sc_dly,
                                 p.sc_comp, p.sc_shift, snd, ept, tw, dly, p.latency_ns, p.barrier_ns,
                                 counters, core_busy, step_lat, rec_col, rec_spk, rec_u, rec_v, rec_core_time,
@@ -351,9 +351,9 @@ class Simulator:
                             p.run_ptr, p.run_row, p.kernel_runs, p.du_fac, p.dv_fac, p.bias, p.vth, p.sub,
                             p.ramp_start, p.ramp_steps, p.ramp_slope,
                             in_ptr, in_idx, p.n_neurons, g_ptr, g_idx, g_val, p.host_side, p.payload_max, p.nrn_ew,
-                            p.nrn_ns, p.out_ptr, p.out_axon, p.out_ew, p.out_ns, p.sender_row, p.axon_row,
-                            p.syn_ptr, p.syn_tgt, p.syn_w, p.syn_dly, p.ax_dly, p.ax_t0, p.sc_ptr, p.sc_row, p.sc_w,
-                            p.sc_dly, p.sc_comp, p.sc_shift, p.latency_ns, p.barrier_ns,
+                            p.nrn_ns, p.nrn_chip, p.out_ptr, p.out_axon, p.out_ew, p.out_ns, p.out_chip, p.sender_row,
+                            p.axon_row, p.syn_ptr, p.syn_tgt, p.syn_w, p.syn_dly, p.ax_dly, p.ax_t0, p.sc_ptr, p.sc_row,
+                            p.sc_w, p.sc_dly, p.sc_comp, p.sc_shift, p.latency_ns, p.barrier_ns,
                             counters, core_busy, step_lat, rec_col, rec_spk, rec_u, rec_v, rec_core_time, rec_counts,
                             spike_count)
         self.t += steps
@@ -443,8 +443,8 @@ class Simulator:
             snd, ept, tw, dly = self._route_tables()
             kernel = kernels.batch_fixed32
             program = (p.run_ptr, p.run_row, p.du_fac, p.dv_fac, p.bias, p.vth, p.sub,
-                       in_ptr, in_idx, p.n_neurons, g_ptr, g_idx, g_val, p.host_side, p.nrn_ew, p.nrn_ns,
-                       p.out_ptr, p.out_axon, p.out_ew, p.out_ns, p.sender_row, p.axon_row,
+                       in_ptr, in_idx, p.n_neurons, g_ptr, g_idx, g_val, p.host_side, p.nrn_ew, p.nrn_ns, p.nrn_chip,
+                       p.out_ptr, p.out_axon, p.out_ew, p.out_ns, p.out_chip, p.sender_row, p.axon_row,
                        p.syn_ptr, p.syn_tgt, p.syn_w, p.syn_dly, p.sc_ptr, p.sc_row, p.sc_w, p.sc_dly,
                        p.sc_comp, p.sc_shift, snd, ept, tw, dly, p.latency_ns, p.barrier_ns)
         else:
@@ -452,7 +452,8 @@ class Simulator:
             program = (p.run_ptr, p.run_row, p.kernel_runs, p.du_fac, p.dv_fac, p.bias, p.vth, p.sub,
                        p.ramp_start, p.ramp_steps, p.ramp_slope,
                        in_ptr, in_idx, p.n_neurons, g_ptr, g_idx, g_val, p.host_side, p.payload_max, p.nrn_ew,
-                       p.nrn_ns, p.out_ptr, p.out_axon, p.out_ew, p.out_ns, p.sender_row, p.axon_row,
+                       p.nrn_ns, p.nrn_chip, p.out_ptr, p.out_axon, p.out_ew, p.out_ns, p.out_chip, p.sender_row,
+                       p.axon_row,
                        p.syn_ptr, p.syn_tgt, p.syn_w, p.syn_dly, p.ax_dly, p.ax_t0, p.sc_ptr, p.sc_row, p.sc_w,
                        p.sc_dly, p.sc_comp, p.sc_shift, p.latency_ns, p.barrier_ns)
 
@@ -565,7 +566,7 @@ def learn(sim: Simulator, samples, labels, profile: Profile | None = None) -> Le
     sc_dirty = np.zeros((max(1, sim.scratch.size), 2), dtype=np.int64)
     chip_args = (T, y, in_ptr, ch.astype(np.int64), sim.u, sim.v, sim.dend, sim.scratch, sc_dirty, p.u0, p.v0,
                  p.nrn_row, p.run_ptr, p.run_row, p.kernel_runs, p.du_fac, p.dv_fac, p.bias, p.vth, p.sub,
-                 p.ramp_start, p.ramp_steps, p.ramp_slope, p.out_ptr, p.out_axon, p.out_ew, p.out_ns, p.sender_row,
+                 p.ramp_start, p.ramp_steps, p.ramp_slope, p.out_ptr, p.out_axon, p.out_ew, p.out_ns, p.out_chip, p.sender_row,
                  p.axon_row, p.syn_ptr, p.syn_tgt, p.syn_w, p.syn_dly, p.ax_dly, p.ax_t0, p.sc_ptr, p.sc_row, p.sc_w,
                  p.sc_dly, p.sc_comp, p.sc_shift, lat[:N_EVENTS], p.barrier_ns)
     feedback = (lp.fb_out_ptr, lp.fb_ew, lp.fb_ns, lp.fb_row, lp.fb_syn_ptr, lp.fb_tgt, lp.fb_t0, lp.fb_w,

@@ -5,7 +5,9 @@ costs); `ChipSpec.from_toml(path)` loads a user's own. Unknown costs are NaN, ne
 
 A chip file holds `name`, `profile` (a preset name, or a `[profile]` table laid out as a
 profile file: `name`, `citation`, `process`, `voltage`, `[profile.events.<kind>]`), `[mesh]`,
-`[core]` and `[barrier]`. Every error reading a file is a `SpecError` naming the file, the
+`[core]` and `[barrier]`, and for a board of several chips `[board]` (see `ChipSpec`); a
+board file may name a chip preset as `base` instead of repeating its `[mesh]`, `[core]`,
+`[barrier]` and `profile`. Every error reading a file is a `SpecError` naming the file, the
 table and key and the value, and what is allowed: a file that is not UTF-8 TOML, an unknown
 table or key (the known ones are listed), a missing key, a value of the wrong type, a count
 that is not a positive integer, and an energy, latency or barrier time that is negative or
@@ -221,14 +223,28 @@ class Profile:
 
 @dataclass(frozen=True)
 class ChipSpec:
-    """A chip: `tiles_x` x `tiles_y` tiles on a 2D mesh, `cores_per_tile` cores each.
+    """A board of `chips_x` x `chips_y` chips (1 x 1: a single chip), each chip `tiles_x` x
+    `tiles_y` tiles on a 2D mesh, `cores_per_tile` cores a tile.
 
-    Core c sits on tile c // cores_per_tile at x = tile % tiles_x, y = tile // tiles_x.
-    Packets are routed dimension-order (x first, then y): |dx| east-west hops, |dy|
-    north-south hops; cores on one tile talk through the tile's router with no hop.
-    Host input enters the mesh at tile (0, 0).
+    Core numbering is global over the board: core c is on chip k = c // cores_per_chip at
+    chip-grid (k % chips_x, k // chips_x), on that chip's tile t = (c % cores_per_chip) //
+    cores_per_tile at (t % tiles_x, t // tiles_x); its global mesh position is
+    (chip_x tiles_x + tile_x, chip_y tiles_y + tile_y) (the chips' meshes joined edge to edge,
+    as Loihi's parallel I/O on the chip's four sides extends its mesh to its neighbours).
+    Packets are routed dimension-order (x first, then y) over the global mesh; a step between
+    two tiles of one chip is a hop (east-west or north-south), a step between two chips is
+    one link (`chip_hops`), not a hop. From (x0, y0) on chip (a0, b0) to (x1, y1) on chip
+    (a1, b1):
+
+        chip_hops = |a1 - a0| + |b1 - b0|
+        hops_ew   = |x1 - x0| - |a1 - a0|        hops_ns = |y1 - y0| - |b1 - b0|
+
+    Cores on one tile talk through the tile's router with no hop. Host input enters the
+    mesh at tile (0, 0) of chip (0, 0).
     The barrier latency for a step is the `barrier_seconds` entry of the largest
-    `barrier_tiles` entry <= tiles in use.
+    `barrier_tiles` entry <= tiles in use; on more than one chip, the `board_barrier_seconds`
+    entry of the largest `board_barrier_chips` entry <= chips in use (`board_barrier_source`
+    says where those come from).
     """
 
     name: str
@@ -239,10 +255,20 @@ class ChipSpec:
     profile: Profile = field(default_factory=Profile.unknown)
     barrier_tiles: tuple = (1,)
     barrier_seconds: tuple = (0.0,)
+    chips_x: int = 1
+    chips_y: int = 1
+    board_barrier_chips: tuple = ()
+    board_barrier_seconds: tuple = ()
+    board_barrier_source: str = ""
 
     def __post_init__(self):
-        for name in ("tiles_x", "tiles_y", "cores_per_tile"):
+        for name in ("tiles_x", "tiles_y", "cores_per_tile", "chips_x", "chips_y"):
             _positive_int(f"ChipSpec({self.name})", name, getattr(self, name))
+        if self.n_chips > MAX_CHIPS:
+            raise SpecError(f"ChipSpec({self.name}): {self.chips_x} x {self.chips_y} = {self.n_chips} chips is out of "
+                            f"range; allowed: 1 to {MAX_CHIPS} chips")
+        _barrier_table(f"ChipSpec({self.name}) [board]", list(self.board_barrier_chips),
+                       list(self.board_barrier_seconds), "barrier_chips", "barrier_seconds", allow_empty=True)
         if len(self.barrier_tiles) != len(self.barrier_seconds) or not self.barrier_tiles:
             raise SpecError(f"ChipSpec({self.name}): barrier tiles and seconds must be equal-length, non-empty, "
                             f"got tiles {list(self.barrier_tiles)} and seconds {list(self.barrier_seconds)}")
@@ -254,27 +280,74 @@ class ChipSpec:
             _cost(f"ChipSpec({self.name})", "barrier_seconds", seconds)
 
     @property
-    def n_cores(self) -> int:
+    def cores_per_chip(self) -> int:
         return self.tiles_x * self.tiles_y * self.cores_per_tile
 
-    def core_xy(self, core: int) -> tuple[int, int]:
-        tile = core // self.cores_per_tile
-        return tile % self.tiles_x, tile // self.tiles_x
+    @property
+    def n_chips(self) -> int:
+        return self.chips_x * self.chips_y
 
-    def barrier(self, tiles_used: int) -> float:
-        """Barrier latency in seconds for a step with `tiles_used` tiles active."""
+    @property
+    def n_cores(self) -> int:
+        return self.cores_per_chip * self.n_chips
+
+    def chip_xy(self, core: int) -> tuple[int, int]:
+        """The chip-grid position of the chip that holds `core`."""
+        chip = core // self.cores_per_chip
+        return chip % self.chips_x, chip // self.chips_x
+
+    def core_xy(self, core: int) -> tuple[int, int]:
+        """The global mesh position (tile column, tile row over the board) of `core`."""
+        tile = (core % self.cores_per_chip) // self.cores_per_tile
+        cx, cy = self.chip_xy(core)
+        return cx * self.tiles_x + tile % self.tiles_x, cy * self.tiles_y + tile // self.tiles_x
+
+    def coordinates(self):
+        """(n_cores, 2) global mesh positions and (n_cores, 2) chip-grid positions of all cores."""
+        import numpy as np
+
+        core = np.arange(self.n_cores)
+        chip, tile = core // self.cores_per_chip, (core % self.cores_per_chip) // self.cores_per_tile
+        chip_xy = np.stack([chip % self.chips_x, chip // self.chips_x], axis=1)
+        tile_xy = np.stack([tile % self.tiles_x, tile // self.tiles_x], axis=1)
+        return chip_xy * (self.tiles_x, self.tiles_y) + tile_xy, chip_xy
+
+    def routes(self, src, dst):
+        """Hops east-west, hops north-south and chip links (`chip_hops`) of a packet from core
+        src[i] (-1: the host, entering at tile (0, 0) of chip (0, 0)) to core dst[i], int64
+        arrays (see the class docstring)."""
+        import numpy as np
+
+        src, dst = np.asarray(src, np.int64), np.asarray(dst, np.int64)
+        xy, chip_xy = self.coordinates()
+        host = (src < 0)[:, None]
+        d = np.abs(xy[dst] - np.where(host, 0, xy[np.maximum(src, 0)]))
+        links = np.abs(chip_xy[dst] - np.where(host, 0, chip_xy[np.maximum(src, 0)]))
+        return d[:, 0] - links[:, 0], d[:, 1] - links[:, 1], links.sum(axis=1)
+
+    def barrier(self, tiles_used: int, chips_used: int = 1) -> float:
+        """Barrier latency in seconds for a step with `tiles_used` tiles active on `chips_used`
+        chips."""
         value = self.barrier_seconds[0]
         for tiles, seconds in zip(self.barrier_tiles, self.barrier_seconds):
             if tiles <= tiles_used:
                 value = seconds
+        if chips_used > 1:
+            value = math.nan   # a multi-chip barrier nobody gave
+            for chips, seconds in zip(self.board_barrier_chips, self.board_barrier_seconds):
+                if chips <= chips_used:
+                    value = seconds
         return float(value)
 
     @classmethod
     def from_toml(cls, path) -> "ChipSpec":
         where = str(path)
         data = _read_toml(path)
-        _keys(where, "the top level", data, CHIP_KEYS, required=("name", "mesh", "core"))
+        _keys(where, "the top level", data, CHIP_KEYS, required=("name",))
         _text(where, "the top level name", data["name"])
+        if "base" in data:
+            data = _with_base(where, data)
+        _keys(where, "the top level", data, CHIP_KEYS, required=("name", "mesh", "core"))
         mesh, core, barrier = data["mesh"], data["core"], data.get("barrier", {})
         _keys(where, "[mesh]", mesh, MESH_KEYS, required=MESH_KEYS)
         _keys(where, "[core]", core, CORE_KEYS, required=CORE_KEYS[:4])
@@ -286,16 +359,7 @@ class ChipSpec:
                 else:
                     _positive_int(f"{where}: {table}", key, value)
         tiles, seconds = barrier.get("tiles", [1]), barrier.get("seconds", [0.0])
-        for key, values in (("tiles", tiles), ("seconds", seconds)):
-            if not isinstance(values, list) or not values:
-                raise SpecError(f"{where}: [barrier] {key} must be a non-empty list, got {values!r}")
-        for i, value in enumerate(tiles):
-            _positive_int(f"{where}: [barrier]", f"tiles[{i}]", value)
-        for i, value in enumerate(seconds):
-            _cost(f"{where}: [barrier]", f"seconds[{i}]", value)
-        if len(tiles) != len(seconds) or tiles != sorted(tiles):
-            raise SpecError(f"{where}: [barrier] tiles must be increasing and as many as seconds, got tiles {tiles} "
-                            f"and seconds {seconds}")
+        _barrier_table(f"{where}: [barrier]", tiles, seconds, "tiles")
         if core.get("weight_bits", 8) > 8:
             raise SpecError(f"{where}: [core] weight_bits = {core['weight_bits']} is out of range; Loihi weights "
                             "have 1 to 8 bits")
@@ -310,10 +374,11 @@ class ChipSpec:
         else:
             raise SpecError(f"{where}: profile must be a preset name ({', '.join(presets('profiles'))} or unknown) "
                             f"or a [profile] table, got {profile!r}")
+        board = _board(where, data.get("board", {}))
         try:
             return cls(name=data["name"], tiles_x=mesh["tiles_x"], tiles_y=mesh["tiles_y"],
                        cores_per_tile=mesh["cores_per_tile"], core=CoreSpec(**core), profile=profile,
-                       barrier_tiles=tuple(tiles), barrier_seconds=tuple(float(x) for x in seconds))
+                       barrier_tiles=tuple(tiles), barrier_seconds=tuple(float(x) for x in seconds), **board)
         except SpecError as e:
             raise SpecError(f"{where}: {e}") from None
 
@@ -335,7 +400,7 @@ def _packaged(kind: str, name: str) -> Path:
     return Path(str(path))
 
 
-CHIP_KEYS = ("name", "profile", "mesh", "core", "barrier")
+CHIP_KEYS = ("name", "base", "profile", "mesh", "core", "barrier", "board")
 MESH_KEYS = ("tiles_x", "tiles_y", "cores_per_tile")
 CORE_KEYS = ("compartments", "input_axons", "output_axons", "synapse_memory_bits", "weight_bits", "delay_bits",
              "trace_bits", "error_bits", "surrogate_bits", "tag_bits", "graded_payload_bits")
@@ -345,8 +410,76 @@ GRADED_BITS_MAX = 32   # Loihi 2's widest message payload; Lava's graded vectors
 HOST_PAYLOAD_BITS = 24
 LEARNING_WIDTHS = {"trace_bits": (2, 24), "error_bits": (4, 32), "surrogate_bits": (2, 16), "tag_bits": (4, 32)}
 BARRIER_KEYS = ("tiles", "seconds")
+BOARD_KEYS = ("chips_x", "chips_y", "barrier_chips", "barrier_seconds", "barrier_source")
+# Loihi's hierarchical mesh addressing reaches 16,384 chips (Davies et al., IEEE Micro 2018)
+MAX_CHIPS = 16384
 PROFILE_KEYS = ("name", "citation", "process", "voltage", "events")
 EVENT_KEYS = ("energy_pj", "latency_ns", "basis", "source")
+
+
+def _barrier_table(label: str, counts, seconds, what: str, seconds_key: str = "seconds",
+                   allow_empty: bool = False) -> None:
+    """A barrier table (`label` ends with its table, "[barrier]"): increasing positive counts of
+    `what` and as many times in seconds (NaN allowed)."""
+    for key, values in ((what, counts), (seconds_key, seconds)):
+        if not isinstance(values, list) or (not values and not allow_empty):
+            raise SpecError(f"{label} {key} must be a non-empty list, got {values!r}")
+    for i, value in enumerate(counts):
+        _positive_int(label, f"{what}[{i}]", value)
+    for i, value in enumerate(seconds):
+        _cost(label, f"{seconds_key}[{i}]", value)
+    if len(counts) != len(seconds) or counts != sorted(counts):
+        raise SpecError(f"{label} {what} must be increasing and as many as {seconds_key}, got {what} {counts} "
+                        f"and {seconds_key} {seconds}")
+
+
+def _with_base(where: str, data: dict, seen: tuple = ()) -> dict:
+    """A file on a chip or board preset `base`: the preset's tables (its own base's, in turn),
+    with the file's name, profile (if given) and [board] keys (key by key) over them."""
+    _text(where, "the top level base", data["base"])
+    repeated = [k for k in ("mesh", "core", "barrier") if k in data]
+    if repeated:
+        raise SpecError(f"{where}: {repeated} given with base = {data['base']!r}, which defines them; give either "
+                        "base or [mesh], [core] and [barrier]")
+    if data["base"] in seen:
+        raise SpecError(f"{where}: base = {data['base']!r} leads back to itself ({' -> '.join(seen)})")
+    try:
+        base = _read_toml(_packaged("chips", data["base"]))
+    except SpecError as e:
+        raise SpecError(f"{where}: base: {e}") from None
+    if "base" in base:
+        base = _with_base(where, base, seen + (data["base"],))
+    board = data.get("board", {})
+    if not isinstance(board, dict):
+        raise SpecError(f"{where}: [board] must be a table with keys {list(BOARD_KEYS)}, got {board!r}")
+    merged = {**base, **{k: v for k, v in data.items() if k != "base"}}
+    if "board" in base or board:
+        merged["board"] = {**base.get("board", {}), **board}
+    return merged
+
+
+def _board(where: str, board: dict) -> dict:
+    """The ChipSpec fields of a [board] table (a chip link's costs are the profile's chip_hops)."""
+    _keys(where, "[board]", board, BOARD_KEYS, required=("chips_x", "chips_y") if board else ())
+    fields = {}
+    for key in ("chips_x", "chips_y"):
+        if key in board:
+            _positive_int(f"{where}: [board]", key, board[key])
+            fields[key] = board[key]
+    n_chips = fields.get("chips_x", 1) * fields.get("chips_y", 1)
+    if n_chips > MAX_CHIPS:
+        raise SpecError(f"{where}: [board] chips_x x chips_y = {n_chips} is out of range; allowed: 1 to {MAX_CHIPS} "
+                        "chips (Loihi's hierarchical addressing)")
+    _text(where, "[board] barrier_source", board.get("barrier_source", ""))
+    chips, seconds = board.get("barrier_chips"), board.get("barrier_seconds")
+    if (chips is None) != (seconds is None) or (chips is not None and "barrier_source" not in board):
+        raise SpecError(f"{where}: [board] barrier_chips, barrier_seconds and barrier_source go together "
+                        f"(got {[k for k in ('barrier_chips', 'barrier_seconds', 'barrier_source') if k in board]})")
+    if chips is not None:
+        _barrier_table(f"{where}: [board]", chips, seconds, "barrier_chips", "barrier_seconds")
+        fields.update(board_barrier_chips=tuple(chips), board_barrier_seconds=tuple(float(x) for x in seconds),
+                      board_barrier_source=board["barrier_source"])
+    return fields
 
 
 def _keys(where: str, table: str, values, known: tuple, required: tuple) -> None:

@@ -35,6 +35,8 @@ EVENT_TABLE = (
     Event("packets", "packet", "routing", "one spike message sent to one destination core (out-axon)", "source core"),
     Event("hops_ew", "hop", "routing", "one router-to-router link traversed east-west", "source core"),
     Event("hops_ns", "hop", "routing", "one router-to-router link traversed north-south", "source core"),
+    Event("chip_hops", "link", "routing", "one chip-to-chip link traversed (a packet leaving one chip of a board "
+          "for its neighbour; not also a hop)", "source core"),
     Event("axons_in", "axon", "delivery", "one input axon activated by an arriving packet", "destination core"),
     Event("trace_updates", "trace", "learning", "one presynaptic trace or adaptive threshold updated (axon or "
           "compartment state)", "core of the trace"),
@@ -60,4 +62,4 @@ LEARNING_EVENTS = tuple(e.name for e in EVENT_TABLE if e.phase == "learning")
 PHASES = {ph: tuple(e.name for e in EVENT_TABLE if e.phase == ph) for ph in ("delivery", "update", "routing", "learning")}
 N_EVENTS = len(EVENTS)
 (SYN_OPS, DENDRITE_ACCUMS, UPDATES_ACTIVE, UPDATES_INACTIVE, SPIKES_OUT, PACKETS,
- HOPS_EW, HOPS_NS, AXONS_IN) = range(N_EVENTS)
+ HOPS_EW, HOPS_NS, CHIP_HOPS, AXONS_IN) = range(N_EVENTS)
