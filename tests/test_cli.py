@@ -18,6 +18,25 @@ def test_info_lists_chips_profiles_and_rules(capsys):
         assert word in out
 
 
+def test_info_lists_boards(capsys):
+    code, out, _ = run_cli(capsys, "info")
+    assert "chip nahuku32: 8x4 chips of 8x4 tiles x 4 cores = 4096 cores" in out
+
+
+@pytest.mark.timeout(120)
+def test_a_reader_that_leaves_early_gets_no_traceback():
+    """`neurochip info | head -1`: the pipe closes before the command writes."""
+    import subprocess
+    import sys
+
+    from neurochip.cli import EXIT_BROKEN_PIPE
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "neurochip"), "info"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    proc.stdout.close()   # before the child has started: its first write meets a closed pipe
+    err = proc.stderr.read().decode()
+    assert proc.wait() == EXIT_BROKEN_PIPE and err == ""
+
+
 def test_map_writes_the_report_and_heat_map(capsys, tmp_path):
     code, out, _ = run_cli(capsys, "map", FF, *SNN, "--out", str(tmp_path / "m"))
     assert code == 0 and "mapped onto loihi1" in out

@@ -6,6 +6,7 @@ Exit codes: 0 done; 2 bad input (missing or malformed file, bad option or parame
 written so far are intact); 1 anything unexpected (with a traceback)."""
 import argparse
 import math
+import os
 import signal
 import sys
 
@@ -18,6 +19,7 @@ from neurochip.model.neurons import RESETS
 from neurochip.rules.rule import RULES
 
 EXIT_INPUT, EXIT_FIT, EXIT_INTERRUPTED = 2, 3, 130
+EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE   # what a shell reports for a command stopped by SIGPIPE
 
 
 def number(cast, ok, allowed: str):
@@ -154,6 +156,9 @@ def _main(args, sigint) -> int:
         if sigint or isinstance(e.__cause__ or e.__context__, KeyboardInterrupt):
             return _interrupted()
         raise
+    except BrokenPipeError:  # the reader of our output left (`neurochip info | head`): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())   # so the exit flush cannot fail again
+        return EXIT_BROKEN_PIPE
     except MemoryError as e:  # what the checks of sizes before the work did not foresee
         print(f"error: out of memory ({e or 'MemoryError'}): the network or the sizes asked for (--steps, "
               "--hidden, --samples, the NIR file's shapes) need more memory than this machine has; give smaller "

@@ -137,7 +137,8 @@ def cmd_info(args) -> int:
     for name in presets("chips"):
         chip = ChipSpec.preset(name)
         c = chip.core
-        print(f"chip {name}: {chip.tiles_x}x{chip.tiles_y} tiles x {chip.cores_per_tile} cores = {chip.n_cores} cores; "
+        board = f"{chip.chips_x}x{chip.chips_y} chips of " if chip.n_chips > 1 else ""
+        print(f"chip {name}: {board}{chip.tiles_x}x{chip.tiles_y} tiles x {chip.cores_per_tile} cores = {chip.n_cores} cores; "
               f"per core {c.compartments} compartments, {c.input_axons} in-axons, {c.output_axons} out-axons, "
               f"{c.synapse_memory_bits} synapse bits; profile {chip.profile.name}")
     for name in presets("profiles"):
