@@ -18,8 +18,9 @@ from neurochip.mapping.placement import place as place_mod
 from neurochip.mapping.placement.place import place
 from neurochip.mapping.placement.report import mapping_report, plot_tile_grid
 from neurochip.mapping.placement.traffic import link_weight, placement_cost
-from neurochip.model.events import EVENTS
+from neurochip.model.events import ALL_EVENTS, EVENTS
 from tests.strategies import networks
+from tests.test_plastic import assert_weights, on_chip, problems
 from tests.test_throughput import RECORD, assert_same_run
 
 LINK_KINDS = [EVENTS.index(k) for k in ("hops_ew", "hops_ns", "chip_hops")]
@@ -225,6 +226,26 @@ def test_a_board_gives_what_one_big_chip_gives(case, data):
     assert np.array_equal(a.counters[:, others], b.counters[rows][:, others])
     assert np.array_equal(a.counters[:, LINK_KINDS].sum(1), b.counters[rows][:, LINK_KINDS[:2]].sum(1))
     assert b.counters[:, EVENTS.index("chip_hops")].sum() == 0
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(problems(), st.integers(0, 2**31))
+def test_learning_on_a_board_is_learning_on_one_big_chip(p, seed):
+    """OTTT on a 3 x 2 board and on one 6 x 4-tile chip, neurons at the same global positions:
+    identical weights and losses; a feedback packet's chip links are the big chip's hops."""
+    small = board(3, 2, tiles_x=2, tiles_y=2, cores_per_tile=2)
+    big = replace(small, name="big", chips_x=1, chips_y=1, tiles_x=6, tiles_y=4)
+    xy = small.coordinates()[0]
+    big_core = {tuple(q): i for i, q in enumerate(big.coordinates()[0][::2])}
+    to_big = np.array([2 * big_core[tuple(xy[c])] + c % 2 for c in range(small.n_cores)])
+    scatter = np.random.default_rng(seed).permutation(small.n_cores)
+    W1, R1, a = quiet(on_chip, p, per_core=1, cores=scatter, chip=small)
+    W2, R2, b = quiet(on_chip, p, per_core=1, cores=to_big[scatter], chip=big)
+    assert_weights(W1 + list(R1.values()), W2 + list(R2.values()), True)
+    np.testing.assert_array_equal(a.losses, b.losses)
+    hops, links = [ALL_EVENTS.index(k) for k in ("hops_ew", "hops_ns")], ALL_EVENTS.index("chip_hops")
+    assert a.learn_counters[:, hops].sum() + a.learn_counters[:, links].sum() == b.learn_counters[:, hops].sum()
+    assert b.learn_counters[:, links].sum() == 0
 
 
 # --- placement ---------------------------------------------------------------------------------

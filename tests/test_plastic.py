@@ -66,9 +66,9 @@ def problems(draw):
                 per_core=draw(st.integers(1, 8)))
 
 
-def on_chip(p, per_core, cores=None):
+def on_chip(p, per_core, cores=None, chip=None):
     net, names = build(p["sizes"], p["W"], p["R"], fixed=p["fixed"], vth=p["vth"], dv=p["dv"])
-    chip = loihi1()
+    chip = chip or loihi1()
     placement = Placement.sequential(net, chip, per_core=per_core)
     if cores is not None:  # scatter over the mesh
         placement = Placement({k: cores[np.asarray(c)] for k, c in placement.cores.items()})

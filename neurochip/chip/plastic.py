@@ -228,6 +228,7 @@ class PlasticProgram:
     fb_out_ptr: np.ndarray
     fb_ew: np.ndarray
     fb_ns: np.ndarray
+    fb_chip: np.ndarray         # chip links a feedback packet crosses (ChipSpec.routes)
     fb_row: np.ndarray          # counter row of each feedback axon's core
     fb_syn_ptr: np.ndarray
     fb_tgt: np.ndarray
@@ -408,8 +409,7 @@ def compile_plasticity(net: Network, chip: ChipSpec, placement: Placement, table
     fax_sender, fax_core = fkeys // n_cores, fkeys % n_cores
     fb_out_ptr = np.searchsorted(fax_sender, np.arange(N + 1)).astype(np.int64)
     fb_syn_ptr = np.searchsorted(fb_axon, np.arange(F + 1)).astype(np.int64)
-    core_xy = np.array([chip.core_xy(c) for c in range(n_cores)], np.int64)
-    dxy = np.abs(core_xy[fax_core] - core_xy[nrn_core[fax_sender]])
+    fb_ew, fb_ns, fb_chip = chip.routes(nrn_core[fax_sender], fax_core)
     row_of_core = np.full(n_cores, -1, np.int64)
     row_of_core[program.core_ids] = np.arange(len(program.core_ids))
     mirror_of = np.full(len(syn_id), -1, np.int64)
@@ -485,7 +485,7 @@ def compile_plasticity(net: Network, chip: ChipSpec, placement: Placement, table
         alpha=plasticity.alpha, gamma=plasticity.gamma, eta=plasticity.eta, seed=int(plasticity.seed),
         syn_id=syn_id.astype(np.int64), mirror_of=mirror_of, seg=seg,
         ax_sender=ax_sender.astype(np.int64),
-        fb_out_ptr=fb_out_ptr, fb_ew=dxy[:, 0].copy(), fb_ns=dxy[:, 1].copy(), fb_row=row_of_core[fax_core],
+        fb_out_ptr=fb_out_ptr, fb_ew=fb_ew, fb_ns=fb_ns, fb_chip=fb_chip, fb_row=row_of_core[fax_core],
         fb_syn_ptr=fb_syn_ptr, fb_tgt=fb_post.astype(np.int64), fb_t0=_first_if_consecutive(fb_post, fb_syn_ptr), fb_w=fb_w, fb_syn_row=row_of_core[nrn_core[fb_post]],
         lam=lam, impulse=float(2**f_t) if fixed else 1.0, trace_max=trace_max if fixed else np.inf,
         error_scale=float(2**f_e) if fixed else 1.0, error_max=float(2 ** (core.error_bits - 1) - 1) if fixed

@@ -16,10 +16,10 @@ from neurochip.model.fixed import _GOLDEN, mix64, round_stochastic_at
 from neurochip.model.numba_config import njit
 
 (L_TRACE_UPDATES, L_TAG_UPDATES, L_SURROGATE_EVALS, L_ERROR_OPS, L_FEEDBACK_SYN_OPS, L_WEIGHT_WRITES, L_PACKETS,
- L_HOPS_EW, L_HOPS_NS, L_AXONS_IN, L_STATE_WRITE_BYTES, L_STATE_READ_BYTES) = (
+ L_HOPS_EW, L_HOPS_NS, L_CHIP_HOPS, L_AXONS_IN, L_STATE_WRITE_BYTES, L_STATE_READ_BYTES) = (
     ALL_EVENTS.index(k) for k in ("trace_updates", "tag_updates", "surrogate_evals", "error_ops", "feedback_syn_ops",
-                                  "weight_writes", "packets", "hops_ew", "hops_ns", "axons_in", "state_write_bytes",
-                                  "state_read_bytes"))
+                                  "weight_writes", "packets", "hops_ew", "hops_ns", "chip_hops", "axons_in",
+                                  "state_write_bytes", "state_read_bytes"))
 
 
 @njit
@@ -256,7 +256,7 @@ def _time_step(cnt_step, cnt_infer, latency_ns, barrier_ns, lcnt_step, cnt_learn
 
 
 @njit
-def _send_down(i, x, fb_out_ptr, fb_ew, fb_ns, fb_row, fb_syn_ptr, fb_tgt, fb_t0, fb_w, nrn_row, G_next, lcnt):
+def _send_down(i, x, fb_out_ptr, fb_ew, fb_ns, fb_chip, fb_row, fb_syn_ptr, fb_tgt, fb_t0, fb_w, nrn_row, G_next, lcnt):
     """Neuron i sends the error x as a graded spike on its feedback axons; every feedback
     synapse adds b x to its target's sum."""
     r = nrn_row[i]
@@ -264,6 +264,7 @@ def _send_down(i, x, fb_out_ptr, fb_ew, fb_ns, fb_row, fb_syn_ptr, fb_tgt, fb_t0
         lcnt[r, L_PACKETS] += 1
         lcnt[r, L_HOPS_EW] += fb_ew[fa]
         lcnt[r, L_HOPS_NS] += fb_ns[fa]
+        lcnt[r, L_CHIP_HOPS] += fb_chip[fa]
         rd = fb_row[fa]
         lcnt[rd, L_AXONS_IN] += 1
         lo, hi, t0 = fb_syn_ptr[fa], fb_syn_ptr[fa + 1], fb_t0[fa]
@@ -285,7 +286,7 @@ def learn_samples(T, labels, in_ptr, in_idx, u, v, dend, scratch, sc_dirty, u0, 
                   latency_ns, barrier_ns,
                   rule, fixed, depth_of, L, H, ro_lo, ro_hi, theta, alpha, gamma, seed,
                   syn_id, mirror_of, seg, ax_sender,
-                  fb_out_ptr, fb_ew, fb_ns, fb_row, fb_syn_ptr, fb_tgt, fb_t0, fb_w, fb_syn_row,
+                  fb_out_ptr, fb_ew, fb_ns, fb_chip, fb_row, fb_syn_ptr, fb_tgt, fb_t0, fb_w, fb_syn_row,
                   lam, impulse, trace_max, error_scale, error_max, tag_max, c_e, c_w, lsb, w_min, w_max, wexp,
                   lut, lut_shift, lat_all,
                   tag, step_no, cnt_infer, cnt_learn, losses, sample_ns):
@@ -484,7 +485,8 @@ def learn_samples(T, labels, in_ptr, in_idx, u, v, dend, scratch, sc_dirty, u0, 
                 for g in range(nrn_ptr[d], nrn_ptr[d + 1]):
                     for i in range(nrn_runs[g, 0], nrn_runs[g, 1]):
                         if err[i] != 0.0:
-                            _send_down(i, err[i], fb_out_ptr, fb_ew, fb_ns, fb_row, fb_syn_ptr, fb_tgt, fb_t0, fb_w,
+                            _send_down(i, err[i], fb_out_ptr, fb_ew, fb_ns, fb_chip,
+                                       fb_row, fb_syn_ptr, fb_tgt, fb_t0, fb_w,
                                        nrn_row, G_next, lcnt_step)
             # 3c. updates of the synapses with a dependency (pre term and error both non-zero),
             # a segment (one axon's synapses into one depth, of one kind) at a time; a depth
@@ -557,7 +559,7 @@ def event_samples(T, labels, in_ptr, in_idx, u, v, dend, scratch, sc_dirty, u0, 
                   latency_ns, barrier_ns,
                   timing, fixed, depth_of, L, ro_lo, ro_hi, gamma, seed,
                   syn_id, mirror_of, seg, ax_sender,
-                  fb_out_ptr, fb_ew, fb_ns, fb_row, fb_syn_ptr, fb_tgt, fb_t0, fb_w, fb_syn_row,
+                  fb_out_ptr, fb_ew, fb_ns, fb_chip, fb_row, fb_syn_ptr, fb_tgt, fb_t0, fb_w, fb_syn_row,
                   lam, impulse, trace_max, error_scale, error_max, tag_max, c_d, c_p, c_w, lsb, w_min, w_max, wexp,
                   lut, lut_shift, alpha, theta, s_min, readout_scale, kappa_theta, rate, thr_min, thr_max, sub_follows,
                   lat_all, tag, step_no, cnt_infer, cnt_learn, losses, sample_ns):
@@ -705,7 +707,8 @@ def event_samples(T, labels, in_ptr, in_idx, u, v, dend, scratch, sc_dirty, u0, 
                     x = c_p * D[i] * G[i] if timing else c_p * D[i] * G[i] / c[i]
                     x = _quantize(x, fixed, seed, PAYLOAD, i, n + p, error_max)
                     lcnt_step[nrn_row[i], L_ERROR_OPS] += 1
-                    _send_down(i, x, fb_out_ptr, fb_ew, fb_ns, fb_row, fb_syn_ptr, fb_tgt, fb_t0, fb_w, nrn_row, Gin,
+                    _send_down(i, x, fb_out_ptr, fb_ew, fb_ns, fb_chip,
+                               fb_row, fb_syn_ptr, fb_tgt, fb_t0, fb_w, nrn_row, Gin,
                                lcnt_step)
             learn = _fold_learning(lcnt_step, cnt_learn, lat_all, core_learn)
             sample_ns[s, 1] += learn
@@ -736,7 +739,7 @@ def bptt_samples(T, labels, in_ptr, in_idx, u, v, dend, scratch, sc_dirty, u0, v
                  syn_ptr, syn_tgt, syn_w, syn_dly, ax_dly, ax_t0, sc_ptr, sc_row, sc_w, sc_dly, sc_comp, sc_shift,
                  latency_ns, barrier_ns,
                  fixed, depth_of, L, ro_lo, ro_hi, theta, alpha, gamma, seed, syn_id, mirror_of, ax_sender,
-                 fb_out_ptr, fb_ew, fb_ns, fb_row, fb_syn_ptr, fb_tgt, fb_t0, fb_w, fb_syn_row,
+                 fb_out_ptr, fb_ew, fb_ns, fb_chip, fb_row, fb_syn_ptr, fb_tgt, fb_t0, fb_w, fb_syn_row,
                  lam, impulse, error_scale, error_max, tag_max, c_u, s_scale, reset_full, c_w, lsb, w_min, w_max, wexp,
                  lut, lut_shift, step_state_bits, lat_all, tag, step_no, cnt_infer, cnt_learn, losses, sample_ns):
     """BPTT-SG on each sample, from the reset state (chip.plastic): T + L chip steps of forward
@@ -846,7 +849,8 @@ def bptt_samples(T, labels, in_ptr, in_idx, u, v, dend, scratch, sc_dirty, u0, v
                 if d >= 2:              # errors down to depth d - 1
                     for i in range(N):
                         if depth_of[i] == d and D[i] != 0.0:
-                            _send_down(i, D[i], fb_out_ptr, fb_ew, fb_ns, fb_row, fb_syn_ptr, fb_tgt, fb_t0, fb_w,
+                            _send_down(i, D[i], fb_out_ptr, fb_ew, fb_ns, fb_chip,
+                                       fb_row, fb_syn_ptr, fb_tgt, fb_t0, fb_w,
                                        nrn_row, G, lcnt_step)
                 if r == T - 1 and d == 1:
                     for q in range(rows):

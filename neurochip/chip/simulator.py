@@ -569,7 +569,7 @@ def learn(sim: Simulator, samples, labels, profile: Profile | None = None) -> Le
                  p.ramp_start, p.ramp_steps, p.ramp_slope, p.out_ptr, p.out_axon, p.out_ew, p.out_ns, p.out_chip, p.sender_row,
                  p.axon_row, p.syn_ptr, p.syn_tgt, p.syn_w, p.syn_dly, p.ax_dly, p.ax_t0, p.sc_ptr, p.sc_row, p.sc_w,
                  p.sc_dly, p.sc_comp, p.sc_shift, lat[:N_EVENTS], p.barrier_ns)
-    feedback = (lp.fb_out_ptr, lp.fb_ew, lp.fb_ns, lp.fb_row, lp.fb_syn_ptr, lp.fb_tgt, lp.fb_t0, lp.fb_w,
+    feedback = (lp.fb_out_ptr, lp.fb_ew, lp.fb_ns, lp.fb_chip, lp.fb_row, lp.fb_syn_ptr, lp.fb_tgt, lp.fb_t0, lp.fb_w,
                 lp.fb_syn_row)
     state = (lat, sim.tag, sim.steps_learned, infer, learned, losses, sample_ns)
     if lp.rule in EVENT_RULES:
