@@ -119,6 +119,11 @@ class Projection:
     def _effective(self, val: np.ndarray, mode: str) -> np.ndarray:
         """`effective_weights` as int16, a chunk at a time (no int64 copy of all weights); warns
         how many changed."""
+        if val.dtype.kind in "iu" and val.size:   # integers that all keep their value: one cast
+            lo, hi = int(val.min()), int(val.max())
+            span = np.arange(lo, hi + 1) if hi - lo < 2**16 else None
+            if span is not None and np.array_equal(effective_weights(span, self.num_weight_bits, mode), span):
+                return val.astype(np.int16)
         out = np.empty(val.size, np.int16)
         changed, top, total = 0, 0, 0
         for lo in range(0, val.size, _CHUNK):
