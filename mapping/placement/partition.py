@@ -22,8 +22,9 @@ import scipy.sparse as sp
 from neurochip.chip.placement import Placement
 from neurochip.chip.spec import ChipSpec
 from neurochip.chip.synapses import SynapseTable, index, synapse_table
-from neurochip.mapping.placement.traffic import neuron_cores, packets, sender_core_pairs, sender_rates
+from neurochip.mapping.placement.traffic import neuron_cores, packets, sender_rates
 from neurochip.model.errors import FitError
+from neurochip.model.files import check_memory
 from neurochip.model.network import Network
 from neurochip.model.numba_config import njit
 
@@ -65,10 +66,33 @@ def _greedy_fill(order, part, fanin_ptr, fanin_src, bits, comp_cap, ax_cap, bits
 
 
 def _fan_in(table: SynapseTable, N: int):
-    """(fan-in CSR pointers over neurons, senders in target order, synapse bits per neuron)."""
-    fanin_ptr = np.concatenate([[0], np.cumsum(np.bincount(table.tgt, minlength=N))])
-    bits = np.bincount(table.tgt, weights=table.bits, minlength=N).astype(np.int64)
-    return fanin_ptr, table.sender[np.argsort(table.tgt, kind="stable")], bits
+    """(fan-in CSR pointers over neurons, senders in target order, synapse bits per neuron).
+    The senders are the table's own array when it lists synapses by target already (one
+    projection does), else one counting sort's copy."""
+    count, bits = table.fan_in(N)
+    fanin_ptr = np.concatenate([[0], np.cumsum(count)])
+    if _ascending(table.tgt):
+        return fanin_ptr, table.sender, bits
+    return fanin_ptr, _senders_by_target(table.tgt, table.sender, fanin_ptr), bits
+
+
+@njit
+def _ascending(a):
+    for i in range(1, a.shape[0]):
+        if a[i] < a[i - 1]:
+            return False
+    return True
+
+
+@njit
+def _senders_by_target(tgt, sender, fanin_ptr):
+    """The senders grouped by target, in table order within a target (a stable counting sort)."""
+    out = np.empty_like(sender)
+    nxt = fanin_ptr[:-1].copy()
+    for i in range(tgt.shape[0]):
+        out[nxt[tgt[i]]] = sender[i]
+        nxt[tgt[i]] += 1
+    return out
 
 
 def partition(net: Network, chip: ChipSpec, method: str = "greedy", rates: dict | None = None,
@@ -89,6 +113,7 @@ def partition(net: Network, chip: ChipSpec, method: str = "greedy", rates: dict 
     if method == "random":
         order = np.random.default_rng(seed).permutation(N).astype(np.int64)
     elif method == "metis" and N > 1:  # as many parts as the greedy fill needs cores
+        _check_metis_size(len(syn.tgt))
         greedy_cores = int(_greedy_fill(order, part, fanin_ptr, fanin_src, bits, c.compartments, c.input_axons,
                                         c.synapse_memory_bits, N + M)[0].max()) + 1
         part = _metis_parts(N, syn, rate, max(greedy_cores, 1), seed)
@@ -99,7 +124,7 @@ def partition(net: Network, chip: ChipSpec, method: str = "greedy", rates: dict 
                                     c.synapse_memory_bits, N + M)
         if bad >= 0:
             break
-        out_ax = _output_axons(syn, core_of)
+        out_ax = _output_axons(order, core_of, fanin_ptr, fanin_src)
         if out_ax.max(initial=0) <= c.output_axons or comp_cap == 1:
             break
         comp_cap = max(1, int(comp_cap * c.output_axons / out_ax.max() * 0.98))
@@ -127,11 +152,35 @@ def partition(net: Network, chip: ChipSpec, method: str = "greedy", rates: dict 
     return Placement({k: core_of[sl].copy() for k, sl in pop_slices.items()})
 
 
-def _output_axons(table: SynapseTable, core_of: np.ndarray) -> np.ndarray:
-    """Output axons per core: one per (neuron, destination core) pair."""
-    n_cores = int(core_of.max()) + 1
-    src, _ = sender_core_pairs(table, core_of, n_cores)
-    return np.bincount(core_of[src[src < len(core_of)]], minlength=n_cores)
+@njit
+def _output_axons(order, core_of, fanin_ptr, fanin_src):
+    """Output axons per core: one per (neuron, destination core) pair. The neurons are
+    visited in `order`, along which `_greedy_fill` numbered the cores upwards, so a core's
+    neurons come together and one mark per sender finds its distinct pairs."""
+    N = core_of.shape[0]
+    out = np.zeros(core_of.max() + 1 if N else 0, np.int64)
+    mark = np.full(N, -1, np.int64)
+    for k in range(order.shape[0]):
+        i = order[k]
+        c = core_of[i]
+        for j in range(fanin_ptr[i], fanin_ptr[i + 1]):
+            s = fanin_src[j]
+            if s < N and mark[s] != c:
+                mark[s] = c
+                out[core_of[s]] += 1
+    return out
+
+
+METIS_BYTES_PER_SYNAPSE = 96   # the symmetric weighted graph built for pymetis (COO, CSR, its transpose, sum)
+
+
+def _check_metis_size(n_syn: int) -> None:
+    """Refuse a graph pymetis cannot index (int32 adjacency) or that would not fit in memory."""
+    if 2 * n_syn >= 2**31:
+        raise ValueError(f"partition method 'metis': {n_syn} synapses make a graph of up to {2 * n_syn} adjacency "
+                         f"entries, beyond pymetis's int32 limit of {2**31 - 1}; use method='greedy'")
+    check_memory(f"partition method 'metis' on {n_syn} synapses", n_syn * METIS_BYTES_PER_SYNAPSE, FitError,
+                 "use method='greedy'")
 
 
 def _metis_parts(N, syn, rate, nparts, seed):

@@ -599,20 +599,16 @@ def spikes_in(spiked, words, lo, hi, n_s, spikes, n_spk):
 
 
 @njit
-def route_tables(out_ptr, out_axon, out_ew, out_ns, out_chip, syn_ptr, sc_ptr, axon_row, ax_dly, ax_t0, syn_tgt, syn_w, syn_dly,
-                 ept, tw, dly):
-    """The synapse memory laid out in packet order for `route_fast`: returns per sender
-    (packets, hops east-west, hops north-south, the delay of all its synapses if they can be
-    walked in one loop (else -1), their begin and end in tw, chip links); fills in, per packet e (an out-axon entry)
-    ept[e] = (its synapses in tw and dly: begin, end; destination row, synapse count with
+def route_tables(out_ptr, out_axon, out_ew, out_ns, out_chip, syn_ptr, sc_ptr, axon_row, ax_dly, ax_t0, ept):
+    """Per-packet and per-sender sums for `route_fast`, which walks the program's synapse
+    arrays themselves (no copy: 0 bytes a synapse). Returns per sender (packets, hops
+    east-west, hops north-south, the delay of all its synapses if they can be walked in one
+    loop (else -1), their begin and end in the synapse arrays, chip links); fills in, per
+    packet e (an out-axon entry) ept[e] = (its synapses: begin, end; destination row, synapse count with
     scratch, the axon's delay (-1: per synapse), first target if consecutive (-1: none),
-    scratch synapses begin, end), one cache line in int32, and tw[:, j] = (target, weight),
-    dly[j] = delay (dly may be empty when no axon has per-synapse delays), so that a spike
-    reads its packets and synapses front to back. The caller
-    sizes tw and dly (sum of the packets' synapse counts) and picks int32 where all fits."""
+    scratch synapses begin, end), one cache line in int32 (the caller picks int32 where all fits)."""
     n_senders = out_ptr.shape[0] - 1
     snd = np.zeros((n_senders, 7), np.int64)
-    j = 0
     for s in range(n_senders):
         snd[s, 0] = out_ptr[s + 1] - out_ptr[s]
         for e in range(out_ptr[s], out_ptr[s + 1]):
@@ -620,27 +616,23 @@ def route_tables(out_ptr, out_axon, out_ew, out_ns, out_chip, syn_ptr, sc_ptr, a
             snd[s, 2] += out_ns[e]
             snd[s, 6] += out_chip[e]
             a = out_axon[e]
-            ept[e, 0] = j
-            for k in range(syn_ptr[a], syn_ptr[a + 1]):
-                tw[0, j] = syn_tgt[k]
-                tw[1, j] = syn_w[k]
-                if dly.shape[0]:
-                    dly[j] = syn_dly[k]
-                j += 1
-            ept[e, 1] = j
+            ept[e, 0] = syn_ptr[a]
+            ept[e, 1] = syn_ptr[a + 1]
             ept[e, 2] = axon_row[a]
             ept[e, 3] = (syn_ptr[a + 1] - syn_ptr[a]) + (sc_ptr[a + 1] - sc_ptr[a])
             ept[e, 4] = ax_dly[a]
             ept[e, 5] = ax_t0[a]
             ept[e, 6] = sc_ptr[a]
             ept[e, 7] = sc_ptr[a + 1]
-        # one walk over all of the sender's synapses when they share one delay, have no
-        # scratch synapses and no long run of consecutive targets (a vector add is faster)
+        # one walk over all of the sender's synapses when they are contiguous, share one
+        # delay, have no scratch synapses and no long run of consecutive targets (a vector
+        # add is faster)
         e0, e1 = out_ptr[s], out_ptr[s + 1]
         fused = e1 > e0
         for e in range(e0, e1):
             long_run = ept[e, 5] >= 0 and ept[e, 1] - ept[e, 0] >= 8
-            if ept[e, 4] < 0 or ept[e, 4] != ept[e0, 4] or ept[e, 7] > ept[e, 6] or long_run:
+            if (ept[e, 4] < 0 or ept[e, 4] != ept[e0, 4] or ept[e, 7] > ept[e, 6] or long_run
+                    or (e > e0 and ept[e, 0] != ept[e - 1, 1])):
                 fused = False
         snd[s, 3] = ept[e0, 4] if fused else -1
         snd[s, 4] = ept[e0, 0] if fused else 0
@@ -665,14 +657,14 @@ def dend_bound(n_neurons, out_ptr, out_axon, in_graded, syn_ptr, syn_tgt, syn_w,
             a = out_axon[e]
             for j in range(syn_ptr[a], syn_ptr[a + 1]):
                 if graded:
-                    grd[syn_tgt[j]] += abs(syn_w[j])
+                    grd[syn_tgt[j]] += abs(np.int64(syn_w[j]))   # int64: abs(int16(-2**15)) wraps
                 else:
-                    spk[syn_tgt[j]] += abs(syn_w[j])
+                    spk[syn_tgt[j]] += abs(np.int64(syn_w[j]))
             for j in range(sc_ptr[a], sc_ptr[a + 1]):
                 if graded:
                     graded_row[sc_row[j]] = True
                 else:   # |x >> k| <= |x|
-                    spk[sc_comp[sc_row[j]]] += abs(sc_w[j])
+                    spk[sc_comp[sc_row[j]]] += abs(np.int64(sc_w[j]))
     for r in range(sc_comp.shape[0]):
         if graded_row[r]:
             const[sc_comp[r]] += ((1 << 31) >> max(sc_shift[r], 0)) + 1
@@ -681,8 +673,8 @@ def dend_bound(n_neurons, out_ptr, out_axon, in_graded, syn_ptr, syn_tgt, syn_w,
 
 @njit
 def route_fast(senders, n_send, tnext, dend, scratch, sc_mark, sc_dirty, n_dirty, out_ptr, sender_row,
-               snd, ept, tw, dly, sc_row, sc_w, sc_dly, cnt):
-    """`route_and_deliver` on the tables of `route_tables` (packet order, per-sender sums)."""
+               snd, ept, syn_tgt, syn_w, syn_dly, sc_row, sc_w, sc_dly, cnt):
+    """`route_and_deliver` with the sums of `route_tables` (per packet, per sender)."""
     R = dend.shape[0]
     base = tnext % R
     for k in range(n_send):
@@ -702,7 +694,7 @@ def route_fast(senders, n_send, tnext, dend, scratch, sc_mark, sc_dirty, n_dirty
             slot = base + dl
             row = dend[slot - R if slot >= R else slot]
             for j in range(snd[s, 4], snd[s, 5]):
-                row[tw[0, j]] += tw[1, j]
+                row[syn_tgt[j]] += syn_w[j]
             continue
         for e in range(out_ptr[s], out_ptr[s + 1]):
             lo = ept[e, 0]
@@ -717,15 +709,15 @@ def route_fast(senders, n_send, tnext, dend, scratch, sc_mark, sc_dirty, n_dirty
                 t0 = ept[e, 5]
                 if t0 >= 0:
                     for q in range(hi - lo):
-                        row[t0 + q] += tw[1, lo + q]
+                        row[t0 + q] += syn_w[lo + q]
                 else:
                     for j in range(lo, hi):
-                        row[tw[0, j]] += tw[1, j]
+                        row[syn_tgt[j]] += syn_w[j]
             else:
                 for j in range(lo, hi):
-                    slot = base + dly[j]
+                    slot = base + syn_dly[j]
                     slot = slot - R if slot >= R else slot
-                    dend[slot, tw[0, j]] += tw[1, j]
+                    dend[slot, syn_tgt[j]] += syn_w[j]
             for j in range(ept[e, 6], ept[e, 7]):
                 dl = sc_dly[j]
                 row_ = sc_row[j]
@@ -744,12 +736,12 @@ def run_fixed32(steps, t0, u, v, dend, scratch, sc_dirty,
                 in_ptr, in_idx, n_neurons, g_ptr, g_idx, g_val, host_side, nrn_ew, nrn_ns, nrn_chip,
                 out_ptr, out_axon, out_ew, out_ns, out_chip, sender_row, axon_row,
                 syn_ptr, syn_tgt, syn_w, syn_dly, sc_ptr, sc_row, sc_w, sc_dly, sc_comp, sc_shift,
-                snd, ept, tw, dly, latency_ns, barrier_ns,
+                snd, ept, latency_ns, barrier_ns,
                 cnt_total, core_busy, step_lat, rec_col, rec_spk, rec_u, rec_v, rec_core_time, rec_counts, spike_count):
     """`run` for a fixed-point network of LIF neurons only, on int32 state (see above); the
     caller checks `fixed32_fits` first, and that no dendritic slot can leave int32 (`dend_bound`),
     so that the dendritic ring is held as int32 too. u, v and dend are read at the start and
-    written back at the end. Arguments as for `run`, with `snd`, `ept`, `tw`, `dly` from `route_tables`."""
+    written back at the end. Arguments as for `run`, with `snd`, `ept` from `route_tables`."""
     N = n_neurons
     R = dend.shape[0]
     u32 = np.empty(N, np.int32)
@@ -813,7 +805,7 @@ def run_fixed32(steps, t0, u, v, dend, scratch, sc_dirty,
             senders[n_send] = N + in_idx[j]
             n_send += 1
         n_dirty = route_fast(senders, n_send, tabs + 1, d32, scratch, sc_mark, sc_dirty, 0, out_ptr, sender_row,
-                             snd, ept, tw, dly, sc_row, sc_w, sc_dly, cnt_step)
+                             snd, ept, syn_tgt, syn_w, syn_dly, sc_row, sc_w, sc_dly, cnt_step)
         if n_dirty:
             flush_scratch(tabs + 1, d32, scratch, sc_mark, sc_dirty, n_dirty, sc_comp, sc_shift)
         if g_ptr[t + 1] > g_ptr[t]:
@@ -872,7 +864,7 @@ def batch_fixed32(k_lo, k_hi, steps, u0, v0, u, v, dend, scratch, sc_dirty,
                   in_ptr, in_idx, n_neurons, g_ptr, g_idx, g_val, host_side, nrn_ew, nrn_ns, nrn_chip,
                   out_ptr, out_axon, out_ew, out_ns, out_chip, sender_row, axon_row,
                   syn_ptr, syn_tgt, syn_w, syn_dly, sc_ptr, sc_row, sc_w, sc_dly, sc_comp, sc_shift,
-                  snd, ept, tw, dly, latency_ns, barrier_ns,
+                  snd, ept, latency_ns, barrier_ns,
                   cnt, busy, step_lat, rec_col, rec_spk, rec_u, rec_v, rec_core_time, rec_counts, spike_count):
     """Samples k_lo..k_hi-1 through `run_fixed32` (see above)."""
     for k in range(k_lo, k_hi):
@@ -881,7 +873,7 @@ def batch_fixed32(k_lo, k_hi, steps, u0, v0, u, v, dend, scratch, sc_dirty,
                     in_ptr[k], in_idx, n_neurons, g_ptr[k], g_idx, g_val, host_side, nrn_ew, nrn_ns, nrn_chip,
                     out_ptr, out_axon, out_ew, out_ns, out_chip, sender_row, axon_row,
                     syn_ptr, syn_tgt, syn_w, syn_dly, sc_ptr, sc_row, sc_w, sc_dly, sc_comp, sc_shift,
-                    snd, ept, tw, dly, latency_ns, barrier_ns,
+                    snd, ept, latency_ns, barrier_ns,
                     cnt[k], busy[k], step_lat[k], rec_col, rec_spk[k], rec_u[k], rec_v[k], rec_core_time[k],
                     rec_counts[k], spike_count[k])
 

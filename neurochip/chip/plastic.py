@@ -376,16 +376,17 @@ def compile_plasticity(net: Network, chip: ChipSpec, placement: Placement, table
     core = chip.core
 
     # per synapse, in program order: the program sorts direct synapses by (axon, target)
-    direct = np.flatnonzero(table.row < 0)
+    row = table.row
+    direct = np.flatnonzero(row < 0)
     n_cores = chip.n_cores
     nrn_core = np.concatenate([np.asarray(placement.cores[k], np.int64) for k in net.neurons()])
-    key = table.sender[direct] * n_cores + nrn_core[table.tgt[direct]]
+    key = table.sender[direct].astype(np.int64) * n_cores + nrn_core[table.tgt[direct]]
     akeys, syn_axon = np.unique(key, return_inverse=True)
     order = np.lexsort((table.tgt[direct], syn_axon))
     syn_id = direct[order]
-    if len(direct) != len(table.row) or not np.array_equal(program.syn_tgt, table.tgt[syn_id]):
+    if len(direct) != len(row) or not np.array_equal(program.syn_tgt, table.tgt[syn_id]):
         raise PlasticityError("plastic projections need direct synapses (weight_exp >= 0)")
-    tgt, snd = table.tgt[syn_id], table.sender[syn_id]
+    tgt, snd = table.tgt[syn_id].astype(np.int64), table.sender[syn_id].astype(np.int64)   # the table's ids may be int32
     syn_rec = (depth_of[snd] == depth_of[tgt]).astype(np.int64)
     kind = np.where((depth_of[tgt] == L) & (not event), SEG_READOUT,
                     np.where(syn_rec == 1, SEG_RECURRENT, SEG_FORWARD))

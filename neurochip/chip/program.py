@@ -28,8 +28,9 @@ from neurochip.chip.placement import Placement
 from neurochip.chip.spec import HOST_PAYLOAD_BITS, ChipSpec
 from neurochip.chip.synapses import SynapseTable, index, synapse_table
 from neurochip.model.errors import FitError, NetworkError
-from neurochip.model.network import Network
+from neurochip.model.network import Network, id_dtype
 from neurochip.model.neurons import GradedSource
+from neurochip.model.numba_config import njit
 
 
 @dataclass
@@ -102,10 +103,140 @@ class Program:
         return len(self.core_ids) + 1
 
 
-def _csr(keys: np.ndarray, n: int) -> np.ndarray:
-    ptr = np.zeros(n + 1, dtype=np.int64)
-    np.add.at(ptr, keys + 1, 1)
-    return np.cumsum(ptr)
+def _lay_out(syn: SynapseTable, nrn_core: np.ndarray, n_senders: int, n_cores: int, fixed: bool) -> dict:
+    """The synapse arrays of a program, from the table: one input axon per (sender,
+    destination core), axons in (sender, core) order, each axon's synapses in target order
+    (ties in table order), direct and scratch synapses apart. Linear passes (`_rank_order`,
+    `_by_sender`, `_axons`): beside the outputs, one index array of the synapses (none if
+    the table lists them by (core, target) already, as one projection on sequential cores).
+
+    Compact outputs: syn_tgt as the table's ids, syn_w as the table's weights (int64 or
+    float64 for plastic tables: learning writes them), delays int8, scratch rows int32,
+    scratch weights int16; per axon int64."""
+    S = len(syn.tgt)
+    rank = np.empty(len(nrn_core), np.int64)   # targets in (core, id) order
+    rank[np.argsort(nrn_core, kind="stable")] = np.arange(len(nrn_core))
+    perm = np.zeros(0, np.int32)
+    if not _in_rank_order(syn.tgt, rank):
+        perm = _rank_order(syn.tgt, rank, np.empty(S, id_dtype(S)))
+    row = syn.row if len(syn.sc_comp) else np.zeros(0, np.int64)
+    n_sc = int(np.diff(syn.proj_ptr)[np.diff(syn.proj_rows) > 0].sum())
+    w_dtype = (np.int64 if fixed else np.float64) if syn.plastic else syn.w.dtype
+    out = dict(syn_tgt=np.empty(S - n_sc, syn.tgt.dtype), syn_w=np.empty(S - n_sc, w_dtype),
+               syn_dly=np.empty(S - n_sc, np.int8), sc_row=np.empty(n_sc, np.int32), sc_w=np.empty(n_sc, np.int16),
+               sc_dly=np.empty(n_sc, np.int8))
+    d_ptr, s_ptr = _by_sender(syn.sender, syn.tgt, syn.w, syn.dly, row, perm, n_senders, out["syn_tgt"], out["syn_w"],
+                              out["syn_dly"], out["sc_row"], out["sc_w"], out["sc_dly"])
+    del perm, row
+    nothing = np.zeros(0, np.int64)
+    A = _axons(d_ptr, s_ptr, out["syn_tgt"], out["syn_dly"], out["sc_row"], syn.sc_comp, nrn_core, n_cores, False,
+               *[nothing] * 7)
+    ax = {k: np.zeros(A + (k.endswith("ptr")), np.int64) for k in ("syn_ptr", "sc_ptr", "ax_sender", "ax_core",
+                                                                      "ax_dly", "ax_t0")}
+    ax["out_ptr"] = np.zeros(n_senders + 1, np.int64)
+    _axons(d_ptr, s_ptr, out["syn_tgt"], out["syn_dly"], out["sc_row"], syn.sc_comp, nrn_core, n_cores, True, *ax.values())
+    return out | ax
+
+
+@njit
+def _in_rank_order(tgt, rank):
+    for i in range(1, tgt.shape[0]):
+        if rank[tgt[i]] < rank[tgt[i - 1]]:
+            return False
+    return True
+
+
+@njit
+def _rank_order(tgt, rank, perm):
+    """perm: the synapse indices in ascending rank[tgt], ties in index order (counting sort)."""
+    ptr = np.zeros(rank.shape[0] + 1, np.int64)
+    for i in range(tgt.shape[0]):
+        ptr[rank[tgt[i]] + 1] += 1
+    for r in range(rank.shape[0]):
+        ptr[r + 1] += ptr[r]
+    for i in range(tgt.shape[0]):
+        r = rank[tgt[i]]
+        perm[ptr[r]] = i
+        ptr[r] += 1
+    return perm
+
+
+@njit
+def _by_sender(sender, tgt, w, dly, row, perm, n_senders, syn_tgt, syn_w, syn_dly, sc_row, sc_w, sc_dly):
+    """Scatter the synapses, visited in `perm` order (table order if perm is empty), into
+    per-sender lists (a stable counting sort by sender): direct ones into syn_*, scratch ones
+    (row[i] >= 0; row empty: none) into sc_*. Returns both lists' pointers over senders."""
+    has_row = row.shape[0] > 0
+    d_ptr = np.zeros(n_senders + 1, np.int64)
+    s_ptr = np.zeros(n_senders + 1, np.int64)
+    for i in range(sender.shape[0]):
+        if has_row and row[i] >= 0:
+            s_ptr[sender[i] + 1] += 1
+        else:
+            d_ptr[sender[i] + 1] += 1
+    for s in range(n_senders):
+        d_ptr[s + 1] += d_ptr[s]
+        s_ptr[s + 1] += s_ptr[s]
+    nd = d_ptr[:-1].copy()
+    ns = s_ptr[:-1].copy()
+    by_perm = perm.shape[0] > 0
+    for q in range(sender.shape[0]):
+        i = perm[q] if by_perm else q
+        s = sender[i]
+        if has_row and row[i] >= 0:
+            j = ns[s]
+            ns[s] = j + 1
+            sc_row[j] = row[i]
+            sc_w[j] = w[i]
+            sc_dly[j] = dly[i]
+        else:
+            j = nd[s]
+            nd[s] = j + 1
+            syn_tgt[j] = tgt[i]
+            syn_w[j] = w[i]
+            syn_dly[j] = dly[i]
+    return d_ptr, s_ptr
+
+
+@njit
+def _axons(d_ptr, s_ptr, syn_tgt, syn_dly, sc_row, sc_comp, nrn_core, n_cores, fill,
+           syn_ptr, sc_ptr, ax_sender, ax_core, ax_dly, ax_t0, out_ptr):
+    """Count the input axons (one per sender and destination core of its direct or scratch
+    synapses, whose lists `_by_sender` sorted by core); with `fill`, also write each axon's
+    synapse ranges, sender, core, shared delay (-1: they differ or none), first target if its
+    targets are consecutive (-1: not), and the senders' CSR over axons."""
+    a = 0
+    for s in range(d_ptr.shape[0] - 1):
+        jd, jd1, js, js1 = d_ptr[s], d_ptr[s + 1], s_ptr[s], s_ptr[s + 1]
+        while jd < jd1 or js < js1:
+            c = min(nrn_core[syn_tgt[jd]] if jd < jd1 else n_cores, nrn_core[sc_comp[sc_row[js]]] if js < js1 else n_cores)
+            j0, k0 = jd, js
+            while jd < jd1 and nrn_core[syn_tgt[jd]] == c:
+                jd += 1
+            while js < js1 and nrn_core[sc_comp[sc_row[js]]] == c:
+                js += 1
+            if fill:
+                syn_ptr[a] = j0
+                sc_ptr[a] = k0
+                ax_sender[a] = s
+                ax_core[a] = c
+                dl, t0 = -1, -1
+                if jd > j0:
+                    dl = syn_dly[j0]
+                    for j in range(j0 + 1, jd):
+                        if syn_dly[j] != dl:
+                            dl = -1
+                    if syn_tgt[jd - 1] - syn_tgt[j0] == jd - 1 - j0:
+                        t0 = syn_tgt[j0]
+                ax_dly[a] = dl
+                ax_t0[a] = t0
+            a += 1
+        if fill:
+            out_ptr[s + 1] = a
+    if fill:
+        syn_ptr[a] = d_ptr[-1]
+        sc_ptr[a] = s_ptr[-1]
+    return a
 
 
 def compile_network(net: Network, chip: ChipSpec, placement: Placement | None = None,
@@ -144,35 +275,10 @@ def compile_network(net: Network, chip: ChipSpec, placement: Placement | None = 
     starts = np.flatnonzero(np.diff(kind, prepend=-1))   # populations are contiguous: runs of one kernel
 
     syn = table or synapse_table(net, chip)
-    sender, tgt, w, dly, row, syn_bits = syn.sender, syn.tgt, syn.w, syn.dly, syn.row, syn.bits
+    lay = _lay_out(syn, nrn_core, N + M, chip.n_cores, fixed)   # input axons and their synapses
+    ax_sender, ax_core = lay.pop("ax_sender"), lay.pop("ax_core")
+    A = len(ax_sender)
 
-    # Input axons: one per (sender, destination core).
-    dst_core = nrn_core[tgt]
-    key = sender * chip.n_cores + dst_core
-    akeys, syn_axon = np.unique(key, return_inverse=True)
-    A = len(akeys)
-    ax_sender, ax_core = akeys // chip.n_cores, akeys % chip.n_cores
-    direct = row < 0
-    order = np.lexsort((tgt[direct], syn_axon[direct]))
-    syn_ptr = _csr(syn_axon[direct], A)
-    d_axon, d_dly = syn_axon[direct], dly[direct]
-    lo, hi = np.full(A, np.iinfo(np.int64).max), np.full(A, -1)
-    np.minimum.at(lo, d_axon, d_dly)
-    np.maximum.at(hi, d_axon, d_dly)
-    ax_dly = np.where(lo == hi, hi, -1).astype(np.int64)
-    d_tgt = tgt[direct][order]
-    first, last = syn_ptr[:-1], syn_ptr[1:] - 1
-    has = last >= first
-    consecutive = has & (d_tgt[np.maximum(last, 0)] - d_tgt[np.minimum(first, len(d_tgt) - 1)] == last - first) \
-        if len(d_tgt) else has
-    ax_t0 = np.where(consecutive, d_tgt[np.minimum(first, max(len(d_tgt) - 1, 0))] if len(d_tgt) else -1,
-                     -1).astype(np.int64)
-    sc = ~direct
-    sc_order = np.lexsort((tgt[sc], syn_axon[sc]))
-    sc_ptr = _csr(syn_axon[sc], A)
-
-    # Out-axon lists of senders (axons are sorted by sender already).
-    out_ptr = _csr(ax_sender, N + M)
     src_core = np.concatenate([nrn_core, np.full(M, -1, np.int64)])  # -1: the host, at tile (0, 0) of chip (0, 0)
     out_ew, out_ns, out_chip = chip.routes(src_core[ax_sender], ax_core)
     sender_row = np.concatenate([nrn_row, np.full(M, host_row, dtype=np.int64)])
@@ -183,7 +289,7 @@ def compile_network(net: Network, chip: ChipSpec, placement: Placement | None = 
     nrn_ew, nrn_ns, nrn_chip = chip.routes(np.full(N, -1, np.int64), nrn_core)
     bits = chip.core.graded_payload_bits
 
-    usage = _usage(len(core_ids), row_of_core, nrn_row, ax_sender, ax_core, N, tgt, syn_bits)
+    usage = _usage(len(core_ids), row_of_core, nrn_row, ax_sender, ax_core, N, *syn.fan_in(N))
     check_fit(chip, core_ids, usage, net, pop_slices, nrn_core)
     tiles_used = len(np.unique(core_ids // chip.cores_per_tile))
     chips_used = len(np.unique(core_ids // chip.cores_per_chip))
@@ -193,26 +299,24 @@ def compile_network(net: Network, chip: ChipSpec, placement: Placement | None = 
         in_graded=in_graded, host_side=int(bits == 0), payload_bits=bits or HOST_PAYLOAD_BITS,
         nrn_row=nrn_row, nrn_ew=nrn_ew, nrn_ns=nrn_ns, nrn_chip=nrn_chip, run_ptr=run_ptr, run_row=nrn_row[run_ptr[:-1]],
         kernel_runs=np.stack([starts, np.append(starts, N)[1:], kind[starts]], axis=1), **neuron,
-        out_ptr=out_ptr, out_axon=np.arange(A, dtype=np.int64), out_ew=out_ew,
-        out_ns=out_ns, out_chip=out_chip, sender_row=sender_row, axon_row=row_of_core[ax_core],
-        syn_ptr=syn_ptr, syn_tgt=tgt[direct][order], syn_w=w[direct][order], syn_dly=dly[direct][order], ax_dly=ax_dly, ax_t0=ax_t0,
-        sc_ptr=sc_ptr, sc_row=row[sc][sc_order], sc_w=w[sc][sc_order].astype(np.int64), sc_dly=dly[sc][sc_order],
+        out_axon=np.arange(A, dtype=np.int64), out_ew=out_ew, out_ns=out_ns, out_chip=out_chip,
+        sender_row=sender_row, axon_row=row_of_core[ax_core], **lay,
         sc_comp=syn.sc_comp, sc_shift=syn.sc_shift,
-        max_delay=int(dly.max()) if len(dly) else 0,
+        max_delay=int(syn.dly.max()) if len(syn.dly) else 0,
         core_ids=core_ids, latency_ns=chip.profile.vector("latency_ns"),
         barrier_ns=chip.barrier(tiles_used, chips_used) * 1e9, usage=usage,
         state_bytes=_state_bytes(usage, fixed),
     )
 
 
-def _usage(R, row_of_core, nrn_row, ax_sender, ax_core, N, tgt, syn_bits) -> dict:
+def _usage(R, row_of_core, nrn_row, ax_sender, ax_core, N, fan_in, fan_in_bits) -> dict:
     chip_sender = ax_sender < N
     return {
         "compartments": np.bincount(nrn_row, minlength=R),
         "input_axons": np.bincount(row_of_core[ax_core], minlength=R),
         "output_axons": np.bincount(nrn_row[ax_sender[chip_sender]], minlength=R),
-        "synapse_memory_bits": np.bincount(nrn_row[tgt], weights=syn_bits, minlength=R).astype(np.int64),
-        "synapses": np.bincount(nrn_row[tgt], minlength=R),
+        "synapse_memory_bits": np.bincount(nrn_row, weights=fan_in_bits, minlength=R).astype(np.int64),
+        "synapses": np.bincount(nrn_row, weights=fan_in, minlength=R).astype(np.int64),
     }
 
 

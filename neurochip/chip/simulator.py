@@ -174,22 +174,18 @@ class Simulator:
                                                zlib.crc32(np.ascontiguousarray(p.sc_w)))
 
     def _route_tables(self) -> tuple:
-        """The synapse memory in packet order with per-sender sums (`kernels.route_tables`),
+        """Per-packet and per-sender sums for the walk of the synapse memory (`kernels.route_tables`),
         int32 where everything fits; rebuilt when a weight has changed (`_synapse_key`)."""
         if getattr(self, "_routes_key", None) != self._synapse_key():
             self._routes_key = self._synapse_key()
             p = self.program
-            n_syn = int(np.diff(p.syn_ptr)[p.out_axon].sum()) if len(p.out_axon) else 0
             lim = kernels.I32_MAX
-            small = max(n_syn, len(p.sc_w), len(p.out_ptr)) < lim and all(
-                len(a) == 0 or np.abs(a).max() <= lim for a in (p.syn_w, p.axon_row, p.ax_t0, p.syn_dly))
-            dt = np.int32 if small else np.int64
-            per_synapse_delays = bool(np.any(p.ax_dly < 0))   # else dly is never read: left empty
-            ept, tw = np.zeros((len(p.out_axon), 8), dt), np.zeros((2, n_syn), dt)
-            dly = np.zeros(n_syn if per_synapse_delays else 0, dt)
-            snd = kernels.route_tables(p.out_ptr, p.out_axon, p.out_ew, p.out_ns, p.out_chip, p.syn_ptr, p.sc_ptr, p.axon_row,
-                                       p.ax_dly, p.ax_t0, p.syn_tgt, p.syn_w, p.syn_dly, ept, tw, dly)
-            self._routes = snd, ept, tw, dly
+            small = max(len(p.syn_tgt), len(p.sc_w), len(p.out_ptr)) < lim and all(
+                len(a) == 0 or np.abs(a).max() <= lim for a in (p.axon_row, p.ax_t0))
+            ept = np.zeros((len(p.out_axon), 8), np.int32 if small else np.int64)
+            snd = kernels.route_tables(p.out_ptr, p.out_axon, p.out_ew, p.out_ns, p.out_chip, p.syn_ptr, p.sc_ptr,
+                                       p.axon_row, p.ax_dly, p.ax_t0, ept)
+            self._routes = snd, ept
         return self._routes
 
     def fingerprint(self) -> str:
@@ -336,13 +332,13 @@ class Simulator:
         sc_dirty = np.zeros((max(1, self.scratch.size), 2), dtype=np.int64)  # touched scratch cells
 
         if self._fixed32(g_val):
-            snd, ept, tw, dly = self._route_tables()
+            snd, ept = self._route_tables()
             kernels.run_fixed32(steps, self.t, self.u, self.v, self.dend, self.scratch, sc_dirty,
                                 p.run_ptr, p.run_row, p.du_fac, p.dv_fac, p.bias, p.vth, p.sub,
                                 in_ptr, in_idx, p.n_neurons, g_ptr, g_idx, g_val, p.host_side, p.nrn_ew, p.nrn_ns, p.nrn_chip,
                                 p.out_ptr, p.out_axon, p.out_ew, p.out_ns, p.out_chip, p.sender_row, p.axon_row,
                                 p.syn_ptr, p.syn_tgt, p.syn_w, p.syn_dly, p.sc_ptr, p.sc_row, p.sc_w, p.sc_dly,
-                                p.sc_comp, p.sc_shift, snd, ept, tw, dly, p.latency_ns, p.barrier_ns,
+                                p.sc_comp, p.sc_shift, snd, ept, p.latency_ns, p.barrier_ns,
                                 counters, core_busy, step_lat, rec_col, rec_spk, rec_u, rec_v, rec_core_time,
                                 rec_counts, spike_count)
         else:
@@ -440,13 +436,13 @@ class Simulator:
 
         self.reset()
         if self._fixed32(g_val):
-            snd, ept, tw, dly = self._route_tables()
+            snd, ept = self._route_tables()
             kernel = kernels.batch_fixed32
             program = (p.run_ptr, p.run_row, p.du_fac, p.dv_fac, p.bias, p.vth, p.sub,
                        in_ptr, in_idx, p.n_neurons, g_ptr, g_idx, g_val, p.host_side, p.nrn_ew, p.nrn_ns, p.nrn_chip,
                        p.out_ptr, p.out_axon, p.out_ew, p.out_ns, p.out_chip, p.sender_row, p.axon_row,
                        p.syn_ptr, p.syn_tgt, p.syn_w, p.syn_dly, p.sc_ptr, p.sc_row, p.sc_w, p.sc_dly,
-                       p.sc_comp, p.sc_shift, snd, ept, tw, dly, p.latency_ns, p.barrier_ns)
+                       p.sc_comp, p.sc_shift, snd, ept, p.latency_ns, p.barrier_ns)
         else:
             kernel = kernels.batch_generic
             program = (p.run_ptr, p.run_row, p.kernel_runs, p.du_fac, p.dv_fac, p.bias, p.vth, p.sub,

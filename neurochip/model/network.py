@@ -82,38 +82,104 @@ class Projection:
         In fixed point the weights are Lava's effective weights and must be integers.
         `plastic`: every entry of a dense matrix (every stored entry of a sparse one) is a
         synapse, zeros too, since learning may grow it, and signs are mixed.
+        Compact dtypes: ids int32 (`id_dtype`), weights int16 in fixed point (an effective
+        weight lies in [-256, 255]), float64 in float, delays int8.
+        A CSR matrix with sorted indices (`fan_in_weights` builds one) is read without copies
+        of its indices.
         """
         w = self.weights
-        if sp.issparse(w):
+        ids = id_dtype(max(w.shape))
+        if sp.isspmatrix_csr(w) and w.has_sorted_indices:   # already in (post, pre) order
+            post = np.repeat(np.arange(w.shape[0], dtype=ids), np.diff(w.indptr))
+            pre, val = w.indices.astype(ids, copy=False), w.data
+        elif sp.issparse(w):
             coo = w.tocoo()
-            post, pre, val = coo.row.astype(np.int64), coo.col.astype(np.int64), coo.data
+            post, pre, val = coo.row.astype(ids), coo.col.astype(ids), coo.data
             order = np.lexsort((pre, post))
             post, pre, val = post[order], pre[order], val[order]
-            full_sign_source = val if val.size == np.prod(w.shape) else np.append(val, 0)
         else:
-            post, pre = np.nonzero(np.ones(w.shape, bool) if plastic else w)
+            post, pre = (a.astype(ids) for a in np.nonzero(np.ones(w.shape, bool) if plastic else w))
             val = w[post, pre]
-            full_sign_source = w
         if fixed_point:
             if val.dtype.kind == "f" and np.any(val != np.round(val)):
                 raise NetworkError(f"projection {self.name!r}: fixed-point weights must be integers; "
                                    "quantize first (neurochip.mapping.quantize) or use FloatLIF populations")
-            mode = "mixed" if plastic else sign_mode(np.asarray(full_sign_source))
-            eff = effective_weights(val, self.num_weight_bits, mode)
-            changed = eff != val
-            if np.any(changed):
-                diff = np.abs(eff - val)[changed]
-                warnings.warn(f"projection {self.name!r}: {changed.sum()} of {val.size} weights changed to fit "
-                              f"{self.num_weight_bits}-bit {mode} synapses (max change {diff.max()}, mean {diff.mean():.3g})",
-                              WeightClipWarning, stacklevel=3)
-            val = eff
-            keep = np.ones(val.size, dtype=bool) if plastic else val != 0
+            mode = "mixed" if plastic else sign_mode(val)   # the absent (zero) entries change no mode
+            val = self._effective(val, mode)
+            keep = None if plastic or np.all(val != 0) else val != 0
         else:
             val = val.astype(np.float64)
-            keep = np.ones(val.size, dtype=bool)
+            keep = None
         d = self.delay
-        dly = d[post, pre] if d.ndim else np.full(post.size, int(d), dtype=np.int64)
-        return post[keep], pre[keep], val[keep], dly[keep].astype(np.int64)
+        dly = d[post, pre].astype(np.int8) if d.ndim else np.full(post.size, int(d), dtype=np.int8)
+        if keep is None:
+            return post, pre, val, dly
+        return post[keep], pre[keep], val[keep], dly[keep]
+
+    def _effective(self, val: np.ndarray, mode: str) -> np.ndarray:
+        """`effective_weights` as int16, a chunk at a time (no int64 copy of all weights); warns
+        how many changed."""
+        if val.dtype.kind in "iu" and val.size:   # integers that all keep their value: one cast
+            lo, hi = int(val.min()), int(val.max())
+            span = np.arange(lo, hi + 1) if hi - lo < 2**16 else None
+            if span is not None and np.array_equal(effective_weights(span, self.num_weight_bits, mode), span):
+                return val.astype(np.int16)
+        out = np.empty(val.size, np.int16)
+        changed, top, total = 0, 0, 0
+        for lo in range(0, val.size, _CHUNK):
+            v = val[lo:lo + _CHUNK]
+            eff = effective_weights(v, self.num_weight_bits, mode)
+            diff = np.abs(eff - v)
+            changed, top, total = changed + np.count_nonzero(diff), max(top, diff.max()), total + diff.sum()
+            out[lo:lo + _CHUNK] = eff
+        if changed:
+            warnings.warn(f"projection {self.name!r}: {changed} of {val.size} weights changed to fit "
+                          f"{self.num_weight_bits}-bit {mode} synapses (max change {top}, mean {total / changed:.3g})",
+                          WeightClipWarning, stacklevel=4)
+        return out
+
+
+_CHUNK = 1 << 22   # synapses a pass converts at once: bounds the int64 temporaries
+
+
+def id_dtype(n: int):
+    """The dtype of neuron and synapse ids below n: int32, or int64 from 2**31."""
+    return np.int32 if n < 2**31 else np.int64
+
+
+def fan_in_weights(pre: np.ndarray, weights, n_pre: int, dtype=np.int8) -> sp.csr_matrix:
+    """The (n_post, n_pre) CSR weight matrix of a fixed fan-in: post neuron i has synapses
+    from pre[i, 0..k-1] (distinct) with `weights`: one value (then `pre` is sorted row by row
+    in place), or one per entry of `pre` (then each row of `pre` must be increasing).
+
+    Built without dense or int64 intermediates: the indices are `pre` itself if it is int32,
+    data `dtype` (int8 holds Loihi's 8-bit mantissas), indptr int32, so a network of 100 M
+    synapses costs 5 bytes a synapse here. The recipe for large sparse networks: fill an
+    int32 (n_post, k) `pre` (in chunks of rows if it is drawn at random), then pass this
+    matrix to `Network.connect` (benchmarks/scale.py does so for 100 M synapses).
+    """
+    pre = np.asarray(pre)
+    if pre.ndim != 2 or pre.dtype.kind not in "iu":
+        raise NetworkError(f"fan_in_weights: pre must be a 2-D integer array (n_post, fan_in), got {pre.dtype} "
+                           f"of shape {pre.shape}")
+    n_post, k = pre.shape
+    if pre.size and (pre.min() < 0 or pre.max() >= n_pre):
+        raise NetworkError(f"fan_in_weights: pre ids must lie in [0, {n_pre}), got range [{pre.min()}, {pre.max()}]")
+    if pre.size >= 2**31:
+        raise NetworkError(f"fan_in_weights: {pre.size} synapses; a CSR with int32 indices holds at most 2**31 - 1")
+    pre = pre.astype(np.int32, copy=False)
+    if np.ndim(weights) == 0:
+        pre.sort(axis=1)
+    bad = np.flatnonzero(np.any(pre[:, 1:] <= pre[:, :-1], axis=1)) if k > 1 else []
+    if len(bad):
+        what = "repeats a pre neuron" if np.ndim(weights) == 0 else "is not increasing (sort it with its weights)"
+        raise NetworkError(f"fan_in_weights: row {bad[0]} of pre {what}: {pre[bad[0]].tolist()[:10]}")
+    data = np.empty(pre.size, dtype)
+    data[:] = np.asarray(weights).ravel() if np.ndim(weights) else weights
+    indptr = (np.arange(n_post + 1, dtype=np.int64) * k).astype(np.int32)
+    m = sp.csr_matrix((data, pre.ravel(), indptr), shape=(n_post, n_pre), copy=False)
+    m.has_sorted_indices = True
+    return m
 
 
 @dataclass
