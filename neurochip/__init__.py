@@ -6,10 +6,11 @@ from neurochip.model.errors import FitError, NetworkError, SpecError
 from neurochip.model.events import EVENTS
 from neurochip.model.fixed import effective_weights
 from neurochip.model.network import Network, Projection, WeightClipWarning
-from neurochip.model.neurons import FloatLIF, GradedSource, LoihiLIF, SpikeSource
+from neurochip.model.neurons import FloatLIF, GradedReluVec, GradedSource, GradedVec, LoihiLIF, SpikeSource
 
 __all__ = [
-    "ChipSpec", "CoreSpec", "EVENTS", "EventCost", "FitError", "FloatLIF", "GradedSource", "LoihiLIF", "Network",
+    "ChipSpec", "CoreSpec", "EVENTS", "EventCost", "FitError", "FloatLIF", "GradedReluVec", "GradedSource",
+    "GradedVec", "LoihiLIF", "Network",
     "NetworkError", "Placement", "Profile", "Projection", "RunResult", "Simulator", "SpecError",
     "SpikeSource", "WeightClipWarning", "effective_weights", "loihi1", "loihi2", "presets",
 ]
