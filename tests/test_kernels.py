@@ -116,7 +116,7 @@ def test_route_and_deliver_matches_naive(case, data):
     dirty = np.zeros((max(1, scratch.size), 2), np.int64)
     cnt = np.zeros((p.n_rows, N_EVENTS), np.int64)
     nd = kernels.route_and_deliver(senders, len(senders), tnext, dend, scratch, mark, dirty, 0,
-                                   p.out_ptr, p.out_axon, p.out_ew, p.out_ns, p.sender_row, p.axon_row,
+                                   p.out_ptr, p.out_axon, p.out_ew, p.out_ns, p.out_chip, p.sender_row, p.axon_row,
                                    p.syn_ptr, p.syn_tgt, p.syn_w, p.syn_dly, p.ax_dly, p.ax_t0, p.sc_ptr, p.sc_row, p.sc_w,
                                    p.sc_dly, cnt)
     kernels.flush_scratch(tnext, dend, scratch, mark, dirty, nd, p.sc_comp, p.sc_shift)

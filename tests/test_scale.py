@@ -176,6 +176,17 @@ def test_output_axons_count_distinct_neuron_core_pairs(case, data):
     assert got.tolist() == want.tolist()
 
 
+def test_sender_core_pairs_hold_int32_ids_times_many_cores():
+    """The table keeps int32 ids up to 2**31 senders; sender * n_cores must not wrap."""
+    from types import SimpleNamespace
+
+    from neurochip.mapping.placement.traffic import sender_core_pairs
+
+    table = SimpleNamespace(sender=np.array([2**30, 2**30 + 1], np.int32), tgt=np.array([0, 1], np.int32))
+    src, dst = sender_core_pairs(table, np.array([3, 1]), 2048)
+    assert src.tolist() == [2**30, 2**30 + 1] and dst.tolist() == [3, 1]
+
+
 def test_metis_refuses_graphs_it_cannot_index_or_hold(monkeypatch):
     from neurochip.model import files
 

@@ -36,7 +36,9 @@ def neuron_cores(net, placement: Placement) -> np.ndarray:
 
 def sender_core_pairs(table: SynapseTable, core_of: np.ndarray, n_cores: int) -> tuple[np.ndarray, np.ndarray]:
     """(sender, destination core) of every input axon: one per pair with synapses."""
-    pairs = np.unique(table.sender * n_cores + core_of[table.tgt])
+    key = np.multiply(table.sender, n_cores, dtype=np.int64)   # int64: the table's ids may be int32
+    key += core_of[table.tgt]
+    pairs = np.unique(key)
     return pairs // n_cores, pairs % n_cores
 
 

@@ -230,10 +230,10 @@ def _add_row(dst, w):
 
 @njit
 def route_and_deliver(senders, n_send, tnext, dend, scratch, sc_mark, sc_dirty, n_dirty,
-                      out_ptr, out_axon, out_ew, out_ns, sender_row, axon_row,
-                      syn_ptr, syn_tgt, syn_w, syn_dly, ax_dly, ax_t0, sc_ptr, sc_row, sc_w, sc_dly, cnt, out_chip=None):
-    """Send each sender's packets and walk the synapses of every arriving axon (`out_chip`:
-    chip links per packet; None on a single chip).
+                      out_ptr, out_axon, out_ew, out_ns, out_chip, sender_row, axon_row,
+                      syn_ptr, syn_tgt, syn_w, syn_dly, ax_dly, ax_t0, sc_ptr, sc_row, sc_w, sc_dly, cnt):
+    """Send each sender's packets (with their mesh hops and chip links) and walk the synapses
+    of every arriving axon.
 
     Direct synapses add into dend[(tnext + delay) % R]; scratch synapses into
     scratch[delay, row], remembered in sc_dirty for the flush. Returns n_dirty.
@@ -249,8 +249,7 @@ def route_and_deliver(senders, n_send, tnext, dend, scratch, sc_mark, sc_dirty, 
             cnt[r, PACKETS] += 1
             cnt[r, HOPS_EW] += out_ew[e]
             cnt[r, HOPS_NS] += out_ns[e]
-            if out_chip is not None:
-                cnt[r, CHIP_HOPS] += out_chip[e]
+            cnt[r, CHIP_HOPS] += out_chip[e]
             d = axon_row[ax]
             cnt[d, AXONS_IN] += 1
             cnt[d, SYN_OPS] += (syn_ptr[ax + 1] - syn_ptr[ax]) + (sc_ptr[ax + 1] - sc_ptr[ax])
@@ -416,9 +415,8 @@ def forward_step(tabs, in_lo, in_hi, in_idx, u, v, dend, scratch, sc_mark, sc_di
         senders[n_send] = N + in_idx[j]
         n_send += 1
     n_dirty = route_and_deliver(senders, n_send, tabs + 1, dend, scratch, sc_mark, sc_dirty, 0,
-                                out_ptr, out_axon, out_ew, out_ns, sender_row, axon_row,
-                                syn_ptr, syn_tgt, syn_w, syn_dly, ax_dly, ax_t0, sc_ptr, sc_row, sc_w, sc_dly, cnt_step,
-                                out_chip)
+                                out_ptr, out_axon, out_ew, out_ns, out_chip, sender_row, axon_row,
+                                syn_ptr, syn_tgt, syn_w, syn_dly, ax_dly, ax_t0, sc_ptr, sc_row, sc_w, sc_dly, cnt_step)
     flush_scratch(tabs + 1, dend, scratch, sc_mark, sc_dirty, n_dirty, sc_comp, sc_shift)
     return n_spk, n_send
 

@@ -28,9 +28,9 @@ def index(net: Network) -> tuple[dict, dict, int, int]:
 @dataclass
 class SynapseTable:
     """Every synapse of a network, flat, in compact dtypes: sender (neuron id, or N + input
-    channel) and target neuron as `ids` (int32 while sender * n_cores + core, which mapping
-    code forms, fits it; else int64), weight (shifted by weight_exp >= 0; int16 in fixed
-    point: an effective weight << 7 lies in [-2**15, 2**15); float64 in float), delay (int8).
+    channel) and target neuron as `ids` (`id_dtype`: int32 below 2**31 senders), weight
+    (shifted by weight_exp >= 0; int16 in fixed point: an effective weight << 7 lies in
+    [-2**15, 2**15); float64 in float), delay (int8).
 
     Per projection k, not per synapse: its synapses are [proj_ptr[k], proj_ptr[k+1]), each
     takes proj_bits[k] bits of synaptic memory, and scratch rows [proj_rows[k],
@@ -82,7 +82,7 @@ def synapse_table(net: Network, chip: ChipSpec, plastic: bool = False) -> Synaps
     single projection's arrays are used as they are (no concatenated copy)."""
     fixed = net.fixed_point
     pop_slices, src_slices, N, M = index(net)
-    ids = id_dtype((N + M) * chip.n_cores)
+    ids = id_dtype(N + M)
     wdt = np.int16 if fixed else np.float64
     parts = [(np.zeros(0, ids), np.zeros(0, ids), np.zeros(0, wdt), np.zeros(0, np.int8))]
     proj_ptr, proj_bits, proj_rows = [0], [], [0]
