@@ -173,6 +173,26 @@ class Simulator:
         return tuple(id(a) for a in arrays) + (zlib.crc32(np.ascontiguousarray(p.syn_w)),
                                                zlib.crc32(np.ascontiguousarray(p.sc_w)))
 
+    def _kernel(self, batch: bool, in_ptr, in_idx, g_ptr, g_idx, g_val) -> tuple:
+        """(kernel, its program arguments): the int32 fast path where it is exact (`_fixed32`),
+        else the generic kernels; `batch`: the one over samples (`run_samples`), else `run`'s."""
+        p = self.program
+        inputs = (in_ptr, in_idx, p.n_neurons, g_ptr, g_idx, g_val, p.host_side)
+        routes = (p.out_ptr, p.out_axon, p.out_ew, p.out_ns, p.out_chip, p.sender_row, p.axon_row)
+        if self._fixed32(g_val):
+            snd, ept = self._route_tables()
+            return (kernels.batch_fixed32 if batch else kernels.run_fixed32), (
+                p.run_ptr, p.run_row, p.du_fac, p.dv_fac, p.bias, p.vth, p.sub,
+                *inputs, p.nrn_ew, p.nrn_ns, p.nrn_chip, *routes,
+                p.syn_ptr, p.syn_tgt, p.syn_w, p.syn_dly, p.sc_ptr, p.sc_row, p.sc_w, p.sc_dly,
+                p.sc_comp, p.sc_shift, snd, ept, p.latency_ns, p.barrier_ns)
+        return (kernels.batch_generic if batch else kernels.run), (
+            p.run_ptr, p.run_row, p.kernel_runs, p.du_fac, p.dv_fac, p.bias, p.vth, p.sub,
+            p.ramp_start, p.ramp_steps, p.ramp_slope,
+            *inputs, p.payload_max, p.nrn_ew, p.nrn_ns, p.nrn_chip, *routes,
+            p.syn_ptr, p.syn_tgt, p.syn_w, p.syn_dly, p.ax_dly, p.ax_t0, p.sc_ptr, p.sc_row, p.sc_w,
+            p.sc_dly, p.sc_comp, p.sc_shift, p.latency_ns, p.barrier_ns)
+
     def _route_tables(self) -> tuple:
         """Per-packet and per-sender sums for the walk of the synapse memory (`kernels.route_tables`),
         int32 where everything fits; rebuilt when a weight has changed (`_synapse_key`)."""
@@ -331,27 +351,10 @@ class Simulator:
         spike_count = np.zeros(p.n_neurons, dtype=np.int64)
         sc_dirty = np.zeros((max(1, self.scratch.size), 2), dtype=np.int64)  # touched scratch cells
 
-        if self._fixed32(g_val):
-            snd, ept = self._route_tables()
-            kernels.run_fixed32(steps, self.t, self.u, self.v, self.dend, self.scratch, sc_dirty,
-                                p.run_ptr, p.run_row, p.du_fac, p.dv_fac, p.bias, p.vth, p.sub,
-                                in_ptr, in_idx, p.n_neurons, g_ptr, g_idx, g_val, p.host_side, p.nrn_ew, p.nrn_ns, p.nrn_chip,
-                                p.out_ptr, p.out_axon, p.out_ew, p.out_ns, p.out_chip, p.sender_row, p.axon_row,
-                                p.syn_ptr, p.syn_tgt, p.syn_w, p.syn_dly, p.sc_ptr, p.sc_row, p.sc_w, p.sc_dly,
-                                p.sc_comp, p.sc_shift, snd, ept, p.latency_ns, p.barrier_ns,
-                                counters, core_busy, step_lat, rec_col, rec_spk, rec_u, rec_v, rec_core_time,
-                                rec_counts, spike_count)
-        else:
-            with self._payload_check():
-                kernels.run(steps, self.t, self.u, self.v, self.dend, self.scratch, sc_dirty,
-                            p.run_ptr, p.run_row, p.kernel_runs, p.du_fac, p.dv_fac, p.bias, p.vth, p.sub,
-                            p.ramp_start, p.ramp_steps, p.ramp_slope,
-                            in_ptr, in_idx, p.n_neurons, g_ptr, g_idx, g_val, p.host_side, p.payload_max, p.nrn_ew,
-                            p.nrn_ns, p.nrn_chip, p.out_ptr, p.out_axon, p.out_ew, p.out_ns, p.out_chip, p.sender_row,
-                            p.axon_row, p.syn_ptr, p.syn_tgt, p.syn_w, p.syn_dly, p.ax_dly, p.ax_t0, p.sc_ptr, p.sc_row,
-                            p.sc_w, p.sc_dly, p.sc_comp, p.sc_shift, p.latency_ns, p.barrier_ns,
-                            counters, core_busy, step_lat, rec_col, rec_spk, rec_u, rec_v, rec_core_time, rec_counts,
-                            spike_count)
+        kernel, program = self._kernel(False, in_ptr, in_idx, g_ptr, g_idx, g_val)
+        with self._payload_check():
+            kernel(steps, self.t, self.u, self.v, self.dend, self.scratch, sc_dirty, *program,
+                   counters, core_busy, step_lat, rec_col, rec_spk, rec_u, rec_v, rec_core_time, rec_counts, spike_count)
         self.t += steps
 
         res = RunResult(steps=steps, counters=counters,
@@ -435,23 +438,7 @@ class Simulator:
                    spike_count)
 
         self.reset()
-        if self._fixed32(g_val):
-            snd, ept = self._route_tables()
-            kernel = kernels.batch_fixed32
-            program = (p.run_ptr, p.run_row, p.du_fac, p.dv_fac, p.bias, p.vth, p.sub,
-                       in_ptr, in_idx, p.n_neurons, g_ptr, g_idx, g_val, p.host_side, p.nrn_ew, p.nrn_ns, p.nrn_chip,
-                       p.out_ptr, p.out_axon, p.out_ew, p.out_ns, p.out_chip, p.sender_row, p.axon_row,
-                       p.syn_ptr, p.syn_tgt, p.syn_w, p.syn_dly, p.sc_ptr, p.sc_row, p.sc_w, p.sc_dly,
-                       p.sc_comp, p.sc_shift, snd, ept, p.latency_ns, p.barrier_ns)
-        else:
-            kernel = kernels.batch_generic
-            program = (p.run_ptr, p.run_row, p.kernel_runs, p.du_fac, p.dv_fac, p.bias, p.vth, p.sub,
-                       p.ramp_start, p.ramp_steps, p.ramp_slope,
-                       in_ptr, in_idx, p.n_neurons, g_ptr, g_idx, g_val, p.host_side, p.payload_max, p.nrn_ew,
-                       p.nrn_ns, p.nrn_chip, p.out_ptr, p.out_axon, p.out_ew, p.out_ns, p.out_chip, p.sender_row,
-                       p.axon_row,
-                       p.syn_ptr, p.syn_tgt, p.syn_w, p.syn_dly, p.ax_dly, p.ax_t0, p.sc_ptr, p.sc_row, p.sc_w,
-                       p.sc_dly, p.sc_comp, p.sc_shift, p.latency_ns, p.barrier_ns)
+        kernel, program = self._kernel(True, in_ptr, in_idx, g_ptr, g_idx, g_val)
 
         def chunk(lo: int, hi: int) -> tuple:
             """Samples lo..hi-1 on a state of their own; returns that state after sample hi-1."""
