@@ -80,38 +80,38 @@ class LavaGraph:
         self.graph, reset = graph, graph["reset"]
         lif, per_sample = (LIF, {}) if reset is None else \
             (LIFReset, {"reset_interval": int(reset["interval"]), "reset_offset": int(reset["offset"])})
-        self.lifs, self.ports = {}, {}
+        self.neurons, self.ports = {}, {}
         for p in graph["neurons"]:
             kind = p.get("process", "LIF")
             if kind == "LIF":
-                self.lifs[p["name"]] = lif(shape=(p["n"],), name=p["name"], **per_sample, **p["lif"])
+                self.neurons[p["name"]] = lif(shape=(p["n"],), name=p["name"], **per_sample, **p["lif"])
                 self.ports[p["name"]] = PORTS
             else:   # graded vectors keep no state: nothing to reset per sample
                 proc = getattr(graded, kind)(shape=(p["n"],), **p["lif"])
                 proc.name = p["name"]   # their __init__ takes no name; the monitors key data by it
-                self.lifs[p["name"]] = proc
+                self.neurons[p["name"]] = proc
                 self.ports[p["name"]] = GRADED_PORTS
         self.kinds = {}
         for proj in graph["projections"]:
             conn = _connection(proj, graph["fixed"])
             self.kinds[proj["name"]] = type(conn).__name__
-            if proj["pre"] in self.lifs:
-                self.lifs[proj["pre"]].s_out.connect(conn.s_in)
+            if proj["pre"] in self.neurons:
+                self.neurons[proj["pre"]].s_out.connect(conn.s_in)
             else:  # one RingBuffer per projection: a fanned-out RingBuffer segfaults in lava-nc 0.10
                 RingBuffer(data=graph["sources"][proj["pre"]]).s_out.connect(conn.s_in)
-            conn.a_out.connect(self.lifs[proj["post"]].a_in)
+            conn.a_out.connect(self.neurons[proj["post"]].a_in)
         # one monitor a probed port (a graded vector's spikes and v are both its s_out)
-        self.monitors = [(name, port, Monitor()) for name in self.lifs
+        self.monitors = [(name, port, Monitor()) for name in self.neurons
                          for port in dict.fromkeys(self.ports[name][v] for v in graph["record"] if v in self.ports[name])]
         for name, port, mon in self.monitors:
-            mon.probe(getattr(self.lifs[name], port), graph["steps"])
+            mon.probe(getattr(self.neurons[name], port), graph["steps"])
 
     def components(self) -> list[list[str]]:
         """Connected groups of neuron populations: Lava runs what is connected to the
         process it is asked to run, so each group runs on its own."""
-        names = list(self.lifs)
+        names = list(self.neurons)
         edges = np.array([(names.index(p["pre"]), names.index(p["post"])) for p in self.graph["projections"]
-                          if p["pre"] in self.lifs], dtype=np.int64).reshape(-1, 2)
+                          if p["pre"] in self.neurons], dtype=np.int64).reshape(-1, 2)
         _, label = connected_components(sp.coo_matrix((np.ones(len(edges)), edges.T), shape=(len(names),) * 2),
                                         directed=False)
         return [[name for name, c in zip(names, label) if c == group] for group in dict.fromkeys(label)]
@@ -126,12 +126,12 @@ class LavaGraph:
         tag = tag or ("fixed_pt" if self.graph["fixed"] else "floating_pt")
         out = {"spikes": {}, "u": {}, "v": {}, "final_u": {}, "final_v": {}}
         for names in self.components():
-            anchor = self.lifs[names[0]]
+            anchor = self.neurons[names[0]]
             try:
                 anchor.run(condition=RunSteps(num_steps=self.graph["steps"]), run_cfg=Loihi2SimCfg(select_tag=tag))
                 data = {(name, port): mon.get_data()[name][port] for name, port, mon in self.monitors if name in names}
                 for name in names:
-                    proc, ports = self.lifs[name], self.ports[name]
+                    proc, ports = self.neurons[name], self.ports[name]
                     for var in self.graph["record"]:
                         if var not in ports:   # a graded vector's u: it has none
                             out[var][name] = np.zeros((self.graph["steps"], proc.shape[0]), dtype=np.int64)
